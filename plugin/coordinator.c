@@ -1,0 +1,899 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/options.h>
+
+#include "crit.h"
+#include "coordinator.h"
+#include "diag.h"
+#include "nng_api.h"
+#include "report.h"
+#include "units.h"
+#include "wire.h"
+#include "worker.h"
+
+extern char **environ;
+
+/* How long finished workers get to exit before they are killed. */
+#define COORD_EXIT_GRACE_MS 5000
+/* A unit that takes its worker down this many times is reported crashed. */
+#define COORD_MAX_ATTEMPTS 2
+
+enum coord_unit_state { COORD_PENDING, COORD_RUNNING, COORD_DONE };
+
+struct coord_unit {
+    struct crmpi_report_unit r;
+    Crmp__Envelope *env;        /* owned: the Result that r.result points into */
+    enum coord_unit_state state;
+    int attempts;               /* workers it took down */
+};
+
+struct coord_worker {
+    pid_t pid;                  /* 0 once reaped */
+    int pidfd;                  /* -1 once reaped */
+    unsigned slot;
+    uint32_t pipe;              /* nng pipe id, 0 before its hello */
+    long unit;                  /* in flight, -1 for none */
+    nng_msg *waiting;           /* owned: its request, held until work exists */
+};
+
+struct coord {
+    struct criterion_test_set *set;
+    const struct crmpi_options *opts;
+    char dir[64];
+    char url[128];
+    char exe[PATH_MAX];
+    char **argv;
+    char **envp;                /* owned array; strings borrowed or owned (see coord_env) */
+    char *env_owned[3];
+
+    nng_socket sock;
+    int sock_open;
+    int recv_fd;
+    int wake[2];
+
+    struct coord_worker *workers;
+    size_t n_workers;
+    unsigned restarts;
+
+    struct coord_unit *units;
+    size_t n_units;
+    int have_units;
+    uint8_t fingerprint[32];
+    size_t *queue;              /* pending unit ids, consumed from q_head */
+    size_t q_head, q_len;
+    size_t *requeued;           /* ids to retry first (LIFO) */
+    size_t n_requeued;
+    size_t done;
+
+    int stopping;               /* no more assignments */
+    const char *stop_reason;
+    int fatal;                  /* the run cannot complete */
+
+    struct crmpi_report report;
+    int report_started;
+};
+
+static volatile sig_atomic_t coord_signal;
+static int coord_wake_fd = -1;
+
+static void coord_on_signal(int sig)
+{
+    coord_signal = sig;
+    if (coord_wake_fd >= 0) {
+        char c = 's';
+        ssize_t n = write(coord_wake_fd, &c, 1);
+        (void) n;
+    }
+}
+
+static void coord_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void) ev;
+    struct coord *c = arg;
+    /* Runs on an nng thread: hand the pipe id to the event loop. */
+    uint32_t id = (uint32_t) crmpi_nng.nng_pipe_id(p);
+    char buf[1 + sizeof(id)] = { 'p' };
+    memcpy(buf + 1, &id, sizeof(id));
+    ssize_t n = write(c->wake[1], buf, sizeof(buf));
+    (void) n;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static int coord_env(struct coord *c)
+{
+    static const char *const dropped[] = {
+        "BXFI_MAP=", "CRITERION_OUTPUTS=", "CRITERION_ENABLE_TAP=", "CRITERION_MPROC",
+        "CRITERION_JOBS=",
+    };
+    size_t n = 0;
+    while (environ[n])
+        ++n;
+    c->envp = calloc(n + 4, sizeof(*c->envp));
+    if (!c->envp)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+        int keep = 1;
+        for (size_t d = 0; d < sizeof(dropped) / sizeof(dropped[0]); ++d)
+            if (!strncmp(environ[i], dropped[d], strlen(dropped[d])))
+                keep = 0;
+        if (keep)
+            c->envp[k++] = environ[i];
+    }
+    if (asprintf(&c->env_owned[0], "%s=worker", CRMPI_ENV_ROLE) < 0)
+        c->env_owned[0] = NULL;
+    if (asprintf(&c->env_owned[1], "%s=%s", CRMPI_ENV_URL, c->url) < 0)
+        c->env_owned[1] = NULL;
+    if (!c->env_owned[0] || !c->env_owned[1])
+        return -ENOMEM;
+    c->envp[k++] = c->env_owned[0];
+    c->envp[k++] = c->env_owned[1];
+    /* Slot goes last: coord_spawn rewrites it for each worker. */
+    c->envp[k] = NULL;
+    return 0;
+}
+
+static int coord_listen(struct coord *c)
+{
+    int rc = crmpi_nng_load();
+    if (rc)
+        return rc;
+    rc = crmpi_nng.nng_rep0_open_raw(&c->sock);
+    if (rc)
+        goto err;
+    c->sock_open = 1;
+    rc = crmpi_nng.nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CRMPI_WIRE_MAX_MSG);
+    if (!rc)
+        rc = crmpi_nng.nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, coord_on_pipe_event, c);
+    if (!rc)
+        rc = crmpi_nng.nng_listen(c->sock, c->url, NULL, 0);
+    if (!rc)
+        rc = crmpi_nng.nng_socket_get_int(c->sock, NNG_OPT_RECVFD, &c->recv_fd);
+    if (rc)
+        goto err;
+    return 0;
+
+err:
+    crmpi_error("cannot listen on %s: %s", c->url, crmpi_nng_strerror(rc));
+    return -EIO;
+}
+
+static int coord_spawn(struct coord *c)
+{
+    struct coord_worker *grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    c->workers = grown;
+    struct coord_worker *w = &c->workers[c->n_workers];
+    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1 };
+
+    char slot_env[64];
+    snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_SLOT, w->slot);
+    size_t k = 0;
+    while (c->envp[k])
+        ++k;
+    c->envp[k] = slot_env;
+
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_init(&attr);
+    /* Own process group: one kill reaches the worker and its test sandboxes. */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+            | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(&w->pid, c->exe, NULL, &attr, c->argv, c->envp);
+    posix_spawnattr_destroy(&attr);
+    c->envp[k] = NULL;
+    if (rc) {
+        crmpi_error("cannot start a worker (%s): %s", c->exe, strerror(rc));
+        return -rc;
+    }
+    w->pidfd = pidfd_open(w->pid, 0);
+    if (w->pidfd < 0) {
+        rc = -errno;
+        crmpi_error("cannot watch worker %u: %s", w->slot, strerror(errno));
+        kill(-w->pid, SIGKILL);
+        waitpid(w->pid, NULL, 0);
+        return rc;
+    }
+    ++c->n_workers;
+    crmpi_debug("worker %u started, pid %ld", w->slot, (long) w->pid);
+    return 0;
+}
+
+/* ---- replies ----------------------------------------------------------------- */
+
+/* Answers the request req (consumed) with env. */
+static int coord_reply(struct coord *c, nng_msg *req, const Crmp__Envelope *env)
+{
+    uint8_t *buf;
+    size_t len;
+    nng_msg *msg;
+    int rc = crmpi_wire_encode(env, &buf, &len);
+    if (rc)
+        goto out;
+    rc = crmpi_nng.nng_msg_alloc(&msg, len);
+    if (rc) {
+        free(buf);
+        rc = -ENOMEM;
+        goto out;
+    }
+    memcpy(crmpi_nng.nng_msg_body(msg), buf, len);
+    free(buf);
+    /* Raw REP: the request's header routes the reply back to its sender. */
+    rc = crmpi_nng.nng_msg_header_append(msg, crmpi_nng.nng_msg_header(req),
+            crmpi_nng.nng_msg_header_len(req));
+    if (!rc)
+        rc = crmpi_nng.nng_sendmsg(c->sock, msg, 0);
+    if (rc) {
+        crmpi_nng.nng_msg_free(msg);
+        rc = -EIO;
+    }
+out:
+    crmpi_nng.nng_msg_free(req);
+    return rc;
+}
+
+static void coord_reply_stop(struct coord *c, nng_msg *req, const char *reason)
+{
+    Crmp__Stop stop = CRMP__STOP__INIT;
+    stop.reason = (char *) reason;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_STOP;
+    env.stop = &stop;
+    coord_reply(c, req, &env);
+}
+
+static void coord_reply_reject(struct coord *c, nng_msg *req, const char *reason)
+{
+    Crmp__Reject rej = CRMP__REJECT__INIT;
+    rej.reason = (char *) reason;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_REJECT;
+    env.reject = &rej;
+    coord_reply(c, req, &env);
+}
+
+static long coord_next_unit(struct coord *c)
+{
+    if (c->n_requeued)
+        return (long) c->requeued[--c->n_requeued];
+    if (c->q_head < c->q_len)
+        return (long) c->queue[c->q_head++];
+    return -1;
+}
+
+static int coord_all_done(const struct coord *c)
+{
+    return c->have_units && c->done == c->n_units;
+}
+
+/* Gives worker w its next unit, holds its request, or tells it to stop. */
+static void coord_dispatch(struct coord *c, struct coord_worker *w, nng_msg *req)
+{
+    if (c->stopping || coord_all_done(c)) {
+        coord_reply_stop(c, req, c->stop_reason);
+        return;
+    }
+    long id = coord_next_unit(c);
+    if (id < 0) {
+        w->waiting = req;       /* others still run: one may come back */
+        return;
+    }
+    Crmp__Assign assign = CRMP__ASSIGN__INIT;
+    assign.unit = (uint32_t) id;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_ASSIGN;
+    env.assign = &assign;
+    c->units[id].state = COORD_RUNNING;
+    w->unit = id;
+    if (coord_reply(c, req, &env)) {
+        crmpi_warn("worker %u: cannot send its next test", w->slot);
+        /* Its connection is going; the death path requeues the unit. */
+    }
+}
+
+static void coord_wake_waiting(struct coord *c)
+{
+    for (size_t i = 0; i < c->n_workers; ++i) {
+        struct coord_worker *w = &c->workers[i];
+        if (!w->waiting)
+            continue;
+        if (!c->stopping && !coord_all_done(c) && !c->n_requeued && c->q_head >= c->q_len)
+            return;
+        nng_msg *req = w->waiting;
+        w->waiting = NULL;
+        coord_dispatch(c, w, req);
+    }
+}
+
+/* ---- units ------------------------------------------------------------------- */
+
+static int coord_find_test(struct coord *c, const Crmp__Unit *u, struct coord_unit *out)
+{
+    FOREACH_SET(struct criterion_suite_set *ss, c->set->suites) {
+        if (!ss->tests || strcmp(ss->suite.name, u->suite))
+            continue;
+        FOREACH_SET(struct criterion_test *t, ss->tests) {
+            if (!strcmp(t->name, u->name)) {
+                out->r = (struct crmpi_report_unit) { .suite = ss, .test = t, .param = u->param };
+                return 0;
+            }
+        }
+    }
+    return -ENOENT;
+}
+
+/* Adopts the unit list of the first worker that said hello. */
+static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *why, size_t whylen)
+{
+    size_t n = hello->n_units;
+    c->units = calloc(n ? n : 1, sizeof(*c->units));
+    c->queue = calloc(n ? n : 1, sizeof(*c->queue));
+    c->requeued = calloc(n ? n : 1, sizeof(*c->requeued));
+    if (!c->units || !c->queue || !c->requeued) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (coord_find_test(c, hello->units[i], &c->units[i])) {
+            snprintf(why, whylen, "the worker runs a test this binary does not have: %s::%s",
+                    hello->units[i]->suite, hello->units[i]->name);
+            return -ENOENT;
+        }
+        c->queue[i] = i;
+    }
+    c->n_units = n;
+    c->q_len = n;
+    memcpy(c->fingerprint, hello->fingerprint.data, sizeof(c->fingerprint));
+    c->have_units = 1;
+    crmpi_debug("%zu units to run", n);
+    return 0;
+}
+
+static struct coord_worker *coord_worker_by_pipe(struct coord *c, uint32_t pipe)
+{
+    for (size_t i = 0; i < c->n_workers; ++i)
+        if (c->workers[i].pipe == pipe && c->workers[i].pid)
+            return &c->workers[i];
+    return NULL;
+}
+
+static void coord_finish_unit(struct coord *c, size_t id, Crmp__Envelope *env)
+{
+    struct coord_unit *u = &c->units[id];
+    u->env = env;
+    u->r.result = env->result;
+    u->state = COORD_DONE;
+    ++c->done;
+    crmpi_report_unit(&c->report, &u->r);
+
+    const Crmp__TestStats *fin = env->result->final;
+    if (criterion_options.fail_fast && fin && fin->status == CR_STATUS_FAILED && !c->stopping) {
+        c->stopping = 1;
+        c->stop_reason = "--fail-fast";
+    }
+}
+
+/*
+ * Reports a unit that took its workers down as a crash: what Criterion
+ * itself prints for a test killed by a signal.
+ */
+static int coord_synthesize_crash(struct coord *c, size_t id, int sig)
+{
+    struct coord_unit *u = &c->units[id];
+    Crmp__TestStats st = CRMP__TEST_STATS__INIT;
+    st.status = CR_STATUS_FAILED;
+    st.signal = sig;
+    st.crashed = 1;
+    st.progress = u->r.test->data->line_;
+    st.file = (char *) u->r.test->data->file_;
+
+    Crmp__Event pre = CRMP__EVENT__INIT, crash = CRMP__EVENT__INIT;
+    pre.kind = CRMP__EVENT__KIND__PRE_INIT;
+    crash.kind = CRMP__EVENT__KIND__TEST_CRASH;
+    crash.stats = &st;
+    Crmp__Event *events[] = { &pre, &crash };
+
+    Crmp__Counters counters = CRMP__COUNTERS__INIT;
+    counters.nb_tests = 1;
+    counters.tests_failed = 1;
+    counters.tests_crashed = 1;
+
+    Crmp__Result res = CRMP__RESULT__INIT;
+    res.unit = (uint32_t) id;
+    res.events = events;
+    res.n_events = 2;
+    res.final = &st;
+    res.counters = &counters;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_RESULT;
+    env.result = &res;
+
+    /* Round-trip through the codec: one ownership rule for every result. */
+    uint8_t *buf;
+    size_t len;
+    Crmp__Envelope *owned;
+    int rc = crmpi_wire_encode(&env, &buf, &len);
+    if (rc)
+        return rc;
+    rc = crmpi_wire_decode(buf, len, &owned);
+    free(buf);
+    if (rc)
+        return rc;
+    coord_finish_unit(c, id, owned);
+    return 0;
+}
+
+/* ---- messages ---------------------------------------------------------------- */
+
+static void coord_drop_worker(struct coord *c, struct coord_worker *w, const char *why)
+{
+    (void) c;
+    crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
+    /* Its death is noticed through its pidfd; the unit is requeued there. */
+    kill(-w->pid, SIGKILL);
+}
+
+static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, const Crmp__Hello *h)
+{
+    struct coord_worker *w = NULL;
+    if (h->slot < c->n_workers && c->workers[h->slot].pid == (pid_t) h->pid
+            && !c->workers[h->slot].pipe)
+        w = &c->workers[h->slot];
+    if (!w) {
+        coord_reply_reject(c, req, "unknown worker");
+        return;
+    }
+    w->pipe = pipe;
+
+    char why[512];
+    if (!c->have_units) {
+        if (coord_adopt_units(c, h, why, sizeof(why))) {
+            crmpi_error("%s", why);
+            c->fatal = 1;
+            c->stopping = 1;
+            coord_reply_reject(c, req, why);
+            return;
+        }
+    } else if (h->n_units != c->n_units
+            || memcmp(h->fingerprint.data, c->fingerprint, sizeof(c->fingerprint))) {
+        snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests, "
+                "expected %zu): not the same binary", w->slot, h->n_units, c->n_units);
+        coord_reply_reject(c, req, why);
+        coord_drop_worker(c, w, why);
+        return;
+    }
+    coord_dispatch(c, w, req);
+}
+
+static void coord_on_result(struct coord *c, nng_msg *req, struct coord_worker *w,
+        Crmp__Envelope *env)
+{
+    uint32_t id = env->result->unit;
+    if (w->unit < 0 || (uint32_t) w->unit != id) {
+        char why[128];
+        snprintf(why, sizeof(why), "sent a result for test %u it was not running", id);
+        crmpi_wire_free(env);
+        crmpi_nng.nng_msg_free(req);
+        coord_drop_worker(c, w, why);
+        return;
+    }
+    w->unit = -1;
+    coord_finish_unit(c, id, env);
+    coord_dispatch(c, w, req);
+    if (c->stopping || coord_all_done(c))
+        coord_wake_waiting(c);
+}
+
+static void coord_on_message(struct coord *c, nng_msg *msg)
+{
+    uint32_t pipe = (uint32_t) crmpi_nng.nng_pipe_id(crmpi_nng.nng_msg_get_pipe(msg));
+    Crmp__Envelope *env;
+    int rc = crmpi_wire_decode(crmpi_nng.nng_msg_body(msg), crmpi_nng.nng_msg_len(msg), &env);
+    struct coord_worker *w = coord_worker_by_pipe(c, pipe);
+
+    if (rc) {
+        char why[128];
+        snprintf(why, sizeof(why), "malformed message (%s)", strerror(-rc));
+        if (w) {
+            crmpi_nng.nng_msg_free(msg);
+            coord_drop_worker(c, w, why);
+        } else {
+            crmpi_warn("peer dropped: %s", why);
+            coord_reply_reject(c, msg, why);
+        }
+        return;
+    }
+
+    switch (env->body_case) {
+    case CRMP__ENVELOPE__BODY_HELLO:
+        if (w) {
+            crmpi_wire_free(env);
+            crmpi_nng.nng_msg_free(msg);
+            coord_drop_worker(c, w, "said hello twice");
+            return;
+        }
+        coord_on_hello(c, msg, pipe, env->hello);
+        crmpi_wire_free(env);
+        return;
+    case CRMP__ENVELOPE__BODY_RESULT:
+        if (!w) {
+            crmpi_wire_free(env);
+            coord_reply_reject(c, msg, "a result before hello");
+            return;
+        }
+        coord_on_result(c, msg, w, env);   /* takes env */
+        return;
+    default: {
+        char why[128];
+        snprintf(why, sizeof(why), "unexpected %s message", crmpi_wire_body_name(env->body_case));
+        crmpi_wire_free(env);
+        if (w) {
+            crmpi_nng.nng_msg_free(msg);
+            coord_drop_worker(c, w, why);
+        } else {
+            coord_reply_reject(c, msg, why);
+        }
+        return;
+    }
+    }
+}
+
+static void coord_drain_messages(struct coord *c)
+{
+    for (;;) {
+        nng_msg *msg;
+        int rc = crmpi_nng.nng_recvmsg(c->sock, &msg, NNG_FLAG_NONBLOCK);
+        if (rc)
+            return;
+        coord_on_message(c, msg);
+    }
+}
+
+/* ---- worker deaths ------------------------------------------------------------ */
+
+static size_t coord_alive(const struct coord *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_workers; ++i)
+        n += c->workers[i].pid != 0;
+    return n;
+}
+
+static int coord_work_left(const struct coord *c)
+{
+    return !c->stopping && (!c->have_units || c->done < c->n_units);
+}
+
+static void coord_reap(struct coord *c, struct coord_worker *w)
+{
+    int status = 0;
+    if (waitpid(w->pid, &status, 0) < 0)
+        status = 0;
+    /* Whatever the worker left behind in its group goes with it. */
+    kill(-w->pid, SIGKILL);
+    close(w->pidfd);
+    w->pidfd = -1;
+    pid_t pid = w->pid;
+    w->pid = 0;
+    if (w->waiting) {
+        crmpi_nng.nng_msg_free(w->waiting);
+        w->waiting = NULL;
+    }
+
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (w->unit < 0) {
+        if (!clean && coord_work_left(c))
+            crmpi_warn("worker %u (pid %ld) exited unexpectedly (%s %d)", w->slot, (long) pid,
+                    sig ? "signal" : "status", sig ? sig : WEXITSTATUS(status));
+        return;
+    }
+
+    size_t id = (size_t) w->unit;
+    struct coord_unit *u = &c->units[id];
+    w->unit = -1;
+    if (c->stopping) {
+        /* Killed by us: the unit never finished and is not counted. */
+        u->state = COORD_PENDING;
+        return;
+    }
+    ++u->attempts;
+    if (u->attempts >= COORD_MAX_ATTEMPTS) {
+        crmpi_warn("%s::%s took down %d workers (last: %s %d): reported as crashed",
+                u->r.test->category, u->r.test->name, u->attempts,
+                sig ? "signal" : "exit status", sig ? sig : WEXITSTATUS(status));
+        if (coord_synthesize_crash(c, id, sig ? sig : SIGKILL)) {
+            crmpi_error("cannot record the crash of %s::%s", u->r.test->category, u->r.test->name);
+            c->fatal = 1;
+            c->stopping = 1;
+        }
+        coord_wake_waiting(c);
+        return;
+    }
+    crmpi_warn("worker %u (pid %ld) died (%s %d) while running %s::%s: running it again",
+            w->slot, (long) pid, sig ? "signal" : "exit status", sig ? sig : WEXITSTATUS(status),
+            u->r.test->category, u->r.test->name);
+    u->state = COORD_PENDING;
+    c->requeued[c->n_requeued++] = id;
+    coord_wake_waiting(c);
+}
+
+static void coord_after_deaths(struct coord *c)
+{
+    if (!coord_work_left(c))
+        return;
+    size_t alive = coord_alive(c);
+    while (alive < c->opts->workers && c->restarts < c->opts->max_restarts) {
+        ++c->restarts;
+        if (coord_spawn(c))
+            break;
+        ++alive;
+        crmpi_info("started replacement worker %zu (%u of %u restarts)", c->n_workers - 1,
+                c->restarts, c->opts->max_restarts);
+    }
+    if (!alive) {
+        crmpi_error("every worker died and --mproc-max-restarts=%u is used up: "
+                "%zu tests did not run", c->opts->max_restarts,
+                c->have_units ? c->n_units - c->done : 0);
+        c->fatal = 1;
+        c->stopping = 1;
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+static void coord_handle_wake(struct coord *c)
+{
+    char buf[256];
+    ssize_t n;
+    while ((n = read(c->wake[0], buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] == 'p' && i + 1 + (ssize_t) sizeof(uint32_t) <= n) {
+                uint32_t pipe;
+                memcpy(&pipe, buf + i + 1, sizeof(pipe));
+                i += sizeof(pipe);
+                struct coord_worker *w = coord_worker_by_pipe(c, pipe);
+                /* An idle worker closes its connection when told to stop. */
+                if (w && w->unit >= 0 && !c->stopping)
+                    coord_drop_worker(c, w, "its connection closed");
+            }
+        }
+    }
+    if (coord_signal && !c->stopping) {
+        c->stopping = 1;
+        c->stop_reason = "interrupted";
+    }
+}
+
+static void coord_kill_busy(struct coord *c)
+{
+    for (size_t i = 0; i < c->n_workers; ++i)
+        if (c->workers[i].pid && c->workers[i].unit >= 0)
+            kill(-c->workers[i].pid, SIGKILL);
+}
+
+static int64_t coord_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int coord_loop(struct coord *c)
+{
+    struct pollfd *fds = NULL;
+    int64_t deadline = -1;
+    int killed_busy = 0;
+
+    for (;;) {
+        if (c->stopping || coord_all_done(c)) {
+            if (!killed_busy && c->stopping) {
+                coord_kill_busy(c);
+                killed_busy = 1;
+            }
+            coord_wake_waiting(c);
+            if (deadline < 0)
+                deadline = coord_now_ms() + COORD_EXIT_GRACE_MS;
+            if (!coord_alive(c))
+                break;
+            if (coord_now_ms() >= deadline) {
+                for (size_t i = 0; i < c->n_workers; ++i)
+                    if (c->workers[i].pid) {
+                        crmpi_warn("worker %u did not exit in time: killed", c->workers[i].slot);
+                        kill(-c->workers[i].pid, SIGKILL);
+                    }
+                deadline = coord_now_ms() + COORD_EXIT_GRACE_MS;
+            }
+        }
+
+        struct pollfd *nf = realloc(fds, (2 + c->n_workers) * sizeof(*fds));
+        if (!nf) {
+            free(fds);
+            return -ENOMEM;
+        }
+        fds = nf;
+        size_t nfds = 0;
+        fds[nfds++] = (struct pollfd) { .fd = c->recv_fd, .events = POLLIN };
+        fds[nfds++] = (struct pollfd) { .fd = c->wake[0], .events = POLLIN };
+        for (size_t i = 0; i < c->n_workers; ++i)
+            if (c->workers[i].pid)
+                fds[nfds++] = (struct pollfd) { .fd = c->workers[i].pidfd, .events = POLLIN };
+
+        int timeout = deadline < 0 ? -1 : (int) (deadline - coord_now_ms());
+        if (timeout < -1)
+            timeout = 0;
+        int n = poll(fds, nfds, timeout);
+        if (n < 0 && errno != EINTR) {
+            crmpi_error("poll: %s", strerror(errno));
+            free(fds);
+            return -errno;
+        }
+        coord_handle_wake(c);
+        coord_drain_messages(c);
+
+        int died = 0;
+        for (size_t i = 0; i < c->n_workers; ++i) {
+            struct coord_worker *w = &c->workers[i];
+            if (!w->pid)
+                continue;
+            struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+            if (poll(&p, 1, 0) == 1) {
+                /* Collect what it said before dying, then its death. */
+                coord_drain_messages(c);
+                coord_reap(c, w);
+                died = 1;
+            }
+        }
+        if (died)
+            coord_after_deaths(c);
+    }
+    free(fds);
+    return 0;
+}
+
+/* ---- the run -------------------------------------------------------------------- */
+
+static void coord_cleanup(struct coord *c)
+{
+    for (size_t i = 0; i < c->n_workers; ++i) {
+        struct coord_worker *w = &c->workers[i];
+        if (w->pid) {
+            kill(-w->pid, SIGKILL);
+            waitpid(w->pid, NULL, 0);
+        }
+        if (w->pidfd >= 0)
+            close(w->pidfd);
+        if (w->waiting)
+            crmpi_nng.nng_msg_free(w->waiting);
+    }
+    free(c->workers);
+    if (c->sock_open)
+        crmpi_nng.nng_close(c->sock);
+    for (size_t i = 0; i < c->n_units; ++i)
+        crmpi_wire_free(c->units[i].env);
+    free(c->units);
+    free(c->queue);
+    free(c->requeued);
+    for (size_t i = 0; i < sizeof(c->env_owned) / sizeof(c->env_owned[0]); ++i)
+        free(c->env_owned[i]);
+    free(c->envp);
+    if (c->wake[0] >= 0)
+        close(c->wake[0]);
+    if (c->wake[1] >= 0)
+        close(c->wake[1]);
+    if (*c->dir) {
+        char sock[sizeof(c->dir) + 16];
+        snprintf(sock, sizeof(sock), "%s/queue", c->dir);
+        unlink(sock);
+        rmdir(c->dir);
+    }
+}
+
+int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
+        char **argv)
+{
+    struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1 };
+    struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
+    int result = 0;
+
+    ssize_t len = readlink("/proc/self/exe", c.exe, sizeof(c.exe) - 1);
+    if (len <= 0) {
+        crmpi_error("cannot find the test executable: %s", strerror(errno));
+        return 0;
+    }
+    c.exe[len] = '\0';
+
+    const char *tmp = getenv("TMPDIR");
+    /* ipc paths are limited to ~100 bytes: fall back on /tmp if TMPDIR is long. */
+    if (!tmp || strlen(tmp) > 40)
+        tmp = "/tmp";
+    snprintf(c.dir, sizeof(c.dir), "%s/criterion-mproc.XXXXXX", tmp);
+    if (!mkdtemp(c.dir)) {
+        crmpi_error("cannot create a private directory in %s: %s", tmp, strerror(errno));
+        *c.dir = '\0';
+        return 0;
+    }
+    snprintf(c.url, sizeof(c.url), "ipc://%s/queue", c.dir);
+
+    if (pipe2(c.wake, O_CLOEXEC | O_NONBLOCK)) {
+        crmpi_error("pipe: %s", strerror(errno));
+        goto out;
+    }
+    coord_wake_fd = c.wake[1];
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    if (coord_env(&c) || coord_listen(&c))
+        goto out_signals;
+
+    if (crmpi_report_begin(&c.report, set)) {
+        crmpi_error("cannot prepare the report");
+        goto out_signals;
+    }
+    c.report_started = 1;
+
+    for (unsigned i = 0; i < opts->workers; ++i)
+        if (coord_spawn(&c))
+            break;
+    if (!c.n_workers) {
+        c.fatal = 1;
+    } else {
+        crmpi_info("%zu workers on %s", c.n_workers, c.url);
+        coord_loop(&c);
+    }
+
+    if (c.stopping && c.stop_reason && c.have_units && c.done < c.n_units)
+        crmpi_warn("run stopped early (%s): %zu of %zu tests did not run", c.stop_reason,
+                c.n_units - c.done, c.n_units);
+
+    struct crmpi_report_unit *runits = calloc(c.n_units ? c.n_units : 1, sizeof(*runits));
+    if (!runits) {
+        crmpi_error("out of memory");
+        goto out_signals;
+    }
+    for (size_t i = 0; i < c.n_units; ++i)
+        runits[i] = c.units[i].r;
+    int ok = crmpi_report_end(&c.report, runits, c.n_units);
+    free(runits);
+    result = ok == 1 && !c.fatal;
+
+out_signals:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    coord_wake_fd = -1;
+out:
+    if (c.report_started)
+        crmpi_report_free(&c.report);
+    coord_cleanup(&c);
+    if (coord_signal)
+        return 128 + coord_signal;
+    return result;
+}

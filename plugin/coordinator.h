@@ -1,0 +1,25 @@
+/*
+ * Coordinator: one per run, in the process the user started.  It owns this
+ * node's worker processes (spawned with posix_spawn, each the test binary
+ * itself), hands units out over nng to workers that ask — a worker that
+ * does not ask gets nothing — gathers one Result per unit, prints each as it
+ * arrives, and produces the final report.
+ */
+#ifndef CRMPI_COORDINATOR_H_
+#define CRMPI_COORDINATOR_H_
+
+#include <criterion/criterion.h>
+
+#include "options.h"
+
+/*
+ * Runs set on opts->workers workers.  argv (borrowed) is the command line
+ * without the plugin's options; workers are started with it.
+ *
+ * Returns what criterion_run_all_tests returns (1: success, 0: failure), or
+ * 128+signal when the run was interrupted.
+ */
+int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
+        char **argv);
+
+#endif /* !CRMPI_COORDINATOR_H_ */

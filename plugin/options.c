@@ -1,0 +1,268 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+static int opts_fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int opts_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* Strict unsigned decimal: no sign, no spaces, no trailing junk. */
+static int opts_parse_uint(const char *s, unsigned long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int crmpi_options_parse_workers(const char *spec, long ncpu, unsigned *out,
+        int *capped, char *err, size_t errlen)
+{
+    unsigned long n;
+    *capped = 0;
+    if (ncpu < 1)
+        ncpu = 1;
+
+    if (!spec || !*spec)
+        return opts_fail(err, errlen, "--mproc needs a value: N, auto, auto*K or auto/K");
+
+    if (!strncmp(spec, "auto", 4)) {
+        const char *rest = spec + 4;
+        unsigned long k = 1;
+        if (*rest && (*rest != '*' && *rest != '/'))
+            return opts_fail(err, errlen, "--mproc=%s: expected auto, auto*K or auto/K", spec);
+        if (*rest && (opts_parse_uint(rest + 1, &k) || k == 0))
+            return opts_fail(err, errlen, "--mproc=%s: K must be a positive integer", spec);
+        if (*rest == '*')
+            n = k > ULONG_MAX / (unsigned long) ncpu ? ULONG_MAX : (unsigned long) ncpu * k;
+        else if (*rest == '/')
+            n = (unsigned long) ncpu / k ? (unsigned long) ncpu / k : 1;
+        else
+            n = (unsigned long) ncpu;
+    } else if (opts_parse_uint(spec, &n)) {
+        return opts_fail(err, errlen, "--mproc=%s: not a worker count (use N, auto, auto*K or auto/K)", spec);
+    } else if (n == 0) {
+        return opts_fail(err, errlen, "--mproc=0: at least one worker is needed");
+    }
+
+    if (n > CRMPI_MAX_WORKERS) {
+        n = CRMPI_MAX_WORKERS;
+        *capped = 1;
+    }
+    *out = (unsigned) n;
+    return 0;
+}
+
+enum opts_arg { OPTS_ARG_NONE, OPTS_ARG_REQUIRED, OPTS_ARG_OPTIONAL };
+
+struct opts_state {
+    struct crmpi_options *opts;
+    const char *workers_spec;
+    long ncpu;
+    char *err;
+    size_t errlen;
+};
+
+typedef int (*opts_handler)(struct opts_state *st, const char *value);
+
+static int opts_on_mproc(struct opts_state *st, const char *value)
+{
+    st->workers_spec = value;
+    return 0;
+}
+
+static int opts_on_verbose(struct opts_state *st, const char *value)
+{
+    unsigned long v = 1;
+    if (value && opts_parse_uint(value, &v))
+        return opts_fail(st->err, st->errlen, "--mproc-verbose=%s: expected a level (0-3)", value);
+    st->opts->verbose = v > 3 ? 3 : (int) v;
+    return 0;
+}
+
+static int opts_on_max_restarts(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > 100000)
+        return opts_fail(st->err, st->errlen, "--mproc-max-restarts=%s: expected a count", value);
+    st->opts->max_restarts = (unsigned) v;
+    return 0;
+}
+
+static const struct opts_def {
+    const char *name;
+    enum opts_arg arg;
+    opts_handler handler;
+    const char *help;
+} opts_table[] = {
+    { "mproc", OPTS_ARG_REQUIRED, opts_on_mproc,
+      "--mproc=N|auto|auto*K|auto/K: run the tests on N worker processes" },
+    { "mproc-verbose", OPTS_ARG_OPTIONAL, opts_on_verbose,
+      "--mproc-verbose[=L]: the plugin's own diagnostics on stderr (1 by default)" },
+    { "mproc-max-restarts", OPTS_ARG_REQUIRED, opts_on_max_restarts,
+      "--mproc-max-restarts=N: replace at most N dead workers (default 8)" },
+};
+
+static const struct opts_def *opts_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(opts_table) / sizeof(opts_table[0]); ++i)
+        if (strlen(opts_table[i].name) == len && !strncmp(opts_table[i].name, name, len))
+            return &opts_table[i];
+    return NULL;
+}
+
+/* Criterion's short options that take an argument ("hvlfj:SqO:wt:"). */
+static int opts_short_takes_arg(char c)
+{
+    return c == 'j' || c == 'O' || c == 't';
+}
+
+/*
+ * Criterion options that cannot work with workers.  Returns 0, or -EINVAL
+ * with a message naming the option.
+ */
+static int opts_refuse_incompatible(int argc, char **argv, const char *env_jobs,
+        char *err, size_t errlen)
+{
+    static const struct { const char *name; const char *why; } refused[] = {
+        { "jobs", "-j/--jobs cannot be combined with --mproc: --mproc=N sets the parallelism" },
+        { "debug", "--debug cannot be combined with --mproc: debug a test without the plugin" },
+        { "debug-transport", "--debug-transport cannot be combined with --mproc" },
+        { "wait", "--wait cannot be combined with --mproc: workers are started by the plugin" },
+    };
+
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--"))
+            break;
+        if (!strncmp(a, "--", 2)) {
+            size_t len = strcspn(a + 2, "=");
+            for (size_t r = 0; r < sizeof(refused) / sizeof(refused[0]); ++r)
+                if (strlen(refused[r].name) == len && !strncmp(a + 2, refused[r].name, len))
+                    return opts_fail(err, errlen, "%s", refused[r].why);
+            continue;
+        }
+        if (a[0] != '-' || !a[1])
+            continue;
+        for (const char *c = a + 1; *c; ++c) {
+            if (*c == 'j')
+                return opts_fail(err, errlen, "%s", refused[0].why);
+            if (*c == 'w')
+                return opts_fail(err, errlen, "%s", refused[3].why);
+            if (opts_short_takes_arg(*c)) {
+                if (!c[1])
+                    ++i;    /* the argument is the next word */
+                break;
+            }
+        }
+    }
+    if (env_jobs && *env_jobs)
+        return opts_fail(err, errlen, "CRITERION_JOBS=%s cannot be combined with --mproc: unset it", env_jobs);
+    return 0;
+}
+
+int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
+        const char *env_jobs, long ncpu, struct crmpi_options *opts,
+        int *out_argc, char ***out_argv, char *err, size_t errlen)
+{
+    *opts = (struct crmpi_options) { .max_restarts = CRMPI_DEFAULT_MAX_RESTARTS };
+    struct opts_state st = { .opts = opts, .ncpu = ncpu, .err = err, .errlen = errlen };
+    int rc;
+
+    char **kept = calloc((size_t) argc + 1, sizeof(*kept));
+    if (!kept)
+        return opts_fail(err, errlen, "out of memory");
+    int nkept = 0;
+    int end_of_options = 0;
+
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i];
+        if (i == 0 || end_of_options || strncmp(a, "--mproc", 7)) {
+            if (i > 0 && !strcmp(a, "--"))
+                end_of_options = 1;
+            if (i > 0 && !end_of_options && (!strcmp(a, "-h") || !strcmp(a, "--help")))
+                opts->help = 1;
+            kept[nkept++] = argv[i];
+            continue;
+        }
+        size_t len = strcspn(a + 2, "=");
+        const struct opts_def *def = opts_find(a + 2, len);
+        if (!def) {
+            rc = opts_fail(err, errlen, "unknown option %.*s (see --help)", (int) (len + 2), a);
+            goto err_free;
+        }
+        const char *value = a[2 + len] == '=' ? a + 3 + len : NULL;
+        if (def->arg == OPTS_ARG_NONE && value) {
+            rc = opts_fail(err, errlen, "--%s takes no value", def->name);
+            goto err_free;
+        }
+        if (def->arg == OPTS_ARG_REQUIRED && !value) {
+            if (i + 1 >= argc) {
+                rc = opts_fail(err, errlen, "--%s needs a value", def->name);
+                goto err_free;
+            }
+            value = argv[++i];
+        }
+        rc = def->handler(&st, value);
+        if (rc)
+            goto err_free;
+    }
+    kept[nkept] = NULL;
+
+    if (!st.workers_spec && env_mproc) {
+        if (!*env_mproc) {
+            rc = opts_fail(err, errlen, "CRITERION_MPROC is set but empty (use N, auto, auto*K or auto/K)");
+            goto err_free;
+        }
+        st.workers_spec = env_mproc;
+    }
+
+    if (st.workers_spec) {
+        rc = crmpi_options_parse_workers(st.workers_spec, ncpu, &opts->workers,
+                &opts->capped, err, errlen);
+        if (rc) {
+            if (st.workers_spec == env_mproc) {
+                char inner[256];
+                snprintf(inner, sizeof(inner), "%s", err);
+                opts_fail(err, errlen, "CRITERION_MPROC: %s", inner);
+            }
+            goto err_free;
+        }
+        opts->enabled = 1;
+        rc = opts_refuse_incompatible(nkept, kept, env_jobs, err, errlen);
+        if (rc)
+            goto err_free;
+    }
+
+    *out_argc = nkept;
+    *out_argv = kept;
+    return 0;
+
+err_free:
+    free(kept);
+    return rc;
+}
+
+void crmpi_options_usage(FILE *f)
+{
+    fprintf(f, "criterion-mproc options (also CRITERION_MPROC=N in the environment):\n");
+    for (size_t i = 0; i < sizeof(opts_table) / sizeof(opts_table[0]); ++i)
+        fprintf(f, "    %s\n", opts_table[i].help);
+}

@@ -1,0 +1,53 @@
+/*
+ * The plugin's command-line and environment options.  Parsing is pure (no
+ * global state, no exit) so that it can be unit tested; plugin.c applies the
+ * result.
+ */
+#ifndef CRMPI_OPTIONS_H_
+#define CRMPI_OPTIONS_H_
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Hard cap on local workers: more only thrashes the machine. */
+#define CRMPI_MAX_WORKERS 512u
+#define CRMPI_DEFAULT_MAX_RESTARTS 8u
+
+/* Exit status for a bad plugin option or a refused combination. */
+#define CRMPI_EXIT_USAGE 2
+
+struct crmpi_options {
+    int enabled;              /* --mproc or CRITERION_MPROC was given */
+    unsigned workers;         /* resolved local worker count */
+    int capped;               /* workers was reduced to CRMPI_MAX_WORKERS */
+    int verbose;              /* --mproc-verbose[=N] */
+    unsigned max_restarts;    /* --mproc-max-restarts */
+    int help;                 /* -h/--help seen: append our usage */
+};
+
+/*
+ * Parses a worker count: "N", "auto", "auto*K", "auto/K" with ncpu the number
+ * of online CPUs.  Returns 0 and sets *out (capping it, with *capped set), or
+ * -EINVAL with a message in err.
+ */
+int crmpi_options_parse_workers(const char *spec, long ncpu, unsigned *out,
+        int *capped, char *err, size_t errlen);
+
+/*
+ * Extracts the plugin's options from argv, honours CRITERION_MPROC
+ * (env_mproc, may be NULL; the command line wins), and refuses Criterion
+ * options that cannot work with workers (env_jobs is CRITERION_JOBS).
+ *
+ * On success returns 0 and stores in *out_argv a malloc'd NULL-terminated
+ * array holding argv without the plugin's options (the strings are argv's;
+ * the caller frees only the array), and its length in *out_argc.  On error
+ * returns -EINVAL with a one-line message in err and allocates nothing.
+ */
+int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
+        const char *env_jobs, long ncpu, struct crmpi_options *opts,
+        int *out_argc, char ***out_argv, char *err, size_t errlen);
+
+/* Prints the plugin's part of --help. */
+void crmpi_options_usage(FILE *f);
+
+#endif /* !CRMPI_OPTIONS_H_ */

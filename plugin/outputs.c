@@ -1,0 +1,251 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/logging.h>
+#include <criterion/options.h>
+#include <json-c/json.h>
+
+#include "crit.h"
+#include "outputs.h"
+
+struct outputs_provider {
+    char *name;
+    criterion_reporter *fn;
+    int builtin;
+};
+
+struct outputs_request {
+    char *provider;
+    const char *path;
+};
+
+static struct outputs_provider *providers;
+static size_t n_providers;
+static struct outputs_request *requests;
+static size_t n_requests;
+
+int crmpi_outputs_register(const char *name, criterion_reporter *fn, int builtin)
+{
+    for (size_t i = 0; i < n_providers; ++i) {
+        if (!strcmp(providers[i].name, name)) {
+            providers[i].fn = fn;
+            providers[i].builtin = builtin;
+            return 0;
+        }
+    }
+    struct outputs_provider *grown = realloc(providers, (n_providers + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    providers = grown;
+    char *copy = strdup(name);
+    if (!copy)
+        return -ENOMEM;
+    providers[n_providers++] = (struct outputs_provider) { copy, fn, builtin };
+    return 0;
+}
+
+int crmpi_outputs_add(const char *provider, const char *path)
+{
+    struct outputs_request *grown = realloc(requests, (n_requests + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    requests = grown;
+    char *copy = strdup(provider);
+    if (!copy)
+        return -ENOMEM;
+    requests[n_requests++] = (struct outputs_request) { copy, path };
+    return 0;
+}
+
+int crmpi_outputs_requested(void)
+{
+    return n_requests > 0;
+}
+
+void crmpi_outputs_free(void)
+{
+    for (size_t i = 0; i < n_providers; ++i)
+        free(providers[i].name);
+    for (size_t i = 0; i < n_requests; ++i)
+        free(requests[i].provider);
+    free(providers);
+    free(requests);
+    providers = NULL;
+    requests = NULL;
+    n_providers = n_requests = 0;
+}
+
+/* Criterion's own line prefix; its table is not exported. */
+static const struct criterion_prefix_data outputs_dashes = { "----", "\33[0;34m" };
+
+/* "<dir>/<exe>.<ext>", or "<dir>/<exe>_<n>.<ext>" when taken: as Criterion. */
+static char *outputs_unique_name(const char *dir, const char *ext)
+{
+    char *exe = strdup(criterion_options.executable_name ? criterion_options.executable_name : "tests");
+    if (!exe)
+        return NULL;
+    const char *base = basename(exe);
+    char *path = NULL;
+    for (unsigned n = 0; n < 100000; ++n) {
+        int rc = n ? asprintf(&path, "%s/%s_%u.%s", dir, base, n, ext)
+                   : asprintf(&path, "%s/%s.%s", dir, base, ext);
+        if (rc < 0) {
+            path = NULL;
+            break;
+        }
+        if (access(path, F_OK))
+            break;
+        free(path);
+        path = NULL;
+    }
+    free(exe);
+    return path;
+}
+
+static void outputs_write_one(const struct outputs_provider *p, const char *path,
+        struct criterion_global_stats *stats)
+{
+    FILE *f;
+    char *generated = NULL;
+    struct stat st;
+
+    if (!strcmp(path, "-")) {
+        f = stdout;
+    } else if (!strcmp(path, "/dev/stderr")) {
+        f = stderr;
+    } else if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+        generated = outputs_unique_name(path, p->name);
+        f = generated ? fopen(generated, "w") : NULL;
+    } else {
+        f = fopen(path, "w");
+    }
+    const char *shown = generated ? generated : path;
+    if (!f) {
+        fprintf(stderr, "[ERR ] Could not open the file @ `%s` for %s reporting: %s.\n",
+                shown, p->name, strerror(errno));
+        free(generated);
+        return;
+    }
+    criterion_plog(CRITERION_INFO, &outputs_dashes, "Writing %s report in `%s`.\n",
+            p->name, path);
+
+    criterion_reporter *fn = p->fn;
+    if (p->builtin && !strcmp(p->name, "json"))
+        fn = crmpi_json_report;
+    fn(f, stats);
+
+    if (f != stdout && f != stderr)
+        fclose(f);
+    else
+        fflush(f);
+    free(generated);
+}
+
+void crmpi_outputs_write(struct criterion_global_stats *stats)
+{
+    /* Criterion walks providers, then each provider's paths. */
+    for (size_t i = 0; i < n_providers; ++i)
+        for (size_t k = 0; k < n_requests; ++k)
+            if (!strcmp(providers[i].name, requests[k].provider))
+                outputs_write_one(&providers[i], requests[k].path, stats);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static const char *json_status(const struct criterion_test_stats *ts)
+{
+    return (ts->crashed || ts->timed_out) ? "ERRORED"
+        : ts->test_status == CR_STATUS_FAILED ? "FAILED"
+        : ts->test_status == CR_STATUS_SKIPPED ? "SKIPPED"
+        : "PASSED";
+}
+
+static const char *json_path(const char *file)
+{
+    if (!criterion_options.short_filename || !file)
+        return file ? file : "unknown";
+    const char *slash = strrchr(file, '/');
+    return slash ? slash + 1 : file;
+}
+
+static json_object *json_messages(const struct criterion_test_stats *ts)
+{
+    json_object *msgs = json_object_new_array();
+    if (ts->test_status == CR_STATUS_SKIPPED) {
+        json_object_array_add(msgs, json_object_new_string(
+                ts->message ? ts->message : "The test was skipped."));
+    } else if (ts->crashed) {
+        json_object_array_add(msgs, json_object_new_string("The test crashed."));
+    } else if (ts->timed_out) {
+        json_object_array_add(msgs, json_object_new_string("The test timed out."));
+    } else {
+        for (const struct criterion_assert_stats *a = ts->asserts; a; a = a->next) {
+            if (a->passed)
+                continue;
+            /* One entry per message line, continuation lines indented. */
+            char *dup = strdup(a->message ? a->message : "");
+            char *save = NULL;
+            char *line = dup ? strtok_r(dup, "\n", &save) : NULL;
+            char *first = NULL;
+            if (asprintf(&first, "%s:%u: %s", json_path(a->file), a->line, line ? line : "") >= 0) {
+                json_object_array_add(msgs, json_object_new_string(first));
+                free(first);
+            }
+            while (line && (line = strtok_r(NULL, "\n", &save))) {
+                char *more = NULL;
+                if (asprintf(&more, "  %s", line) >= 0) {
+                    json_object_array_add(msgs, json_object_new_string(more));
+                    free(more);
+                }
+            }
+            free(dup);
+        }
+    }
+    return msgs;
+}
+
+static json_object *json_counts(const char *name, size_t passed, size_t failed,
+        size_t errored, size_t skipped)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, name ? "name" : "id",
+            json_object_new_string(name ? name : "Criterion " CRMPI_CRITERION_VERSION));
+    json_object_object_add(o, "passed", json_object_new_int64((int64_t) passed));
+    json_object_object_add(o, "failed", json_object_new_int64((int64_t) failed));
+    json_object_object_add(o, "errored", json_object_new_int64((int64_t) errored));
+    json_object_object_add(o, "skipped", json_object_new_int64((int64_t) skipped));
+    return o;
+}
+
+void crmpi_json_report(FILE *f, struct criterion_global_stats *stats)
+{
+    json_object *root = json_counts(NULL, stats->tests_passed, stats->tests_failed,
+            stats->tests_crashed, stats->tests_skipped);
+    json_object *suites = json_object_new_array();
+    for (struct criterion_suite_stats *ss = stats->suites; ss; ss = ss->next) {
+        json_object *suite = json_counts(ss->suite->name, ss->tests_passed,
+                ss->tests_failed, ss->tests_crashed, ss->tests_skipped);
+        json_object *tests = json_object_new_array();
+        for (struct criterion_test_stats *ts = ss->tests; ts; ts = ts->next) {
+            json_object *test = json_object_new_object();
+            json_object_object_add(test, "name", json_object_new_string(ts->test->name));
+            json_object_object_add(test, "assertions",
+                    json_object_new_int64(ts->passed_asserts + ts->failed_asserts));
+            json_object_object_add(test, "status", json_object_new_string(json_status(ts)));
+            if (ts->test_status != CR_STATUS_PASSED || ts->crashed || ts->timed_out)
+                json_object_object_add(test, "messages", json_messages(ts));
+            json_object_array_add(tests, test);
+        }
+        json_object_object_add(suite, "tests", tests);
+        json_object_array_add(suites, suite);
+    }
+    json_object_object_add(root, "test_suites", suites);
+    fprintf(f, "%s\n", json_object_to_json_string_ext(root,
+            JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+}

@@ -1,0 +1,270 @@
+/*
+ * The plugin: the hooks into Criterion's run.
+ *
+ * The default main (and most custom ones) calls criterion_initialize,
+ * criterion_handle_args, criterion_run_all_tests and criterion_finalize
+ * through the PLT, so defining them here (preloaded, or linked before
+ * libcriterion) puts the plugin in charge; each forwards to the real one
+ * found with dlsym(RTLD_NEXT).
+ *
+ * Roles: a plain run (no --mproc) forwards everything untouched; the
+ * coordinator replaces the run; a worker runs units through the real runner;
+ * inside a test sandbox (BXFI_MAP set) the plugin does nothing at all.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <criterion/options.h>
+#include <criterion/output.h>
+
+#include "criterion-mproc.h"
+#include "coordinator.h"
+#include "crit.h"
+#include "diag.h"
+#include "options.h"
+#include "outputs.h"
+#include "worker.h"
+
+#define CRMP_EXPORT __attribute__((visibility("default")))
+
+enum plugin_role { PLUGIN_PLAIN, PLUGIN_SANDBOX, PLUGIN_WORKER, PLUGIN_COORDINATOR };
+
+static struct {
+    struct criterion_test_set *(*initialize)(void);
+    int (*handle_args)(int, char **, bool);
+    int (*run_all_tests)(struct criterion_test_set *);
+    void (*finalize)(struct criterion_test_set *);
+    int (*register_output_provider)(const char *, criterion_reporter *);
+    int (*add_output)(const char *, const char *);
+} real;
+
+static enum plugin_role plugin_role = PLUGIN_PLAIN;
+static struct crmpi_options plugin_opts;
+static int plugin_args_handled;
+static int plugin_in_initialize;
+static char **plugin_argv;          /* owned array, borrowed strings */
+static char *plugin_cmdline;        /* owned, when argv came from /proc */
+
+CRMP_EXPORT const char *crmp_version(void)
+{
+    return CRMPI_VERSION;
+}
+
+CRMP_EXPORT int crmp_in_worker(void)
+{
+    return crmpi_worker_requested();
+}
+
+static void *plugin_next(const char *name)
+{
+    void *fn = dlsym(RTLD_NEXT, name);
+    if (!fn)
+        fn = dlsym(RTLD_DEFAULT, name);
+    return fn;
+}
+
+__attribute__((constructor)) static void plugin_init(void)
+{
+    *(void **) &real.initialize = plugin_next("criterion_initialize");
+    *(void **) &real.handle_args = plugin_next("criterion_handle_args");
+    *(void **) &real.run_all_tests = plugin_next("criterion_run_all_tests");
+    *(void **) &real.finalize = plugin_next("criterion_finalize");
+    *(void **) &real.register_output_provider = plugin_next("criterion_register_output_provider");
+    *(void **) &real.add_output = plugin_next("criterion_add_output");
+
+    if (getenv("BXFI_MAP"))
+        plugin_role = PLUGIN_SANDBOX;
+    else if (crmpi_worker_requested())
+        plugin_role = PLUGIN_WORKER;
+}
+
+/* Without libcriterion (preloaded into an unrelated program) stay inert. */
+static int plugin_inert(void)
+{
+    return !crmpi_have_criterion() || plugin_role == PLUGIN_SANDBOX;
+}
+
+static long plugin_ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+static void plugin_usage_error(const char *msg)
+{
+    fprintf(stderr, "criterion-mproc: error: %s\n", msg);
+    exit(CRMPI_EXIT_USAGE);
+}
+
+static void plugin_apply_options(void)
+{
+    crmpi_diag_set_level(CRMPI_DIAG_WARN + plugin_opts.verbose);
+    if (plugin_opts.capped)
+        crmpi_warn("--mproc: capped to %u workers", CRMPI_MAX_WORKERS);
+    if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
+        plugin_role = PLUGIN_COORDINATOR;
+}
+
+CRMP_EXPORT struct criterion_test_set *criterion_initialize(void)
+{
+    plugin_in_initialize = 1;
+    struct criterion_test_set *set = real.initialize();
+    plugin_in_initialize = 0;
+    return set;
+}
+
+CRMP_EXPORT int criterion_register_output_provider(const char *name, criterion_reporter *fn)
+{
+    if (!plugin_inert() && crmpi_outputs_register(name, fn, plugin_in_initialize))
+        crmpi_warn("cannot record output provider %s", name);
+    return real.register_output_provider(name, fn);
+}
+
+CRMP_EXPORT int criterion_add_output(const char *provider, const char *path)
+{
+    if (plugin_inert())
+        return real.add_output(provider, path);
+    /* Report files are the coordinator's: a worker writes none. */
+    if (plugin_role == PLUGIN_WORKER)
+        return 1;
+    if (crmpi_outputs_add(provider, path))
+        crmpi_warn("cannot record output %s:%s", provider, path);
+    return real.add_output(provider, path);
+}
+
+CRMP_EXPORT int criterion_handle_args(int argc, char *argv[], bool handle_unknown_arg)
+{
+    if (plugin_inert())
+        return real.handle_args(argc, argv, handle_unknown_arg);
+
+    char err[512];
+    int nargc;
+    char **nargv;
+    int rc = crmpi_options_parse(argc, argv, getenv("CRITERION_MPROC"), getenv("CRITERION_JOBS"),
+            plugin_ncpu(), &plugin_opts, &nargc, &nargv, err, sizeof(err));
+    if (rc)
+        plugin_usage_error(err);
+    free(plugin_argv);
+    plugin_argv = nargv;
+    plugin_args_handled = 1;
+    plugin_apply_options();
+
+    int res = real.handle_args(nargc, nargv, handle_unknown_arg);
+    if (plugin_opts.help)
+        crmpi_options_usage(stderr);
+    return res;
+}
+
+/* A custom main that never handed us its arguments: read them back. */
+static int plugin_argv_from_proc(void)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t n;
+    while (buf && (n = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t) n;
+        if (len == cap) {
+            char *grown = realloc(buf, cap * 2 + 1);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    close(fd);
+    if (!buf)
+        return -ENOMEM;
+    buf[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; ++i)
+        count += buf[i] == '\0';
+    char **args = calloc(count + 1, sizeof(*args));
+    if (!args) {
+        free(buf);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < count; i += strlen(buf + i) + 1)
+        args[k++] = buf + i;
+    int nargc;
+    char **nargv;
+    char err[512];
+    int rc = crmpi_options_parse((int) k, args, getenv("CRITERION_MPROC"),
+            getenv("CRITERION_JOBS"), plugin_ncpu(), &plugin_opts, &nargc, &nargv,
+            err, sizeof(err));
+    free(args);
+    if (rc) {
+        free(buf);
+        plugin_usage_error(err);
+    }
+    plugin_cmdline = buf;
+    plugin_argv = nargv;
+    return 0;
+}
+
+CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
+{
+    if (plugin_inert())
+        return real.run_all_tests(set);
+
+    if (plugin_role == PLUGIN_WORKER)
+        return crmpi_worker_run(set, real.run_all_tests);
+
+    if (!plugin_args_handled) {
+        if (plugin_argv_from_proc())
+            return real.run_all_tests(set);
+        plugin_args_handled = 1;
+        plugin_apply_options();
+    }
+
+    if (plugin_role != PLUGIN_COORDINATOR)
+        return real.run_all_tests(set);
+
+    int res = crmpi_coordinator_run(set, &plugin_opts, plugin_argv);
+    if (res >= 128) {
+        fflush(NULL);
+        exit(res);
+    }
+    return criterion_options.always_succeed || res;
+}
+
+CRMP_EXPORT void criterion_finalize(struct criterion_test_set *set)
+{
+    real.finalize(set);
+    if (plugin_inert())
+        return;
+    crmpi_outputs_free();
+    free(plugin_argv);
+    free(plugin_cmdline);
+    plugin_argv = NULL;
+    plugin_cmdline = NULL;
+}
+
+/*
+ * In a worker, these two drive the lazy suite list (see worker.h).  They are
+ * found by Criterion's section scan; elsewhere they do nothing.
+ */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    crmpi_worker_on_pre_all(set);
+}
+
+ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)
+{
+    crmpi_worker_on_post_suite(stats);
+}

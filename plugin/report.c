@@ -1,0 +1,314 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/options.h>
+
+#include "crit.h"
+#include "outputs.h"
+#include "report.h"
+
+#define report_call(r, fn, ...)                                               \
+    do {                                                                      \
+        if ((r)->logger && (r)->logger->fn)                                   \
+            (r)->logger->fn(__VA_ARGS__);                                     \
+    } while (0)
+
+static const char *const report_sections[CRMPI_HOOK_COUNT] = {
+    [CRMPI_HOOK_PRE_ALL] = "cr_pra",
+    [CRMPI_HOOK_PRE_SUITE] = "cr_prs",
+    [CRMPI_HOOK_POST_SUITE] = "cr_pos",
+    [CRMPI_HOOK_POST_ALL] = "cr_poa",
+};
+
+int crmpi_report_begin(struct crmpi_report *r, struct criterion_test_set *set)
+{
+    *r = (struct crmpi_report) { .set = set, .logger = criterion_options.logger };
+    for (int i = 0; i < CRMPI_HOOK_COUNT; ++i) {
+        int rc = crmpi_hooks_collect(report_sections[i], &r->hooks[i]);
+        if (rc)
+            return rc;
+    }
+    crmpi_hooks_call(&r->hooks[CRMPI_HOOK_PRE_ALL], set);
+    report_call(r, log_pre_all, set);
+    return 0;
+}
+
+static int report_announce(struct crmpi_report *r, struct criterion_suite_set *ss)
+{
+    for (size_t i = 0; i < r->n_announced; ++i)
+        if (r->announced[i] == ss)
+            return 0;
+    const struct criterion_suite_set **grown =
+        realloc(r->announced, (r->n_announced + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    r->announced = grown;
+    r->announced[r->n_announced++] = ss;
+    crmpi_hooks_call(&r->hooks[CRMPI_HOOK_PRE_SUITE], ss);
+    report_call(r, log_pre_suite, ss);
+    return 0;
+}
+
+static void report_fill_test_stats(struct criterion_test_stats *ts, struct criterion_test *test,
+        const Crmp__TestStats *s)
+{
+    *ts = (struct criterion_test_stats) { .test = test };
+    if (!s)
+        return;
+    ts->test_status = (enum criterion_test_status) s->status;
+    ts->passed_asserts = s->passed_asserts;
+    ts->failed_asserts = s->failed_asserts;
+    ts->signal = s->signal;
+    ts->exit_code = s->exit_code;
+    ts->elapsed_time = s->elapsed_time;
+    ts->timed_out = s->timed_out;
+    ts->crashed = s->crashed;
+    ts->progress = s->progress;
+    ts->file = s->file;
+    ts->message = s->message;
+}
+
+static void report_fill_assert(struct criterion_assert_stats *as, const Crmp__AssertStats *a)
+{
+    *as = (struct criterion_assert_stats) { .message = "", .file = "unknown" };
+    if (!a)
+        return;
+    as->message = a->message ? a->message : "";
+    as->passed = a->passed;
+    as->line = a->line;
+    as->file = a->file ? a->file : "unknown";
+}
+
+static void report_fill_param(struct cr_log_assert_param *p, const Crmp__LogParam *lp)
+{
+    *p = (struct cr_log_assert_param) { .name = "" };
+    if (!lp)
+        return;
+    p->name = lp->name ? lp->name : "";
+    p->size = lp->data.len;
+    p->data = lp->data.data;
+    p->kind = (enum cr_log_assert_param_kind) lp->kind;
+}
+
+static void report_event(struct crmpi_report *r, const struct crmpi_report_unit *u,
+        const Crmp__Event *e)
+{
+    struct criterion_test_stats ts;
+    struct criterion_assert_stats as;
+    struct cr_log_assert_param p1, p2;
+    report_fill_test_stats(&ts, u->test, e->stats);
+    report_fill_assert(&as, e->assert);
+    report_fill_param(&p1, e->p1);
+    report_fill_param(&p2, e->p2);
+    const char *text = e->text ? e->text : "";
+    const char *text2 = e->text2;
+
+    switch (e->kind) {
+    case CRMP__EVENT__KIND__PRE_INIT:
+        /* --filter disables in the worker's copy of the data; mirror it. */
+        if (e->has_disabled && e->disabled)
+            u->test->data->disabled = true;
+        report_call(r, log_pre_init, &u->suite->suite, u->test);
+        break;
+    case CRMP__EVENT__KIND__PRE_TEST:
+        report_call(r, log_pre_test, &u->suite->suite, u->test);
+        break;
+    case CRMP__EVENT__KIND__ASSERT:
+        report_call(r, log_assert, &as);
+        break;
+    case CRMP__EVENT__KIND__THEORY_FAIL: {
+        struct criterion_theory_stats th = { .formatted_args = text, .stats = &ts };
+        report_call(r, log_theory_fail, &th);
+        break;
+    }
+    case CRMP__EVENT__KIND__TEST_TIMEOUT:
+        report_call(r, log_test_timeout, &ts);
+        break;
+    case CRMP__EVENT__KIND__TEST_CRASH:
+        report_call(r, log_test_crash, &ts);
+        break;
+    case CRMP__EVENT__KIND__TEST_ABORT:
+        report_call(r, log_test_abort, &ts, text);
+        break;
+    case CRMP__EVENT__KIND__OTHER_CRASH:
+        report_call(r, log_other_crash, &ts);
+        break;
+    case CRMP__EVENT__KIND__ABNORMAL_EXIT:
+        report_call(r, log_abnormal_exit, &ts);
+        break;
+    case CRMP__EVENT__KIND__POST_TEST:
+        report_call(r, log_post_test, &ts);
+        break;
+    case CRMP__EVENT__KIND__POST_FINI:
+        report_call(r, log_post_fini, &ts);
+        break;
+    case CRMP__EVENT__KIND__MESSAGE:
+        report_call(r, log_message, (enum criterion_severity) e->severity, text);
+        break;
+    case CRMP__EVENT__KIND__ASSERT_SUB:
+        report_call(r, log_assert_sub, &as, e->text, text2);
+        break;
+    case CRMP__EVENT__KIND__ASSERT_FORMATTED:
+        report_call(r, log_assert_formatted, &as, text);
+        break;
+    case CRMP__EVENT__KIND__ASSERT_PARAM:
+        report_call(r, log_assert_param, &as, &p1);
+        break;
+    case CRMP__EVENT__KIND__ASSERT_PARAM_EQ:
+        report_call(r, log_assert_param_eq, &as, &p1, &p2);
+        break;
+    default:
+        break;
+    }
+}
+
+void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u)
+{
+    report_announce(r, u->suite);
+    for (size_t i = 0; i < u->result->n_events; ++i)
+        report_event(r, u, u->result->events[i]);
+    fflush(stderr);
+}
+
+/* ---- the statistics tree ----------------------------------------------------- */
+
+static void report_free_stats(struct criterion_global_stats *gs)
+{
+    if (!gs)
+        return;
+    for (struct criterion_suite_stats *ss = gs->suites, *sn; ss; ss = sn) {
+        sn = ss->next;
+        for (struct criterion_test_stats *ts = ss->tests, *tn; ts; ts = tn) {
+            tn = ts->next;
+            for (struct criterion_assert_stats *a = ts->asserts, *an; a; a = an) {
+                an = a->next;
+                free(a);
+            }
+            free(ts);
+        }
+        free(ss);
+    }
+    free(gs);
+}
+
+static struct criterion_test_stats *report_test_stats(const struct crmpi_report_unit *u)
+{
+    const Crmp__Result *res = u->result;
+    struct criterion_test_stats *ts = malloc(sizeof(*ts));
+    if (!ts)
+        return NULL;
+    report_fill_test_stats(ts, u->test, res->final);
+    struct criterion_assert_stats **tail = &ts->asserts;
+    for (size_t i = 0; i < res->n_asserts; ++i) {
+        struct criterion_assert_stats *a = malloc(sizeof(*a));
+        if (!a)
+            return ts;      /* partial asserts: freed with the tree */
+        report_fill_assert(a, res->asserts[i]);
+        *tail = a;
+        tail = &a->next;
+    }
+    return ts;
+}
+
+static void report_add_counters(struct criterion_suite_stats *ss,
+        struct criterion_global_stats *gs, const Crmp__Counters *c)
+{
+    ss->nb_tests += c->nb_tests;
+    ss->nb_asserts += c->nb_asserts;
+    ss->tests_skipped += c->tests_skipped;
+    ss->tests_failed += c->tests_failed;
+    ss->tests_crashed += c->tests_crashed;
+    ss->tests_passed += c->tests_passed;
+    ss->asserts_failed += c->asserts_failed;
+    ss->asserts_passed += c->asserts_passed;
+    gs->nb_tests += c->nb_tests;
+    gs->nb_asserts += c->nb_asserts;
+    gs->tests_skipped += c->tests_skipped;
+    gs->tests_failed += c->tests_failed;
+    gs->tests_crashed += c->tests_crashed;
+    gs->tests_passed += c->tests_passed;
+    gs->asserts_failed += c->asserts_failed;
+    gs->asserts_passed += c->asserts_passed;
+    gs->warnings += c->warnings;
+    gs->errors += c->errors;
+}
+
+/*
+ * Builds the tree in the order Criterion's serial runner leaves it: suites
+ * and tests are pushed to the front as they run, so both lists end up
+ * reversed with respect to the run order.
+ */
+static struct criterion_global_stats *report_build(const struct crmpi_report *r,
+        const struct crmpi_report_unit *units, size_t n_units)
+{
+    struct criterion_global_stats *gs = calloc(1, sizeof(*gs));
+    if (!gs)
+        return NULL;
+    size_t k = 0;
+    FOREACH_SET(struct criterion_suite_set *set_ss, r->set->suites) {
+        if (!set_ss->tests)
+            continue;
+        struct criterion_suite_stats *ss = calloc(1, sizeof(*ss));
+        if (!ss)
+            goto err;
+        ss->suite = &set_ss->suite;
+        ss->next = gs->suites;
+        gs->suites = ss;
+        ++gs->nb_suites;
+        /* Units are in set order: this suite's are the next ones. */
+        for (; k < n_units && units[k].suite == set_ss; ++k) {
+            if (!units[k].result)
+                continue;
+            if (units[k].result->final) {
+                struct criterion_test_stats *ts = report_test_stats(&units[k]);
+                if (!ts)
+                    goto err;
+                ts->next = ss->tests;
+                ss->tests = ts;
+            }
+            report_add_counters(ss, gs, units[k].result->counters);
+        }
+    }
+    return gs;
+
+err:
+    report_free_stats(gs);
+    return NULL;
+}
+
+int crmpi_report_end(struct crmpi_report *r, const struct crmpi_report_unit *units,
+        size_t n_units)
+{
+    /* Suites that never produced a unit still get their header, as in -j1. */
+    FOREACH_SET(struct criterion_suite_set *ss, r->set->suites) {
+        if (ss->tests)
+            report_announce(r, ss);
+    }
+
+    r->stats = report_build(r, units, n_units);
+    if (!r->stats)
+        return -ENOMEM;
+
+    for (struct criterion_suite_stats *ss = r->stats->suites; ss; ss = ss->next)
+        crmpi_hooks_call(&r->hooks[CRMPI_HOOK_POST_SUITE], ss);
+    crmpi_hooks_call(&r->hooks[CRMPI_HOOK_POST_ALL], r->stats);
+    crmpi_outputs_write(r->stats);
+    report_call(r, log_post_all, r->stats);
+    fflush(stderr);
+
+    const struct criterion_global_stats *gs = r->stats;
+    int ok = gs->tests_failed == 0 && gs->errors == 0;
+    if (!criterion_options.ignore_warnings)
+        ok = ok && gs->warnings == 0;
+    return ok;
+}
+
+void crmpi_report_free(struct crmpi_report *r)
+{
+    for (int i = 0; i < CRMPI_HOOK_COUNT; ++i)
+        crmpi_hooks_free(&r->hooks[i]);
+    free(r->announced);
+    report_free_stats(r->stats);
+    *r = (struct crmpi_report) { 0 };
+}

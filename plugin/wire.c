@@ -1,0 +1,112 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len)
+{
+    size_t n = crmp__envelope__get_packed_size(env);
+    if (n > CRMPI_WIRE_MAX_MSG)
+        return -EMSGSIZE;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return -ENOMEM;
+    crmp__envelope__pack(env, buf);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Strings must be printable text of sane length; the logger prints them. */
+static int wire_check_str(const char *s)
+{
+    return !s || strlen(s) < CRMPI_WIRE_MAX_MSG;
+}
+
+static int wire_check_stats(const Crmp__TestStats *s)
+{
+    if (!s)
+        return 1;
+    return s->status >= 0 && s->status <= 2 && wire_check_str(s->file)
+        && wire_check_str(s->message);
+}
+
+static int wire_check_param(const Crmp__LogParam *p)
+{
+    /* enum cr_log_param_kind: 0 = string, 1 = raw */
+    return !p || (p->kind >= 0 && p->kind <= 1);
+}
+
+static int wire_check_result(const Crmp__Result *r)
+{
+    if (!wire_check_stats(r->final))
+        return 0;
+    for (size_t i = 0; i < r->n_events; ++i) {
+        const Crmp__Event *e = r->events[i];
+        if ((unsigned) e->kind > CRMP__EVENT__KIND__ASSERT_PARAM_EQ)
+            return 0;
+        if (!wire_check_stats(e->stats) || !wire_check_param(e->p1) || !wire_check_param(e->p2))
+            return 0;
+        if (e->has_severity && (e->severity < 0 || e->severity > 2))
+            return 0;
+    }
+    return 1;
+}
+
+static int wire_check(const Crmp__Envelope *env)
+{
+    switch (env->body_case) {
+    case CRMP__ENVELOPE__BODY_HELLO:
+        for (size_t i = 0; i < env->hello->n_units; ++i)
+            if (env->hello->units[i]->param < -1)
+                return 0;
+        return env->hello->fingerprint.len == 32;
+    case CRMP__ENVELOPE__BODY_RESULT:
+        return wire_check_result(env->result);
+    case CRMP__ENVELOPE__BODY_ASSIGN:
+    case CRMP__ENVELOPE__BODY_STOP:
+    case CRMP__ENVELOPE__BODY_REJECT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
+{
+    *out = NULL;
+    if (len > CRMPI_WIRE_MAX_MSG)
+        return -EMSGSIZE;
+    Crmp__Envelope *env = crmp__envelope__unpack(NULL, len, buf);
+    if (!env)
+        return -EBADMSG;
+    if (env->version != CRMPI_WIRE_VERSION) {
+        crmp__envelope__free_unpacked(env, NULL);
+        return -EPROTO;
+    }
+    if (!wire_check(env)) {
+        crmp__envelope__free_unpacked(env, NULL);
+        return -EBADMSG;
+    }
+    *out = env;
+    return 0;
+}
+
+void crmpi_wire_free(Crmp__Envelope *env)
+{
+    if (env)
+        crmp__envelope__free_unpacked(env, NULL);
+}
+
+const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
+{
+    switch (c) {
+    case CRMP__ENVELOPE__BODY_HELLO: return "hello";
+    case CRMP__ENVELOPE__BODY_RESULT: return "result";
+    case CRMP__ENVELOPE__BODY_ASSIGN: return "assign";
+    case CRMP__ENVELOPE__BODY_STOP: return "stop";
+    case CRMP__ENVELOPE__BODY_REJECT: return "reject";
+    default: return "unknown";
+    }
+}

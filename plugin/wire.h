@@ -1,0 +1,38 @@
+/*
+ * The wire protocol: protobuf-c messages (plugin/mproc.proto) in one
+ * versioned Envelope.  Every received byte is hostile: decoding checks the
+ * size, the version, the message type and every value an index is taken
+ * from, and fails with an error, never a crash.
+ */
+#ifndef CRMPI_WIRE_H_
+#define CRMPI_WIRE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mproc.pb-c.h"
+
+#define CRMPI_WIRE_VERSION 1u
+
+/* Nothing legitimate comes near this: a result is a few KiB. */
+#define CRMPI_WIRE_MAX_MSG (16u * 1024u * 1024u)
+
+/*
+ * Packs env into a malloc'd buffer.  On success returns 0 and the caller owns
+ * *out (free()).  Returns -ENOMEM or -EMSGSIZE.
+ */
+int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len);
+
+/*
+ * Unpacks and validates buf.  On success returns 0 and the caller owns *out
+ * (crmpi_wire_free()).  Returns -EMSGSIZE (too large), -EBADMSG (malformed,
+ * no body, or invalid values) or -EPROTO (other version); *out is NULL then.
+ */
+int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out);
+
+void crmpi_wire_free(Crmp__Envelope *env);
+
+/* Name of a body case, for messages. */
+const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c);
+
+#endif /* !CRMPI_WIRE_H_ */

@@ -1,0 +1,757 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/logging.h>
+#include <criterion/options.h>
+#include <criterion/parameterized.h>
+
+#include "crit.h"
+#include "diag.h"
+#include "hooks.h"
+#include "nng_api.h"
+#include "units.h"
+#include "wire.h"
+#include "worker.h"
+
+/*
+ * A unit wrapped as a one-test suite, laid out the way Criterion's ordered
+ * set expects: each node header is immediately followed by its payload.
+ */
+struct worker_node {
+    struct worker_node *older;      /* our own list, for freeing */
+    struct criterion_ordered_set_node suite_node;
+    struct criterion_suite_set suite_set;
+    struct criterion_ordered_set tests;
+    struct criterion_ordered_set_node test_node;
+    struct criterion_test test;
+    struct criterion_test_extra_data data;
+};
+
+_Static_assert(offsetof(struct worker_node, suite_set)
+        == offsetof(struct worker_node, suite_node) + sizeof(struct criterion_ordered_set_node),
+        "the suite payload must follow its node");
+_Static_assert(offsetof(struct worker_node, test)
+        == offsetof(struct worker_node, test_node) + sizeof(struct criterion_ordered_set_node),
+        "the test payload must follow its node");
+
+static struct worker_state {
+    int active;                     /* inside crmpi_worker_run */
+    int failed;                     /* lost or refused by the coordinator */
+    unsigned slot;
+    nng_socket sock;
+    struct criterion_test_set *set;
+    struct criterion_ordered_set *orig_suites;
+    struct criterion_ordered_set dyn_suites_storage;
+    struct crmpi_units units;
+    struct worker_node *newest;     /* the unit the runner is on */
+    long current;                   /* its index, -1 when none */
+    struct timespec started;
+
+    Crmp__Event **events;           /* captured for the current unit */
+    size_t n_events, cap_events;
+    unsigned warnings, errors;
+
+    /* Parameter of the unit being run (see worker_param_one). */
+    struct criterion_test_params (*param_fn)(void);
+    int param_index;
+    struct criterion_test_params param_all;
+} W = { .current = -1 };
+
+/* Set before the worker closes its socket on purpose. */
+static atomic_int worker_closing;
+
+/* ---- a parameterized unit runs exactly one parameter ------------------- */
+
+static void worker_param_cleanup(struct criterion_test_params *one)
+{
+    (void) one;
+    if (W.param_all.cleanup)
+        W.param_all.cleanup(&W.param_all);
+    W.param_all = (struct criterion_test_params) { 0 };
+}
+
+/*
+ * Stands in for the test's generator: the runner iterates what we return,
+ * so return the one parameter this unit is about.  The runner copies the
+ * parameter's bytes into the sandbox, exactly as for the whole array.
+ */
+static struct criterion_test_params worker_param_one(void)
+{
+    W.param_all = W.param_fn();
+    struct criterion_test_params one = {
+        .size = W.param_all.size,
+        .length = 0,
+        .cleanup = worker_param_cleanup,
+    };
+    if ((size_t) W.param_index < W.param_all.length) {
+        one.params = (char *) W.param_all.params + (size_t) W.param_index * W.param_all.size;
+        one.length = 1;
+    }
+    return one;
+}
+
+/* ---- captured logger events ---------------------------------------------- */
+
+static char *worker_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void worker_stats_free(Crmp__TestStats *s)
+{
+    if (!s)
+        return;
+    free(s->file);
+    free(s->message);
+    free(s);
+}
+
+static void worker_assert_free(Crmp__AssertStats *a)
+{
+    if (!a)
+        return;
+    free(a->message);
+    free(a->file);
+    free(a);
+}
+
+static void worker_param_free(Crmp__LogParam *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->data.data);
+    free(p);
+}
+
+static void worker_event_free(Crmp__Event *e)
+{
+    worker_stats_free(e->stats);
+    worker_assert_free(e->assert);
+    worker_param_free(e->p1);
+    worker_param_free(e->p2);
+    free(e->text);
+    free(e->text2);
+    free(e);
+}
+
+static Crmp__TestStats *worker_stats_snapshot(const struct criterion_test_stats *ts)
+{
+    if (!ts)
+        return NULL;
+    Crmp__TestStats *s = malloc(sizeof(*s));
+    if (!s)
+        return NULL;
+    crmp__test_stats__init(s);
+    s->status = ts->test_status;
+    s->passed_asserts = ts->passed_asserts;
+    s->failed_asserts = ts->failed_asserts;
+    s->signal = ts->signal;
+    s->exit_code = ts->exit_code;
+    s->elapsed_time = ts->elapsed_time;
+    s->timed_out = ts->timed_out;
+    s->crashed = ts->crashed;
+    s->progress = ts->progress;
+    s->file = worker_strdup(ts->file);
+    s->message = worker_strdup(ts->message);
+    return s;
+}
+
+static Crmp__AssertStats *worker_assert_snapshot(const struct criterion_assert_stats *as)
+{
+    if (!as)
+        return NULL;
+    Crmp__AssertStats *a = malloc(sizeof(*a));
+    if (!a)
+        return NULL;
+    crmp__assert_stats__init(a);
+    a->message = worker_strdup(as->message);
+    a->passed = as->passed;
+    a->line = as->line;
+    a->file = worker_strdup(as->file);
+    return a;
+}
+
+static Crmp__LogParam *worker_param_snapshot(const struct cr_log_assert_param *p)
+{
+    if (!p)
+        return NULL;
+    Crmp__LogParam *lp = malloc(sizeof(*lp));
+    if (!lp)
+        return NULL;
+    crmp__log_param__init(lp);
+    lp->name = worker_strdup(p->name);
+    lp->kind = (int32_t) p->kind;
+    lp->data.len = p->size;
+    lp->data.data = malloc(p->size ? p->size : 1);
+    if (lp->data.data && p->size)
+        memcpy(lp->data.data, p->data, p->size);
+    return lp;
+}
+
+/* Appends a new event of kind to the current unit; NULL outside a unit. */
+static Crmp__Event *worker_event(Crmp__Event__Kind kind)
+{
+    if (W.current < 0)
+        return NULL;
+    if (W.n_events == W.cap_events) {
+        size_t ncap = W.cap_events ? W.cap_events * 2 : 16;
+        Crmp__Event **nv = realloc(W.events, ncap * sizeof(*nv));
+        if (!nv)
+            return NULL;
+        W.events = nv;
+        W.cap_events = ncap;
+    }
+    Crmp__Event *e = malloc(sizeof(*e));
+    if (!e)
+        return NULL;
+    crmp__event__init(e);
+    e->kind = kind;
+    W.events[W.n_events++] = e;
+    return e;
+}
+
+static void worker_event_stats(Crmp__Event__Kind kind, struct criterion_test_stats *ts)
+{
+    Crmp__Event *e = worker_event(kind);
+    if (e)
+        e->stats = worker_stats_snapshot(ts);
+}
+
+static void worker_event_assert(Crmp__Event__Kind kind, struct criterion_assert_stats *as,
+        const char *text, const char *text2)
+{
+    Crmp__Event *e = worker_event(kind);
+    if (!e)
+        return;
+    e->assert = worker_assert_snapshot(as);
+    e->text = worker_strdup(text);
+    e->text2 = worker_strdup(text2);
+}
+
+static void wlog_pre_init(struct criterion_suite *suite, struct criterion_test *test)
+{
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__PRE_INIT);
+    if (!e)
+        return;
+    e->has_disabled = 1;
+    e->disabled = test->data->disabled || (suite->data && suite->data->disabled);
+}
+
+static void wlog_pre_test(struct criterion_suite *suite, struct criterion_test *test)
+{
+    (void) suite;
+    (void) test;
+    worker_event(CRMP__EVENT__KIND__PRE_TEST);
+}
+
+static void wlog_assert(struct criterion_assert_stats *as)
+{
+    worker_event_assert(CRMP__EVENT__KIND__ASSERT, as, NULL, NULL);
+}
+
+static void wlog_theory_fail(struct criterion_theory_stats *ths)
+{
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__THEORY_FAIL);
+    if (!e)
+        return;
+    e->stats = worker_stats_snapshot(ths->stats);
+    e->text = worker_strdup(ths->formatted_args);
+}
+
+static void wlog_test_timeout(struct criterion_test_stats *ts)
+{
+    worker_event_stats(CRMP__EVENT__KIND__TEST_TIMEOUT, ts);
+}
+
+static void wlog_test_crash(struct criterion_test_stats *ts)
+{
+    worker_event_stats(CRMP__EVENT__KIND__TEST_CRASH, ts);
+}
+
+static void wlog_test_abort(struct criterion_test_stats *ts, const char *msg)
+{
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__TEST_ABORT);
+    if (!e)
+        return;
+    e->stats = worker_stats_snapshot(ts);
+    e->text = worker_strdup(msg);
+}
+
+static void wlog_other_crash(struct criterion_test_stats *ts)
+{
+    /* The runner counts this one as a warning in the global statistics. */
+    ++W.warnings;
+    worker_event_stats(CRMP__EVENT__KIND__OTHER_CRASH, ts);
+}
+
+static void wlog_abnormal_exit(struct criterion_test_stats *ts)
+{
+    worker_event_stats(CRMP__EVENT__KIND__ABNORMAL_EXIT, ts);
+}
+
+static void wlog_post_test(struct criterion_test_stats *ts)
+{
+    worker_event_stats(CRMP__EVENT__KIND__POST_TEST, ts);
+}
+
+static void wlog_post_fini(struct criterion_test_stats *ts)
+{
+    worker_event_stats(CRMP__EVENT__KIND__POST_FINI, ts);
+}
+
+static void wlog_message(enum criterion_severity severity, const char *msg)
+{
+    if (severity == CR_LOG_WARNING)
+        ++W.warnings;
+    if (severity == CR_LOG_ERROR)
+        ++W.errors;
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__MESSAGE);
+    if (!e)
+        return;
+    e->has_severity = 1;
+    e->severity = (int32_t) severity;
+    e->text = worker_strdup(msg);
+}
+
+static void wlog_assert_sub(struct criterion_assert_stats *as, const char *repr,
+        const char *message)
+{
+    worker_event_assert(CRMP__EVENT__KIND__ASSERT_SUB, as, repr, message);
+}
+
+static void wlog_assert_formatted(struct criterion_assert_stats *as, const char *formatted)
+{
+    worker_event_assert(CRMP__EVENT__KIND__ASSERT_FORMATTED, as, formatted, NULL);
+}
+
+static void wlog_assert_param(struct criterion_assert_stats *as, struct cr_log_assert_param *p)
+{
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__ASSERT_PARAM);
+    if (!e)
+        return;
+    e->assert = worker_assert_snapshot(as);
+    e->p1 = worker_param_snapshot(p);
+}
+
+static void wlog_assert_param_eq(struct criterion_assert_stats *as,
+        struct cr_log_assert_param *p1, struct cr_log_assert_param *p2)
+{
+    Crmp__Event *e = worker_event(CRMP__EVENT__KIND__ASSERT_PARAM_EQ);
+    if (!e)
+        return;
+    e->assert = worker_assert_snapshot(as);
+    e->p1 = worker_param_snapshot(p1);
+    e->p2 = worker_param_snapshot(p2);
+}
+
+/* Whole-run and suite events belong to the coordinator: not captured. */
+static struct criterion_logger worker_logger = {
+    .log_pre_init = wlog_pre_init,
+    .log_pre_test = wlog_pre_test,
+    .log_assert = wlog_assert,
+    .log_theory_fail = wlog_theory_fail,
+    .log_test_timeout = wlog_test_timeout,
+    .log_test_crash = wlog_test_crash,
+    .log_test_abort = wlog_test_abort,
+    .log_other_crash = wlog_other_crash,
+    .log_abnormal_exit = wlog_abnormal_exit,
+    .log_post_test = wlog_post_test,
+    .log_post_fini = wlog_post_fini,
+    .log_message = wlog_message,
+    .log_assert_sub = wlog_assert_sub,
+    .log_assert_formatted = wlog_assert_formatted,
+    .log_assert_param = wlog_assert_param,
+    .log_assert_param_eq = wlog_assert_param_eq,
+};
+
+static void worker_events_clear(void)
+{
+    for (size_t i = 0; i < W.n_events; ++i)
+        worker_event_free(W.events[i]);
+    W.n_events = 0;
+    W.warnings = W.errors = 0;
+}
+
+/* ---- talking to the coordinator ------------------------------------------ */
+
+static uint64_t worker_elapsed_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t) (now.tv_sec - W.started.tv_sec) * 1000000000u
+        + (uint64_t) (now.tv_nsec - W.started.tv_nsec);
+}
+
+/*
+ * Sends env and waits for the coordinator's answer.  On success returns 0
+ * and the caller owns *reply.  Errors are returned after a message.
+ */
+static int worker_exchange(const Crmp__Envelope *env, Crmp__Envelope **reply)
+{
+    uint8_t *buf;
+    size_t len;
+    nng_msg *msg = NULL;
+    int rc = crmpi_wire_encode(env, &buf, &len);
+    if (rc) {
+        crmpi_error("worker %u: cannot encode a %s: %s", W.slot,
+                crmpi_wire_body_name(env->body_case), strerror(-rc));
+        return rc;
+    }
+    rc = crmpi_nng.nng_msg_alloc(&msg, len);
+    if (rc) {
+        free(buf);
+        goto err_nng;
+    }
+    memcpy(crmpi_nng.nng_msg_body(msg), buf, len);
+    free(buf);
+    rc = crmpi_nng.nng_sendmsg(W.sock, msg, 0);
+    if (rc) {
+        crmpi_nng.nng_msg_free(msg);
+        goto err_nng;
+    }
+    rc = crmpi_nng.nng_recvmsg(W.sock, &msg, 0);
+    if (rc)
+        goto err_nng;
+    rc = crmpi_wire_decode(crmpi_nng.nng_msg_body(msg), crmpi_nng.nng_msg_len(msg), reply);
+    crmpi_nng.nng_msg_free(msg);
+    if (rc)
+        crmpi_error("worker %u: bad message from the coordinator: %s", W.slot, strerror(-rc));
+    return rc;
+
+err_nng:
+    crmpi_error("worker %u: lost the coordinator: %s", W.slot, crmpi_nng_strerror(rc));
+    return -ECONNRESET;
+}
+
+static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
+{
+    struct worker_node *node = calloc(1, sizeof(*node));
+    if (!node)
+        return NULL;
+    node->suite_set.suite = unit->suite->suite;
+    node->test = *unit->test;
+    node->data = *unit->test->data;
+    node->test.data = &node->data;
+    if (unit->param >= 0) {
+        W.param_fn = unit->test->data->param_;
+        W.param_index = unit->param;
+        node->data.param_ = worker_param_one;
+    }
+    const struct criterion_ordered_set tests = {
+        .first = &node->test_node,
+        .size = 1,
+    };
+    memcpy(&node->tests, &tests, sizeof(tests));
+    node->suite_set.tests = &node->tests;
+    node->older = W.newest;
+    return node;
+}
+
+/*
+ * Acts on the coordinator's answer: an Assign makes the runner's next suite
+ * the assigned unit; anything else ends this worker's run.  Takes ownership
+ * of reply.
+ */
+static void worker_follow(Crmp__Envelope *reply)
+{
+    switch (reply->body_case) {
+    case CRMP__ENVELOPE__BODY_ASSIGN: {
+        uint32_t id = reply->assign->unit;
+        if (id >= W.units.n) {
+            crmpi_error("worker %u: coordinator assigned unit %u of %zu", W.slot,
+                    id, W.units.n);
+            W.failed = 1;
+            break;
+        }
+        struct worker_node *node = worker_node_new(&W.units.v[id]);
+        if (!node) {
+            crmpi_error("worker %u: out of memory", W.slot);
+            W.failed = 1;
+            break;
+        }
+        if (W.newest)
+            W.newest->suite_node.next = &node->suite_node;
+        else
+            W.dyn_suites_storage.first = &node->suite_node;
+        W.newest = node;
+        W.current = id;
+        clock_gettime(CLOCK_MONOTONIC, &W.started);
+        break;
+    }
+    case CRMP__ENVELOPE__BODY_STOP:
+        W.current = -1;
+        break;
+    case CRMP__ENVELOPE__BODY_REJECT:
+        crmpi_error("worker %u: refused by the coordinator: %s", W.slot, reply->reject->reason);
+        W.failed = 1;
+        W.current = -1;
+        break;
+    default:
+        crmpi_error("worker %u: unexpected %s from the coordinator", W.slot,
+                crmpi_wire_body_name(reply->body_case));
+        W.failed = 1;
+        W.current = -1;
+        break;
+    }
+    crmpi_wire_free(reply);
+}
+
+static int worker_hello(void)
+{
+    int rc;
+    Crmp__Unit *units = calloc(W.units.n ? W.units.n : 1, sizeof(*units));
+    Crmp__Unit **uptrs = calloc(W.units.n ? W.units.n : 1, sizeof(*uptrs));
+    uint8_t fp_bytes[32];
+    struct crmpi_fingerprint fp;
+
+    if (!units || !uptrs) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = crmpi_fingerprint_begin(&fp);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < W.units.n && !rc; ++i) {
+        const struct crmpi_unit *u = &W.units.v[i];
+        crmp__unit__init(&units[i]);
+        units[i].suite = (char *) u->suite->suite.name;
+        units[i].name = (char *) u->test->name;
+        units[i].param = u->param;
+        uptrs[i] = &units[i];
+        rc = crmpi_fingerprint_add(&fp, units[i].suite, units[i].name, u->param);
+    }
+    int rc_end = crmpi_fingerprint_end(&fp, fp_bytes);
+    if (rc || (rc = rc_end))
+        goto out;
+
+    Crmp__Hello hello = CRMP__HELLO__INIT;
+    hello.pid = (uint32_t) getpid();
+    hello.slot = W.slot;
+    hello.fingerprint.data = fp_bytes;
+    hello.fingerprint.len = sizeof(fp_bytes);
+    hello.n_units = W.units.n;
+    hello.units = uptrs;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+
+    Crmp__Envelope *reply;
+    rc = worker_exchange(&env, &reply);
+    if (!rc)
+        worker_follow(reply);
+
+out:
+    free(uptrs);
+    free(units);
+    return rc;
+}
+
+void crmpi_worker_on_pre_all(struct criterion_test_set *set)
+{
+    if (!W.active)
+        return;
+
+    /* Now, after the --filter pass and with cr_malloc ready: take over. */
+    W.orig_suites = set->suites;
+    set->suites = &W.dyn_suites_storage;
+
+    int rc = crmpi_units_enumerate(W.orig_suites, &W.units);
+    if (rc) {
+        crmpi_error("worker %u: cannot enumerate the tests: %s", W.slot, strerror(-rc));
+        W.failed = 1;
+        return;
+    }
+    if (worker_hello())
+        W.failed = 1;
+}
+
+static void worker_counters(Crmp__Counters *c, const struct criterion_suite_stats *ss)
+{
+    c->nb_tests = (uint32_t) ss->nb_tests;
+    c->nb_asserts = (uint32_t) ss->nb_asserts;
+    c->tests_skipped = (uint32_t) ss->tests_skipped;
+    c->tests_failed = (uint32_t) ss->tests_failed;
+    c->tests_crashed = (uint32_t) ss->tests_crashed;
+    c->tests_passed = (uint32_t) ss->tests_passed;
+    c->asserts_failed = (uint32_t) ss->asserts_failed;
+    c->asserts_passed = (uint32_t) ss->asserts_passed;
+    c->warnings = W.warnings;
+    c->errors = W.errors;
+}
+
+void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
+{
+    if (!W.active || W.current < 0)
+        return;
+
+    Crmp__Counters counters = CRMP__COUNTERS__INIT;
+    worker_counters(&counters, ss);
+
+    Crmp__Result result = CRMP__RESULT__INIT;
+    result.unit = (uint32_t) W.current;
+    result.events = W.events;
+    result.n_events = W.n_events;
+    result.counters = &counters;
+    result.wall_ns = worker_elapsed_ns();
+
+    /* The one test of this suite: its final statistics and assertions. */
+    const struct criterion_test_stats *ts = ss->tests;
+    size_t n_asserts = 0;
+    for (const struct criterion_assert_stats *a = ts ? ts->asserts : NULL; a; a = a->next)
+        ++n_asserts;
+    Crmp__AssertStats **asserts = calloc(n_asserts ? n_asserts : 1, sizeof(*asserts));
+    if (!asserts) {
+        crmpi_error("worker %u: out of memory", W.slot);
+        W.failed = 1;
+        W.current = -1;
+        worker_events_clear();
+        return;
+    }
+    size_t k = 0;
+    for (const struct criterion_assert_stats *a = ts ? ts->asserts : NULL; a; a = a->next)
+        asserts[k++] = worker_assert_snapshot(a);
+    result.asserts = asserts;
+    result.n_asserts = n_asserts;
+    result.final = worker_stats_snapshot(ts);
+
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_RESULT;
+    env.result = &result;
+
+    W.current = -1;
+    Crmp__Envelope *reply;
+    int rc = worker_exchange(&env, &reply);
+
+    for (size_t i = 0; i < n_asserts; ++i)
+        worker_assert_free(asserts[i]);
+    free(asserts);
+    worker_stats_free(result.final);
+    worker_events_clear();
+
+    if (rc)
+        W.failed = 1;
+    else
+        worker_follow(reply);
+}
+
+/* ---- process set-up ------------------------------------------------------- */
+
+int crmpi_worker_requested(void)
+{
+    const char *role = getenv(CRMPI_ENV_ROLE);
+    return role && !strcmp(role, "worker");
+}
+
+static void worker_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void) p;
+    (void) ev;
+    (void) arg;
+    if (atomic_load(&worker_closing))
+        return;
+    /*
+     * The coordinator is gone mid-run.  Closing the socket from here would
+     * deadlock against nng's own teardown, and nothing this worker still
+     * holds is worth keeping: take the test sandboxes of our process group
+     * along and leave.
+     */
+    static const char msg[] = "criterion-mproc: error: worker lost its coordinator\n";
+    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void) n;
+    if (getpgrp() == getpid())
+        kill(0, SIGKILL);
+    _exit(CRMPI_WORKER_EXIT_LOST);
+}
+
+static int worker_connect(const char *url)
+{
+    int rc = crmpi_nng_load();
+    if (rc)
+        return rc;
+    rc = crmpi_nng.nng_req0_open(&W.sock);
+    if (rc)
+        goto err;
+    /* A slow test must never be handed out twice: no resend. */
+    rc = crmpi_nng.nng_socket_set_ms(W.sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (!rc)
+        rc = crmpi_nng.nng_socket_set_size(W.sock, NNG_OPT_RECVMAXSZ, CRMPI_WIRE_MAX_MSG);
+    if (!rc)
+        rc = crmpi_nng.nng_dial(W.sock, url, NULL, 0);
+    if (!rc)
+        rc = crmpi_nng.nng_pipe_notify(W.sock, NNG_PIPE_EV_REM_POST, worker_on_pipe_gone, NULL);
+    if (rc) {
+        crmpi_nng.nng_close(W.sock);
+        goto err;
+    }
+    return 0;
+
+err:
+    crmpi_error("worker %u: cannot connect to %s: %s", W.slot, url, crmpi_nng_strerror(rc));
+    return -ECONNREFUSED;
+}
+
+/* Hooks that must fire once per run fire in the coordinator, not here. */
+static void worker_silence_run_hooks(void)
+{
+    static const char *const sections[] = { "cr_pra", "cr_prs", "cr_pos", "cr_poa" };
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); ++i) {
+        struct crmpi_hook_list list;
+        if (crmpi_hooks_collect(sections[i], &list))
+            continue;
+        crmpi_hooks_disable(&list);
+        crmpi_hooks_free(&list);
+    }
+}
+
+int crmpi_worker_run(struct criterion_test_set *set,
+        int (*real_run)(struct criterion_test_set *))
+{
+    const char *url = getenv(CRMPI_ENV_URL);
+    const char *slot = getenv(CRMPI_ENV_SLOT);
+    W.slot = slot ? (unsigned) strtoul(slot, NULL, 10) : 0;
+    if (!url) {
+        crmpi_error("worker started without %s", CRMPI_ENV_URL);
+        return 0;
+    }
+
+    /* Local workers die with their coordinator. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+    if (worker_connect(url))
+        return 0;
+
+    criterion_options.jobs = 1;
+    criterion_options.fail_fast = false;
+    criterion_options.logger = &worker_logger;
+    worker_silence_run_hooks();
+
+    W.set = set;
+    W.active = 1;
+    real_run(set);
+    W.active = 0;
+
+    if (W.orig_suites)
+        set->suites = W.orig_suites;
+    for (struct worker_node *n = W.newest, *older; n; n = older) {
+        older = n->older;
+        free(n);
+    }
+    W.newest = NULL;
+    worker_events_clear();
+    free(W.events);
+    crmpi_units_free(&W.units);
+    atomic_store(&worker_closing, 1);
+    crmpi_nng.nng_close(W.sock);
+    return !W.failed;
+}
