@@ -17,9 +17,13 @@
 
 #include "crit.h"
 #include "coordinator.h"
+#include "criterion-mproc.h"
 #include "diag.h"
+#include "durations.h"
+#include "hooks.h"
 #include "nng_api.h"
 #include "report.h"
+#include "schedule.h"
 #include "units.h"
 #include "wire.h"
 #include "worker.h"
@@ -40,13 +44,24 @@ struct coord_unit {
     int attempts;               /* workers it took down */
 };
 
+/* A job being handed out: its units go, in order, to the worker that took it. */
+struct coord_job {
+    size_t *units;              /* borrowed from the schedule, or owned (requeued) */
+    size_t n;
+    size_t next;                /* next unit to hand out */
+    struct coord_job *owned_next;   /* list of owned (requeued) jobs */
+};
+
 struct coord_worker {
     pid_t pid;                  /* 0 once reaped */
     int pidfd;                  /* -1 once reaped */
     unsigned slot;
     uint32_t pipe;              /* nng pipe id, 0 before its hello */
     long unit;                  /* in flight, -1 for none */
+    struct coord_job *job;      /* the job its units come from */
     nng_msg *waiting;           /* owned: its request, held until work exists */
+    uint64_t busy_ns;           /* time spent on units it finished */
+    unsigned units_done;
 };
 
 struct coord {
@@ -72,11 +87,17 @@ struct coord {
     size_t n_units;
     int have_units;
     uint8_t fingerprint[32];
-    size_t *queue;              /* pending unit ids, consumed from q_head */
+    struct crmpi_jobs schedule;     /* the order */
+    struct coord_job *jobs;         /* one per scheduled job, handed out from q_head */
     size_t q_head, q_len;
-    size_t *requeued;           /* ids to retry first (LIFO) */
+    struct coord_job **requeued;    /* jobs to hand out first (LIFO) */
     size_t n_requeued;
+    struct coord_job *owned_jobs;   /* requeued jobs, for freeing */
     size_t done;
+
+    char *durations_path;       /* owned; NULL: not recorded */
+    struct crmpi_durations history;
+    int64_t started_ms;
 
     int stopping;               /* no more assignments */
     const char *stop_reason;
@@ -277,13 +298,24 @@ static void coord_reply_reject(struct coord *c, nng_msg *req, const char *reason
     coord_reply(c, req, &env);
 }
 
-static long coord_next_unit(struct coord *c)
+static int coord_work_queued(const struct coord *c)
 {
-    if (c->n_requeued)
-        return (long) c->requeued[--c->n_requeued];
-    if (c->q_head < c->q_len)
-        return (long) c->queue[c->q_head++];
-    return -1;
+    return c->n_requeued || c->q_head < c->q_len;
+}
+
+/* A worker finishes its job (a group runs in one worker) before a new one. */
+static long coord_next_unit(struct coord *c, struct coord_worker *w)
+{
+    if (!w->job || w->job->next >= w->job->n) {
+        w->job = NULL;
+        if (c->n_requeued)
+            w->job = c->requeued[--c->n_requeued];
+        else if (c->q_head < c->q_len)
+            w->job = &c->jobs[c->q_head++];
+        else
+            return -1;
+    }
+    return (long) w->job->units[w->job->next++];
 }
 
 static int coord_all_done(const struct coord *c)
@@ -298,7 +330,7 @@ static void coord_dispatch(struct coord *c, struct coord_worker *w, nng_msg *req
         coord_reply_stop(c, req, c->stop_reason);
         return;
     }
-    long id = coord_next_unit(c);
+    long id = coord_next_unit(c, w);
     if (id < 0) {
         w->waiting = req;       /* others still run: one may come back */
         return;
@@ -311,6 +343,8 @@ static void coord_dispatch(struct coord *c, struct coord_worker *w, nng_msg *req
     env.assign = &assign;
     c->units[id].state = COORD_RUNNING;
     w->unit = id;
+    crmpi_debug("worker %u takes %s::%s%s", w->slot, c->units[id].r.test->category,
+            c->units[id].r.test->name, c->units[id].r.param >= 0 ? " (one parameter)" : "");
     if (coord_reply(c, req, &env)) {
         crmpi_warn("worker %u: cannot send its next test", w->slot);
         /* Its connection is going; the death path requeues the unit. */
@@ -323,7 +357,7 @@ static void coord_wake_waiting(struct coord *c)
         struct coord_worker *w = &c->workers[i];
         if (!w->waiting)
             continue;
-        if (!c->stopping && !coord_all_done(c) && !c->n_requeued && c->q_head >= c->q_len)
+        if (!c->stopping && !coord_all_done(c) && !coord_work_queued(c))
             return;
         nng_msg *req = w->waiting;
         w->waiting = NULL;
@@ -332,6 +366,141 @@ static void coord_wake_waiting(struct coord *c)
 }
 
 /* ---- units ------------------------------------------------------------------- */
+
+/* ---- scheduling --------------------------------------------------------------- */
+
+struct coord_annotations {
+    const struct crmp_schedule **v;
+    size_t n;
+};
+
+static int coord_collect_annotation(void *start, size_t size, void *arg)
+{
+    struct coord_annotations *a = arg;
+    const struct crmp_schedule *e = start;
+    for (size_t i = 0; i < size / sizeof(*e); ++i) {
+        if (e[i].version != CRMP_SCHEDULE_VERSION || !e[i].suite) {
+            crmpi_warn("ignoring a scheduling annotation of an unknown version");
+            continue;
+        }
+        const struct crmp_schedule **grown = realloc(a->v, (a->n + 1) * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        a->v = grown;
+        a->v[a->n++] = &e[i];
+    }
+    return 0;
+}
+
+static void coord_annotate(const struct coord_annotations *a, const struct crmpi_report_unit *u,
+        struct crmpi_sched_unit *su)
+{
+    const struct crmp_schedule *suite = NULL, *test = NULL;
+    for (size_t i = 0; i < a->n; ++i) {
+        if (strcmp(a->v[i]->suite, u->test->category))
+            continue;
+        if (!a->v[i]->test)
+            suite = a->v[i];
+        else if (!strcmp(a->v[i]->test, u->test->name))
+            test = a->v[i];
+    }
+    su->priority = test && test->priority ? test->priority : suite ? suite->priority : 0;
+    su->group = test && test->group ? test->group : suite ? suite->group : NULL;
+}
+
+static char *coord_default_durations_path(const struct coord *c)
+{
+    const char *base = strrchr(c->exe, '/');
+    char *path = NULL;
+    if (asprintf(&path, ".criterion-mproc/%s.durations", base ? base + 1 : c->exe) < 0)
+        return NULL;
+    return path;
+}
+
+static void coord_load_history(struct coord *c)
+{
+    const char *path = c->opts->durations ? c->opts->durations : getenv("CRITERION_MPROC_DURATIONS");
+    if (path && (!strcmp(path, "none") || !*path))
+        return;
+    c->durations_path = path ? strdup(path) : coord_default_durations_path(c);
+    if (!c->durations_path)
+        return;
+    int rc = crmpi_durations_load(c->durations_path, &c->history);
+    if (rc == -EBADMSG)
+        crmpi_warn("durations file %s is corrupt or not ours: ignored (it will be rewritten)",
+                c->durations_path);
+    else if (rc && rc != -ENOENT)
+        crmpi_warn("cannot read durations file %s: %s", c->durations_path, strerror(-rc));
+}
+
+static int coord_schedule(struct coord *c)
+{
+    struct coord_annotations ann = { 0 };
+    struct crmpi_sched_unit *su = calloc(c->n_units ? c->n_units : 1, sizeof(*su));
+    int rc = su ? crmpi_sections_foreach("crmp_sched", coord_collect_annotation, &ann) : -ENOMEM;
+    if (rc)
+        goto out;
+
+    coord_load_history(c);
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_report_unit *u = &c->units[i].r;
+        const struct crmpi_duration *d = crmpi_durations_find(&c->history, u->test->category,
+                u->test->name, u->param);
+        if (d) {
+            su[i].has_history = 1;
+            su[i].est_ns = d->ns;
+            su[i].failed_last = d->status == 'F';
+        }
+        coord_annotate(&ann, u, &su[i]);
+    }
+    rc = crmpi_schedule_build(su, c->n_units, &c->schedule);
+    if (rc)
+        goto out;
+    c->jobs = calloc(c->schedule.n ? c->schedule.n : 1, sizeof(*c->jobs));
+    if (!c->jobs) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < c->schedule.n; ++i)
+        c->jobs[i] = (struct coord_job) { .units = c->schedule.v[i].units, .n = c->schedule.v[i].n };
+    c->q_len = c->schedule.n;
+
+out:
+    free(ann.v);
+    free(su);
+    return rc;
+}
+
+/*
+ * Puts a dead worker's unfinished work back at the front of the queue:
+ * first (when not NULL) the unit it was running, then the rest of its job.
+ */
+static int coord_requeue(struct coord *c, struct coord_worker *w, const size_t *first)
+{
+    size_t rest = w->job ? w->job->n - w->job->next : 0;
+    size_t n = rest + (first != NULL);
+    if (!n) {
+        w->job = NULL;
+        return 0;
+    }
+    struct coord_job *job = calloc(1, sizeof(*job));
+    size_t *units = calloc(n, sizeof(*units));
+    if (!job || !units) {
+        free(job);
+        free(units);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    if (first)
+        units[k++] = *first;
+    for (size_t i = 0; i < rest; ++i)
+        units[k++] = w->job->units[w->job->next + i];
+    *job = (struct coord_job) { .units = units, .n = n, .owned_next = c->owned_jobs };
+    c->owned_jobs = job;
+    c->requeued[c->n_requeued++] = job;
+    w->job = NULL;
+    return 0;
+}
 
 static int coord_find_test(struct coord *c, const Crmp__Unit *u, struct coord_unit *out)
 {
@@ -353,9 +522,8 @@ static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *wh
 {
     size_t n = hello->n_units;
     c->units = calloc(n ? n : 1, sizeof(*c->units));
-    c->queue = calloc(n ? n : 1, sizeof(*c->queue));
     c->requeued = calloc(n ? n : 1, sizeof(*c->requeued));
-    if (!c->units || !c->queue || !c->requeued) {
+    if (!c->units || !c->requeued) {
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
@@ -365,13 +533,15 @@ static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *wh
                     hello->units[i]->suite, hello->units[i]->name);
             return -ENOENT;
         }
-        c->queue[i] = i;
     }
     c->n_units = n;
-    c->q_len = n;
     memcpy(c->fingerprint, hello->fingerprint.data, sizeof(c->fingerprint));
     c->have_units = 1;
-    crmpi_debug("%zu units to run", n);
+    if (coord_schedule(c)) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    crmpi_debug("%zu units to run in %zu jobs", n, c->q_len);
     return 0;
 }
 
@@ -505,6 +675,8 @@ static void coord_on_result(struct coord *c, nng_msg *req, struct coord_worker *
         return;
     }
     w->unit = -1;
+    w->busy_ns += env->result->wall_ns;
+    ++w->units_done;
     coord_finish_unit(c, id, env);
     coord_dispatch(c, w, req);
     if (c->stopping || coord_all_done(c))
@@ -591,6 +763,13 @@ static int coord_work_left(const struct coord *c)
     return !c->stopping && (!c->have_units || c->done < c->n_units);
 }
 
+static void coord_oom(struct coord *c)
+{
+    crmpi_error("out of memory: stopping the run");
+    c->fatal = 1;
+    c->stopping = 1;
+}
+
 static void coord_reap(struct coord *c, struct coord_worker *w)
 {
     int status = 0;
@@ -613,6 +792,9 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
         if (!clean && coord_work_left(c))
             crmpi_warn("worker %u (pid %ld) exited unexpectedly (%s %d)", w->slot, (long) pid,
                     sig ? "signal" : "status", sig ? sig : WEXITSTATUS(status));
+        if (coord_requeue(c, w, NULL))
+            coord_oom(c);
+        coord_wake_waiting(c);
         return;
     }
 
@@ -622,6 +804,7 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     if (c->stopping) {
         /* Killed by us: the unit never finished and is not counted. */
         u->state = COORD_PENDING;
+        w->job = NULL;
         return;
     }
     ++u->attempts;
@@ -634,6 +817,8 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
             c->fatal = 1;
             c->stopping = 1;
         }
+        if (coord_requeue(c, w, NULL))
+            coord_oom(c);
         coord_wake_waiting(c);
         return;
     }
@@ -641,7 +826,8 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
             w->slot, (long) pid, sig ? "signal" : "exit status", sig ? sig : WEXITSTATUS(status),
             u->r.test->category, u->r.test->name);
     u->state = COORD_PENDING;
-    c->requeued[c->n_requeued++] = id;
+    if (coord_requeue(c, w, &id))
+        coord_oom(c);
     coord_wake_waiting(c);
 }
 
@@ -778,6 +964,108 @@ static int coord_loop(struct coord *c)
     return 0;
 }
 
+/* ---- after the run ---------------------------------------------------------------- */
+
+static char coord_status_letter(const Crmp__Result *r)
+{
+    if (!r->final)
+        return 'S';
+    if (r->final->status == CR_STATUS_FAILED)
+        return 'F';
+    return r->final->status == CR_STATUS_SKIPPED ? 'S' : 'P';
+}
+
+static void coord_save_history(struct coord *c)
+{
+    if (!c->durations_path || !c->have_units)
+        return;
+    struct crmpi_durations fresh = { calloc(c->n_units ? c->n_units : 1, sizeof(*fresh.v)), 0 };
+    struct crmpi_durations known = { calloc(c->n_units ? c->n_units : 1, sizeof(*known.v)), 0 };
+    if (!fresh.v || !known.v) {
+        free(fresh.v);
+        free(known.v);
+        return;
+    }
+    /* Both borrow the names: only the arrays are freed below. */
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct coord_unit *u = &c->units[i];
+        struct crmpi_duration d = {
+            .suite = (char *) u->r.test->category,
+            .name = (char *) u->r.test->name,
+            .param = u->r.param,
+        };
+        known.v[known.n++] = d;
+        if (u->state == COORD_DONE && u->r.result) {
+            d.ns = u->r.result->wall_ns;
+            d.status = coord_status_letter(u->r.result);
+            fresh.v[fresh.n++] = d;
+        }
+    }
+    crmpi_durations_sort(&fresh);
+    int rc = crmpi_durations_save(c->durations_path, &fresh, &known);
+    if (rc)
+        crmpi_warn("cannot save durations to %s: %s", c->durations_path, strerror(-rc));
+    free(fresh.v);
+    free(known.v);
+}
+
+static int coord_cmp_slow(const void *a, const void *b, void *arg)
+{
+    const struct coord *c = arg;
+    const struct coord_unit *x = &c->units[*(const size_t *) a];
+    const struct coord_unit *y = &c->units[*(const size_t *) b];
+    uint64_t tx = x->r.result->wall_ns, ty = y->r.result->wall_ns;
+    if (tx != ty)
+        return tx > ty ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+static void coord_print_slowest(const struct coord *c)
+{
+    size_t *ids = calloc(c->n_units ? c->n_units : 1, sizeof(*ids));
+    if (!ids)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_units; ++i)
+        if (c->units[i].r.result)
+            ids[n++] = i;
+    qsort_r(ids, n, sizeof(*ids), coord_cmp_slow, (void *) c);
+    size_t k = n < c->opts->slowest ? n : c->opts->slowest;
+    fprintf(stderr, "criterion-mproc: %zu slowest tests:\n", k);
+    for (size_t i = 0; i < k; ++i) {
+        const struct coord_unit *u = &c->units[ids[i]];
+        char param[32] = "";
+        if (u->r.param >= 0)
+            snprintf(param, sizeof(param), " [param %d]", u->r.param);
+        fprintf(stderr, "criterion-mproc: %9.3fs  %s::%s%s\n", u->r.result->wall_ns / 1e9,
+                u->r.test->category, u->r.test->name, param);
+    }
+    free(ids);
+}
+
+/* Per-worker busy time and the run's efficiency against its lower bound. */
+static void coord_print_efficiency(const struct coord *c, int64_t makespan_ms)
+{
+    uint64_t total = 0, longest = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        if (!c->units[i].r.result)
+            continue;
+        uint64_t t = c->units[i].r.result->wall_ns;
+        total += t;
+        longest = t > longest ? t : longest;
+    }
+    for (size_t i = 0; i < c->n_workers; ++i)
+        crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i].slot,
+                c->workers[i].units_done, c->workers[i].busy_ns / 1e9);
+    double bound = (double) total / (double) (c->opts->workers ? c->opts->workers : 1);
+    if ((double) longest > bound)
+        bound = (double) longest;
+    double makespan = (double) makespan_ms * 1e6;
+    crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%u, longest)), efficiency %.0f%%",
+            makespan / 1e9, bound / 1e9, c->opts->workers,
+            makespan > 0 ? 100.0 * bound / makespan : 100.0);
+}
+
 /* ---- the run -------------------------------------------------------------------- */
 
 static void coord_cleanup(struct coord *c)
@@ -799,8 +1087,16 @@ static void coord_cleanup(struct coord *c)
     for (size_t i = 0; i < c->n_units; ++i)
         crmpi_wire_free(c->units[i].env);
     free(c->units);
-    free(c->queue);
+    free(c->jobs);
+    crmpi_jobs_free(&c->schedule);
+    for (struct coord_job *j = c->owned_jobs, *next; j; j = next) {
+        next = j->owned_next;
+        free(j->units);
+        free(j);
+    }
     free(c->requeued);
+    crmpi_durations_free(&c->history);
+    free(c->durations_path);
     for (size_t i = 0; i < sizeof(c->env_owned) / sizeof(c->env_owned[0]); ++i)
         free(c->env_owned[i]);
     free(c->envp);
@@ -860,6 +1156,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     c.report_started = 1;
 
+    c.started_ms = coord_now_ms();
     for (unsigned i = 0; i < opts->workers; ++i)
         if (coord_spawn(&c))
             break;
@@ -881,9 +1178,15 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     for (size_t i = 0; i < c.n_units; ++i)
         runits[i] = c.units[i].r;
+    int64_t makespan_ms = coord_now_ms() - c.started_ms;
     int ok = crmpi_report_end(&c.report, runits, c.n_units);
     free(runits);
     result = ok == 1 && !c.fatal;
+    coord_save_history(&c);
+    if (opts->slowest)
+        coord_print_slowest(&c);
+    if (crmpi_diag_level() >= CRMPI_DIAG_INFO)
+        coord_print_efficiency(&c, makespan_ms);
 
 out_signals:
     sigaction(SIGINT, &old_int, NULL);

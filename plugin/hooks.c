@@ -12,8 +12,9 @@
 
 struct hooks_scan {
     const char *section;
-    void *self_base;
-    struct crmpi_hook_list *out;
+    void *self_base;            /* object to skip, NULL for none */
+    int (*fn)(void *start, size_t size, void *arg);
+    void *arg;
     int rc;
 };
 
@@ -82,10 +83,9 @@ static int hooks_scan_file(const char *path, ElfW(Addr) base, struct hooks_scan 
             continue;
         if (strcmp(names + shdrs[i].sh_name, scan->section))
             continue;
-        crmpi_hook_fn *first = (crmpi_hook_fn *) (base + shdrs[i].sh_addr);
-        size_t n = shdrs[i].sh_size / sizeof(crmpi_hook_fn);
-        for (size_t k = 0; k < n && !rc; ++k)
-            rc = hooks_append(scan->out, &first[k]);
+        rc = scan->fn((void *) (base + shdrs[i].sh_addr), shdrs[i].sh_size, scan->arg);
+        if (rc)
+            break;
     }
 
 out:
@@ -99,7 +99,7 @@ static int hooks_visit(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void) size;
     struct hooks_scan *scan = data;
-    if ((void *) info->dlpi_addr == scan->self_base)
+    if (scan->self_base && (void *) info->dlpi_addr == scan->self_base)
         return 0;
     const char *path = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : NULL;
     if (!path) {
@@ -110,11 +110,31 @@ static int hooks_visit(struct dl_phdr_info *info, size_t size, void *data)
     return scan->rc;
 }
 
+static int hooks_add_section(void *start, size_t size, void *arg)
+{
+    struct crmpi_hook_list *out = arg;
+    crmpi_hook_fn *first = start;
+    for (size_t k = 0; k < size / sizeof(crmpi_hook_fn); ++k) {
+        int rc = hooks_append(out, &first[k]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int crmpi_sections_foreach(const char *section,
+        int (*fn)(void *start, size_t size, void *arg), void *arg)
+{
+    struct hooks_scan scan = { .section = section, .fn = fn, .arg = arg };
+    dl_iterate_phdr(hooks_visit, &scan);
+    return scan.rc;
+}
+
 int crmpi_hooks_collect(const char *section, struct crmpi_hook_list *out)
 {
     *out = (struct crmpi_hook_list) { 0 };
     Dl_info self;
-    struct hooks_scan scan = { .section = section, .out = out };
+    struct hooks_scan scan = { .section = section, .fn = hooks_add_section, .arg = out };
 
     /* The plugin's own hooks drive the workers: never count them. */
     if (dladdr((void *) crmpi_hooks_collect, &self) && self.dli_fbase) {

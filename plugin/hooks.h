@@ -33,4 +33,12 @@ void crmpi_hooks_disable(const struct crmpi_hook_list *list);
 
 void crmpi_hooks_free(struct crmpi_hook_list *list);
 
+/*
+ * Calls fn(start, size, arg) for every section named `section` in every
+ * loaded object, the plugin included, in load order.  Stops at and returns
+ * the first non-zero value fn returns; otherwise 0 (or a negative errno).
+ */
+int crmpi_sections_foreach(const char *section,
+        int (*fn)(void *start, size_t size, void *arg), void *arg);
+
 #endif /* !CRMPI_HOOKS_H_ */

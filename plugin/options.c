@@ -106,6 +106,23 @@ static int opts_on_max_restarts(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_durations(struct opts_state *st, const char *value)
+{
+    if (!*value)
+        return opts_fail(st->err, st->errlen, "--mproc-durations needs a path (or \"none\")");
+    st->opts->durations = value;
+    return 0;
+}
+
+static int opts_on_slowest(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > 1000000)
+        return opts_fail(st->err, st->errlen, "--mproc-slowest=%s: expected a count", value);
+    st->opts->slowest = (unsigned) v;
+    return 0;
+}
+
 static const struct opts_def {
     const char *name;
     enum opts_arg arg;
@@ -118,6 +135,11 @@ static const struct opts_def {
       "--mproc-verbose[=L]: the plugin's own diagnostics on stderr (1 by default)" },
     { "mproc-max-restarts", OPTS_ARG_REQUIRED, opts_on_max_restarts,
       "--mproc-max-restarts=N: replace at most N dead workers (default 8)" },
+    { "mproc-durations", OPTS_ARG_REQUIRED, opts_on_durations,
+      "--mproc-durations=PATH|none: durations database (default .criterion-mproc/<binary>.durations;\n"
+      "        env CRITERION_MPROC_DURATIONS)" },
+    { "mproc-slowest", OPTS_ARG_REQUIRED, opts_on_slowest,
+      "--mproc-slowest=K: print the K slowest tests at the end" },
 };
 
 static const struct opts_def *opts_find(const char *name, size_t len)

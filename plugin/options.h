@@ -23,6 +23,8 @@ struct crmpi_options {
     int verbose;              /* --mproc-verbose[=N] */
     unsigned max_restarts;    /* --mproc-max-restarts */
     int help;                 /* -h/--help seen: append our usage */
+    const char *durations;    /* --mproc-durations (borrowed); NULL: default */
+    unsigned slowest;         /* --mproc-slowest=K */
 };
 
 /*
