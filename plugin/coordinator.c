@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #include "durations.h"
 #include "hooks.h"
 #include "nng_api.h"
+#include "outputs.h"
+#include "proc.h"
 #include "report.h"
 #include "schedule.h"
 #include "units.h"
@@ -143,7 +146,7 @@ static int coord_env(struct coord *c)
     size_t n = 0;
     while (environ[n])
         ++n;
-    c->envp = calloc(n + 4, sizeof(*c->envp));
+    c->envp = calloc(n + 5, sizeof(*c->envp));
     if (!c->envp)
         return -ENOMEM;
     size_t k = 0;
@@ -159,10 +162,13 @@ static int coord_env(struct coord *c)
         c->env_owned[0] = NULL;
     if (asprintf(&c->env_owned[1], "%s=%s", CRMPI_ENV_URL, c->url) < 0)
         c->env_owned[1] = NULL;
-    if (!c->env_owned[0] || !c->env_owned[1])
+    if (asprintf(&c->env_owned[2], "%s=%ld", CRMPI_ENV_PARENT, (long) getpid()) < 0)
+        c->env_owned[2] = NULL;
+    if (!c->env_owned[0] || !c->env_owned[1] || !c->env_owned[2])
         return -ENOMEM;
     c->envp[k++] = c->env_owned[0];
     c->envp[k++] = c->env_owned[1];
+    c->envp[k++] = c->env_owned[2];
     /* Slot goes last: coord_spawn rewrites it for each worker. */
     c->envp[k] = NULL;
     return 0;
@@ -234,7 +240,7 @@ static int coord_spawn(struct coord *c)
     if (w->pidfd < 0) {
         rc = -errno;
         crmpi_error("cannot watch worker %u: %s", w->slot, strerror(errno));
-        kill(-w->pid, SIGKILL);
+        crmpi_kill_tree(w->pid);
         waitpid(w->pid, NULL, 0);
         return rc;
     }
@@ -627,7 +633,7 @@ static void coord_drop_worker(struct coord *c, struct coord_worker *w, const cha
     (void) c;
     crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
     /* Its death is noticed through its pidfd; the unit is requeued there. */
-    kill(-w->pid, SIGKILL);
+    crmpi_kill_tree(w->pid);
 }
 
 static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, const Crmp__Hello *h)
@@ -763,6 +769,36 @@ static int coord_work_left(const struct coord *c)
     return !c->stopping && (!c->have_units || c->done < c->n_units);
 }
 
+static int coord_is_worker(const struct coord *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->n_workers; ++i)
+        if (c->workers[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/*
+ * Kills and reaps every child of ours that is not a live worker: test
+ * sandboxes whose worker died, reparented to us because the coordinator is
+ * their subreaper (sandboxes call setsid(), so no process group reaches them).
+ */
+static void coord_reap_orphans(struct coord *c)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        if (coord_is_worker(c, (pid_t) pid))
+            continue;
+        crmpi_kill_tree((pid_t) pid);
+        waitpid((pid_t) pid, NULL, 0);
+    }
+    fclose(f);
+}
+
 static void coord_oom(struct coord *c)
 {
     crmpi_error("out of memory: stopping the run");
@@ -775,12 +811,12 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     int status = 0;
     if (waitpid(w->pid, &status, 0) < 0)
         status = 0;
-    /* Whatever the worker left behind in its group goes with it. */
-    kill(-w->pid, SIGKILL);
     close(w->pidfd);
     w->pidfd = -1;
     pid_t pid = w->pid;
     w->pid = 0;
+    /* Its sandboxes are ours now (we are their subreaper): end them. */
+    coord_reap_orphans(c);
     if (w->waiting) {
         crmpi_nng.nng_msg_free(w->waiting);
         w->waiting = NULL;
@@ -882,7 +918,7 @@ static void coord_kill_busy(struct coord *c)
 {
     for (size_t i = 0; i < c->n_workers; ++i)
         if (c->workers[i].pid && c->workers[i].unit >= 0)
-            kill(-c->workers[i].pid, SIGKILL);
+            crmpi_kill_tree(c->workers[i].pid);
 }
 
 static int64_t coord_now_ms(void)
@@ -913,7 +949,7 @@ static int coord_loop(struct coord *c)
                 for (size_t i = 0; i < c->n_workers; ++i)
                     if (c->workers[i].pid) {
                         crmpi_warn("worker %u did not exit in time: killed", c->workers[i].slot);
-                        kill(-c->workers[i].pid, SIGKILL);
+                        crmpi_kill_tree(c->workers[i].pid);
                     }
                 deadline = coord_now_ms() + COORD_EXIT_GRACE_MS;
             }
@@ -1073,14 +1109,17 @@ static void coord_cleanup(struct coord *c)
     for (size_t i = 0; i < c->n_workers; ++i) {
         struct coord_worker *w = &c->workers[i];
         if (w->pid) {
-            kill(-w->pid, SIGKILL);
+            crmpi_kill_tree(w->pid);
             waitpid(w->pid, NULL, 0);
         }
         if (w->pidfd >= 0)
             close(w->pidfd);
         if (w->waiting)
             crmpi_nng.nng_msg_free(w->waiting);
+        w->pid = 0;
     }
+    coord_reap_orphans(c);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
     free(c->workers);
     if (c->sock_open)
         crmpi_nng.nng_close(c->sock);
@@ -1156,6 +1195,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     c.report_started = 1;
 
+    /* Sandboxes of a worker that dies become our children: see coord_reap_orphans. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     c.started_ms = coord_now_ms();
     for (unsigned i = 0; i < opts->workers; ++i)
         if (coord_spawn(&c))
@@ -1167,9 +1208,16 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         coord_loop(&c);
     }
 
-    if (c.stopping && c.stop_reason && c.have_units && c.done < c.n_units)
+    char why[64];
+    if (coord_signal) {
+        snprintf(why, sizeof(why), "interrupted by signal %d", (int) coord_signal);
+        c.stop_reason = why;
+    }
+    if (c.stopping && c.stop_reason && c.have_units && c.done < c.n_units) {
         crmpi_warn("run stopped early (%s): %zu of %zu tests did not run", c.stop_reason,
                 c.n_units - c.done, c.n_units);
+        crmpi_outputs_mark_incomplete(c.stop_reason);
+    }
 
     struct crmpi_report_unit *runits = calloc(c.n_units ? c.n_units : 1, sizeof(*runits));
     if (!runits) {

@@ -28,6 +28,12 @@ static struct outputs_provider *providers;
 static size_t n_providers;
 static struct outputs_request *requests;
 static size_t n_requests;
+static const char *outputs_incomplete;
+
+void crmpi_outputs_mark_incomplete(const char *why)
+{
+    outputs_incomplete = why;
+}
 
 int crmpi_outputs_register(const char *name, criterion_reporter *fn, int builtin)
 {
@@ -138,6 +144,10 @@ static void outputs_write_one(const struct outputs_provider *p, const char *path
     if (p->builtin && !strcmp(p->name, "json"))
         fn = crmpi_json_report;
     fn(f, stats);
+    if (outputs_incomplete && p->builtin && !strcmp(p->name, "tap"))
+        fprintf(f, "Bail out! %s\n", outputs_incomplete);
+    else if (outputs_incomplete && p->builtin && !strcmp(p->name, "xml"))
+        fprintf(f, "<!-- incomplete run: %s -->\n", outputs_incomplete);
 
     if (f != stdout && f != stderr)
         fclose(f);
@@ -245,6 +255,8 @@ void crmpi_json_report(FILE *f, struct criterion_global_stats *stats)
         json_object_array_add(suites, suite);
     }
     json_object_object_add(root, "test_suites", suites);
+    if (outputs_incomplete)
+        json_object_object_add(root, "interrupted", json_object_new_string(outputs_incomplete));
     fprintf(f, "%s\n", json_object_to_json_string_ext(root,
             JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);

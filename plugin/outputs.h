@@ -27,6 +27,13 @@ int crmpi_outputs_requested(void);
  */
 void crmpi_outputs_write(struct criterion_global_stats *stats);
 
+/*
+ * Marks the report files of a run that was cut short (why: "interrupted by
+ * signal 2", "--fail-fast"; borrowed): TAP gets a "Bail out!" line, XML a
+ * trailing comment, our JSON an "interrupted" member.
+ */
+void crmpi_outputs_mark_incomplete(const char *why);
+
 void crmpi_outputs_free(void);
 
 /* Criterion's JSON report shape, written with json-c: always valid JSON. */

@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "hooks.h"
 #include "nng_api.h"
+#include "proc.h"
 #include "units.h"
 #include "wire.h"
 #include "worker.h"
@@ -441,6 +442,13 @@ static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
     node->test = *unit->test;
     node->data = *unit->test->data;
     node->test.data = &node->data;
+    /*
+     * --timeout caps every test, also those that declare no timeout of their
+     * own (Criterion 2.4.1 caps only the declared ones: its issue #279).
+     */
+    const struct criterion_test_extra_data *sd = unit->suite->suite.data;
+    if (criterion_options.timeout > 0 && node->data.timeout <= 0 && !(sd && sd->timeout > 0))
+        node->data.timeout = criterion_options.timeout;
     if (unit->param >= 0) {
         W.param_fn = unit->test->data->param_;
         W.param_index = unit->param;
@@ -669,8 +677,7 @@ static void worker_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
     static const char msg[] = "criterion-mproc: error: worker lost its coordinator\n";
     ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void) n;
-    if (getpgrp() == getpid())
-        kill(0, SIGKILL);
+    crmpi_kill_tree(getpid());
     _exit(CRMPI_WORKER_EXIT_LOST);
 }
 
@@ -714,6 +721,48 @@ static void worker_silence_run_hooks(void)
     }
 }
 
+/* The private directory of a local coordinator, to remove if it is killed. */
+static char worker_ipc_path[256];
+static char worker_ipc_dir[256];
+
+static void worker_on_orphaned(int sig)
+{
+    (void) sig;
+    /*
+     * Our coordinator died without cleaning up (SIGKILL): take the test
+     * sandboxes of this process group with us and leave no socket file.
+     * Async-signal-safe calls only.
+     */
+    if (*worker_ipc_path) {
+        unlink(worker_ipc_path);
+        rmdir(worker_ipc_dir);
+    }
+    crmpi_kill_tree(getpid());
+    _exit(CRMPI_WORKER_EXIT_LOST);
+}
+
+/* Local workers die with their coordinator, whenever it dies. */
+static void worker_watch_parent(const char *url)
+{
+    const char *parent = getenv(CRMPI_ENV_PARENT);
+    if (!parent)
+        return;
+    if (!strncmp(url, "ipc://", 6) && strlen(url + 6) < sizeof(worker_ipc_path)) {
+        strcpy(worker_ipc_path, url + 6);
+        strcpy(worker_ipc_dir, worker_ipc_path);
+        char *slash = strrchr(worker_ipc_dir, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    struct sigaction sa = { .sa_handler = worker_on_orphaned };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* It may have died before the line above took effect. */
+    if (getppid() != (pid_t) strtol(parent, NULL, 10))
+        worker_on_orphaned(SIGTERM);
+}
+
 int crmpi_worker_run(struct criterion_test_set *set,
         int (*real_run)(struct criterion_test_set *))
 {
@@ -725,8 +774,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
         return 0;
     }
 
-    /* Local workers die with their coordinator. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    worker_watch_parent(url);
 
     if (worker_connect(url))
         return 0;

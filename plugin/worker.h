@@ -18,6 +18,7 @@
 #define CRMPI_ENV_ROLE "CRITERION_MPROC_ROLE"
 #define CRMPI_ENV_URL "CRITERION_MPROC_URL"
 #define CRMPI_ENV_SLOT "CRITERION_MPROC_SLOT"
+#define CRMPI_ENV_PARENT "CRITERION_MPROC_PARENT"   /* local workers only */
 
 /* Exit status of a worker whose coordinator vanished. */
 #define CRMPI_WORKER_EXIT_LOST 3
