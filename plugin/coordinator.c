@@ -439,15 +439,58 @@ static void coord_load_history(struct coord *c)
         crmpi_warn("cannot read durations file %s: %s", c->durations_path, strerror(-rc));
 }
 
+/*
+ * Static sharding: marks the units of other shards as not ours.  Balanced
+ * by the recorded durations when the user named a durations file (every
+ * shard must see the same one), hash-based otherwise.
+ */
+static int coord_select_shard(struct coord *c, const struct crmpi_sched_unit *su, int *mine)
+{
+    const struct crmpi_options *o = c->opts;
+    if (!o->shard_count) {
+        for (size_t i = 0; i < c->n_units; ++i)
+            mine[i] = 1;
+        return 0;
+    }
+    int explicit_file = o->durations || getenv("CRITERION_MPROC_DURATIONS");
+    if (explicit_file && c->history.n) {
+        uint64_t *est = calloc(c->n_units ? c->n_units : 1, sizeof(*est));
+        unsigned *shard = calloc(c->n_units ? c->n_units : 1, sizeof(*shard));
+        int rc = est && shard ? 0 : -ENOMEM;
+        for (size_t i = 0; i < c->n_units && !rc; ++i)
+            est[i] = su[i].est_ns;
+        if (!rc)
+            rc = crmpi_shard_balance(est, c->n_units, o->shard_count, shard);
+        for (size_t i = 0; i < c->n_units && !rc; ++i)
+            mine[i] = shard[i] == o->shard_index;
+        free(est);
+        free(shard);
+        return rc;
+    }
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_report_unit *u = &c->units[i].r;
+        mine[i] = crmpi_shard_owns(u->test->category, u->test->name, u->param,
+                o->shard_index, o->shard_count);
+    }
+    return 0;
+}
+
 static int coord_schedule(struct coord *c)
 {
     struct coord_annotations ann = { 0 };
-    struct crmpi_sched_unit *su = calloc(c->n_units ? c->n_units : 1, sizeof(*su));
-    int rc = su ? crmpi_sections_foreach("crmp_sched", coord_collect_annotation, &ann) : -ENOMEM;
+    size_t n = c->n_units ? c->n_units : 1;
+    struct crmpi_sched_unit *su = calloc(n, sizeof(*su));
+    struct crmpi_sched_unit *mine_su = calloc(n, sizeof(*mine_su));
+    size_t *index = calloc(n, sizeof(*index));
+    int *mine = calloc(n, sizeof(*mine));
+    int rc = su && mine_su && index && mine
+        ? crmpi_sections_foreach("crmp_sched", coord_collect_annotation, &ann) : -ENOMEM;
     if (rc)
         goto out;
 
     coord_load_history(c);
+    uint64_t known_total = 0;
+    size_t known = 0;
     for (size_t i = 0; i < c->n_units; ++i) {
         const struct crmpi_report_unit *u = &c->units[i].r;
         const struct crmpi_duration *d = crmpi_durations_find(&c->history, u->test->category,
@@ -456,12 +499,38 @@ static int coord_schedule(struct coord *c)
             su[i].has_history = 1;
             su[i].est_ns = d->ns;
             su[i].failed_last = d->status == 'F';
+            known_total += d->ns;
+            ++known;
         }
         coord_annotate(&ann, u, &su[i]);
     }
-    rc = crmpi_schedule_build(su, c->n_units, &c->schedule);
+    /* Shard balancing needs estimates for the unknown too: their mean. */
+    for (size_t i = 0; i < c->n_units; ++i)
+        if (!su[i].has_history && known)
+            su[i].est_ns = known_total / known;
+    rc = coord_select_shard(c, su, mine);
     if (rc)
         goto out;
+
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        if (!mine[i]) {
+            /* Another shard's: never run, never reported here. */
+            c->units[i].state = COORD_DONE;
+            ++c->done;
+            continue;
+        }
+        mine_su[k] = su[i];
+        if (!mine_su[k].has_history)
+            mine_su[k].est_ns = 0;
+        index[k++] = i;
+    }
+    rc = crmpi_schedule_build(mine_su, k, &c->schedule);
+    if (rc)
+        goto out;
+    for (size_t j = 0; j < c->schedule.n; ++j)
+        for (size_t u = 0; u < c->schedule.v[j].n; ++u)
+            c->schedule.v[j].units[u] = index[c->schedule.v[j].units[u]];
     c->jobs = calloc(c->schedule.n ? c->schedule.n : 1, sizeof(*c->jobs));
     if (!c->jobs) {
         rc = -ENOMEM;
@@ -474,6 +543,9 @@ static int coord_schedule(struct coord *c)
 out:
     free(ann.v);
     free(su);
+    free(mine_su);
+    free(index);
+    free(mine);
     return rc;
 }
 

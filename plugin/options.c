@@ -123,6 +123,46 @@ static int opts_on_slowest(struct opts_state *st, const char *value)
     return 0;
 }
 
+int crmpi_options_parse_shard(const char *spec, unsigned *index, unsigned *count,
+        char *err, size_t errlen)
+{
+    unsigned long i, n;
+    const char *slash = spec ? strchr(spec, '/') : NULL;
+    char head[24];
+    if (!slash || (size_t) (slash - spec) >= sizeof(head))
+        return opts_fail(err, errlen, "--mproc-shard=%s: expected I/N", spec ? spec : "");
+    memcpy(head, spec, (size_t) (slash - spec));
+    head[slash - spec] = '\0';
+    if (opts_parse_uint(head, &i) || opts_parse_uint(slash + 1, &n) || n == 0 || n > 1000000
+            || i >= n)
+        return opts_fail(err, errlen, "--mproc-shard=%s: expected I/N with 0 <= I < N", spec);
+    *index = (unsigned) i;
+    *count = (unsigned) n;
+    return 0;
+}
+
+int crmpi_options_shard_env(struct crmpi_options *opts, const char *total, const char *index,
+        char *err, size_t errlen)
+{
+    if (opts->shard_count || !total)
+        return 0;
+    unsigned long n, i;
+    if (opts_parse_uint(total, &n) || n == 0 || n > 1000000)
+        return opts_fail(err, errlen, "TEST_TOTAL_SHARDS=%s: expected a positive count", total);
+    if (!index || opts_parse_uint(index, &i) || i >= n)
+        return opts_fail(err, errlen, "TEST_SHARD_INDEX=%s: expected 0 <= index < %lu",
+                index ? index : "(unset)", n);
+    opts->shard_index = (unsigned) i;
+    opts->shard_count = (unsigned) n;
+    return 0;
+}
+
+static int opts_on_shard(struct opts_state *st, const char *value)
+{
+    return crmpi_options_parse_shard(value, &st->opts->shard_index, &st->opts->shard_count,
+            st->err, st->errlen);
+}
+
 static const struct opts_def {
     const char *name;
     enum opts_arg arg;
@@ -140,6 +180,9 @@ static const struct opts_def {
       "        env CRITERION_MPROC_DURATIONS)" },
     { "mproc-slowest", OPTS_ARG_REQUIRED, opts_on_slowest,
       "--mproc-slowest=K: print the K slowest tests at the end" },
+    { "mproc-shard", OPTS_ARG_REQUIRED, opts_on_shard,
+      "--mproc-shard=I/N: run only shard I of N (also TEST_TOTAL_SHARDS/TEST_SHARD_INDEX,\n"
+      "        GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX)" },
 };
 
 static const struct opts_def *opts_find(const char *name, size_t len)
@@ -268,6 +311,13 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
             goto err_free;
         }
         opts->enabled = 1;
+    }
+    if (opts->shard_count && !opts->enabled) {
+        /* A shard alone runs its share through one worker. */
+        opts->enabled = 1;
+        opts->workers = 1;
+    }
+    if (opts->enabled) {
         rc = opts_refuse_incompatible(nkept, kept, env_jobs, err, errlen);
         if (rc)
             goto err_free;

@@ -25,6 +25,8 @@ struct crmpi_options {
     int help;                 /* -h/--help seen: append our usage */
     const char *durations;    /* --mproc-durations (borrowed); NULL: default */
     unsigned slowest;         /* --mproc-slowest=K */
+    unsigned shard_index;     /* --mproc-shard=I/N (or Bazel/GoogleTest env) */
+    unsigned shard_count;     /* 0: not sharded */
 };
 
 /*
@@ -48,6 +50,21 @@ int crmpi_options_parse_workers(const char *spec, long ncpu, unsigned *out,
 int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
         const char *env_jobs, long ncpu, struct crmpi_options *opts,
         int *out_argc, char ***out_argv, char *err, size_t errlen);
+
+/*
+ * Parses a shard spec "I/N" (0 <= I < N).  Returns 0, or -EINVAL with a
+ * message in err.
+ */
+int crmpi_options_parse_shard(const char *spec, unsigned *index, unsigned *count,
+        char *err, size_t errlen);
+
+/*
+ * Applies the GoogleTest/Bazel sharding variables (TEST_TOTAL_SHARDS and
+ * TEST_SHARD_INDEX, or GTEST_*) unless --mproc-shard was given.  total and
+ * index may be NULL.  Returns 0 or -EINVAL with a message in err.
+ */
+int crmpi_options_shard_env(struct crmpi_options *opts, const char *total, const char *index,
+        char *err, size_t errlen);
 
 /* Prints the plugin's part of --help. */
 void crmpi_options_usage(FILE *f);

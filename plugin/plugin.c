@@ -105,11 +105,46 @@ static void plugin_usage_error(const char *msg)
     exit(CRMPI_EXIT_USAGE);
 }
 
+static const char *plugin_env2(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    return v ? v : getenv(b);
+}
+
+/* The GoogleTest/Bazel test protocol: sharding and the JUnit XML file. */
+static void plugin_apply_test_env(void)
+{
+    char err[256];
+    if (crmpi_options_shard_env(&plugin_opts, plugin_env2("TEST_TOTAL_SHARDS", "GTEST_TOTAL_SHARDS"),
+            plugin_env2("TEST_SHARD_INDEX", "GTEST_SHARD_INDEX"), err, sizeof(err)))
+        plugin_usage_error(err);
+    if (plugin_opts.shard_count) {
+        if (!plugin_opts.enabled) {
+            plugin_opts.enabled = 1;
+            plugin_opts.workers = 1;
+        }
+        /* Tells the test runner that this binary honours sharding. */
+        const char *status = plugin_env2("TEST_SHARD_STATUS_FILE", "GTEST_SHARD_STATUS_FILE");
+        if (status) {
+            int fd = open(status, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+            if (fd < 0)
+                crmpi_warn("cannot touch %s: %s", status, strerror(errno));
+            else
+                close(fd);
+        }
+    }
+    const char *xml = getenv("XML_OUTPUT_FILE");
+    if (xml && *xml)
+        criterion_add_output("xml", xml);
+}
+
 static void plugin_apply_options(void)
 {
     crmpi_diag_set_level(CRMPI_DIAG_WARN + plugin_opts.verbose);
     if (plugin_opts.capped)
         crmpi_warn("--mproc: capped to %u workers", CRMPI_MAX_WORKERS);
+    if (plugin_role != PLUGIN_WORKER)
+        plugin_apply_test_env();
     if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
         plugin_role = PLUGIN_COORDINATOR;
 }
