@@ -17,6 +17,7 @@
 #include <criterion/options.h>
 
 #include "crit.h"
+#include "auth.h"
 #include "coordinator.h"
 #include "criterion-mproc.h"
 #include "diag.h"
@@ -56,7 +57,13 @@ struct coord_job {
 };
 
 struct coord_worker {
-    pid_t pid;                  /* 0 once reaped */
+    int alive;                  /* until reaped, or its connection closed (remote) */
+    int remote;                 /* connected through --mproc-listen, not ours to spawn */
+    int authed;                 /* passed the token challenge (when one is needed) */
+    Crmp__Envelope *hello;      /* owned: its hello, until it authenticates */
+    uint8_t wnonce[CRMPI_NONCE_LEN];
+    uint8_t cnonce[CRMPI_NONCE_LEN];
+    pid_t pid;                  /* local workers; 0 once reaped */
     int pidfd;                  /* -1 once reaped */
     unsigned slot;
     uint32_t pipe;              /* nng pipe id, 0 before its hello */
@@ -75,7 +82,7 @@ struct coord {
     char exe[PATH_MAX];
     char **argv;
     char **envp;                /* owned array; strings borrowed or owned (see coord_env) */
-    char *env_owned[3];
+    char *env_owned[8];
 
     nng_socket sock;
     int sock_open;
@@ -108,6 +115,9 @@ struct coord {
 
     struct crmpi_report report;
     int report_started;
+
+    struct crmpi_token token;   /* len 0: no authentication */
+    nng_tls_config *tls;
 };
 
 static volatile sig_atomic_t coord_signal;
@@ -146,7 +156,7 @@ static int coord_env(struct coord *c)
     size_t n = 0;
     while (environ[n])
         ++n;
-    c->envp = calloc(n + 5, sizeof(*c->envp));
+    c->envp = calloc(n + 10, sizeof(*c->envp));
     if (!c->envp)
         return -ENOMEM;
     size_t k = 0;
@@ -169,6 +179,16 @@ static int coord_env(struct coord *c)
     c->envp[k++] = c->env_owned[0];
     c->envp[k++] = c->env_owned[1];
     c->envp[k++] = c->env_owned[2];
+    /* Local workers prove the token like remote ones. */
+    if (c->token.len && asprintf(&c->env_owned[3], "CRITERION_MPROC_TOKEN=%.*s",
+            (int) c->token.len, (const char *) c->token.bytes) >= 0)
+        c->envp[k++] = c->env_owned[3];
+    if (c->opts->tls_ca && asprintf(&c->env_owned[4], "%s=%s", CRMPI_ENV_TLS_CA,
+            c->opts->tls_ca) >= 0)
+        c->envp[k++] = c->env_owned[4];
+    if (asprintf(&c->env_owned[5], "%s=%u", CRMPI_ENV_CONNECT_TIMEOUT,
+            c->opts->connect_timeout) >= 0)
+        c->envp[k++] = c->env_owned[5];
     /* Slot goes last: coord_spawn rewrites it for each worker. */
     c->envp[k] = NULL;
     return 0;
@@ -199,6 +219,93 @@ err:
     return -EIO;
 }
 
+/* Loopback hosts need no token; anything else reachable from outside does. */
+static int coord_url_is_loopback(const char *url)
+{
+    if (!strncmp(url, "ipc://", 6))
+        return 1;
+    const char *h = strstr(url, "://");
+    if (!h)
+        return 0;
+    h += 3;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost:", 10) || !strncmp(h, "[::1]:", 6);
+}
+
+/* A whole (small, text) file as a string; NULL with errno set. */
+static char *coord_read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    int ok = mem != NULL;
+    char chunk[4096];
+    size_t n;
+    while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 && len < (1u << 20))
+        ok = fwrite(chunk, 1, n, mem) == n;
+    ok = ok && !ferror(f);
+    fclose(f);
+    if (mem)
+        fclose(mem);
+    if (!ok) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    return buf;
+}
+
+/* The --mproc-listen listener, with TLS for tls+tcp://. */
+static int coord_listen_remote(struct coord *c)
+{
+    const struct crmpi_options *o = c->opts;
+    char err[256];
+    int rc = crmpi_token_load(o->token_file, o->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
+            &c->token, err, sizeof(err));
+    if (rc) {
+        crmpi_error("%s", err);
+        return rc;
+    }
+    if (!c->token.len && !coord_url_is_loopback(o->listen)) {
+        crmpi_error("refusing to listen on %s without a token: set %s or --mproc-token-file",
+                o->listen, CRMPI_ENV_TOKEN);
+        return -EPERM;
+    }
+    nng_listener l;
+    rc = crmpi_nng.nng_listener_create(&l, c->sock, o->listen);
+    if (!rc && !strncmp(o->listen, "tls+tcp://", 10)) {
+        if (!o->tls_cert || !o->tls_key) {
+            crmpi_error("%s needs --mproc-tls-cert and --mproc-tls-key", o->listen);
+            return -EINVAL;
+        }
+        char *cert = coord_read_file(o->tls_cert), *key = coord_read_file(o->tls_key);
+        if (!cert || !key) {
+            crmpi_error("cannot read %s: %s", !cert ? o->tls_cert : o->tls_key, strerror(errno));
+            free(cert);
+            free(key);
+            return -EINVAL;
+        }
+        rc = crmpi_nng.nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_SERVER);
+        if (!rc)
+            rc = crmpi_nng.nng_tls_config_own_cert(c->tls, cert, key, NULL);
+        if (!rc)
+            rc = crmpi_nng.nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, c->tls);
+        free(cert);
+        free(key);
+    }
+    if (!rc)
+        rc = crmpi_nng.nng_listener_start(l, 0);
+    if (rc) {
+        crmpi_error("cannot listen on %s: %s", o->listen, crmpi_nng_strerror(rc));
+        return -EIO;
+    }
+    crmpi_info("accepting remote workers on %s%s", o->listen,
+            c->token.len ? " (token required)" : "");
+    return 0;
+}
+
 static int coord_spawn(struct coord *c)
 {
     struct coord_worker *grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
@@ -206,7 +313,8 @@ static int coord_spawn(struct coord *c)
         return -ENOMEM;
     c->workers = grown;
     struct coord_worker *w = &c->workers[c->n_workers];
-    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1 };
+    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1,
+                                 .alive = 1 };
 
     char slot_env[64];
     snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_SLOT, w->slot);
@@ -626,9 +734,24 @@ static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *wh
 static struct coord_worker *coord_worker_by_pipe(struct coord *c, uint32_t pipe)
 {
     for (size_t i = 0; i < c->n_workers; ++i)
-        if (c->workers[i].pipe == pipe && c->workers[i].pid)
+        if (c->workers[i].pipe == pipe && c->workers[i].alive)
             return &c->workers[i];
     return NULL;
+}
+
+/* A worker that connected from elsewhere: known by its connection only. */
+static struct coord_worker *coord_add_remote(struct coord *c, uint32_t pipe)
+{
+    struct coord_worker *grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    c->workers = grown;
+    struct coord_worker *w = &c->workers[c->n_workers];
+    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1,
+                                 .alive = 1, .remote = 1, .pipe = pipe };
+    ++c->n_workers;
+    crmpi_info("remote worker %u connected", w->slot);
+    return w;
 }
 
 static void coord_finish_unit(struct coord *c, size_t id, Crmp__Envelope *env)
@@ -704,22 +827,20 @@ static void coord_drop_worker(struct coord *c, struct coord_worker *w, const cha
 {
     (void) c;
     crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
+    if (w->remote) {
+        /* Its pipe's removal is reported by nng: the unit is requeued there. */
+        nng_pipe p = { .id = w->pipe };
+        crmpi_nng.nng_pipe_close(p);
+        return;
+    }
     /* Its death is noticed through its pidfd; the unit is requeued there. */
     crmpi_kill_tree(w->pid);
 }
 
-static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, const Crmp__Hello *h)
+/* The hello of an authenticated (or local, token-less) worker. */
+static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
+        const Crmp__Hello *h)
 {
-    struct coord_worker *w = NULL;
-    if (h->slot < c->n_workers && c->workers[h->slot].pid == (pid_t) h->pid
-            && !c->workers[h->slot].pipe)
-        w = &c->workers[h->slot];
-    if (!w) {
-        coord_reply_reject(c, req, "unknown worker");
-        return;
-    }
-    w->pipe = pipe;
-
     char why[512];
     if (!c->have_units) {
         if (coord_adopt_units(c, h, why, sizeof(why))) {
@@ -733,11 +854,86 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, const C
             || memcmp(h->fingerprint.data, c->fingerprint, sizeof(c->fingerprint))) {
         snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests, "
                 "expected %zu): not the same binary", w->slot, h->n_units, c->n_units);
+        crmpi_warn("%s", why);
         coord_reply_reject(c, req, why);
         coord_drop_worker(c, w, why);
         return;
     }
     coord_dispatch(c, w, req);
+}
+
+static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__Envelope *env)
+{
+    const Crmp__Hello *h = env->hello;
+    struct coord_worker *w = NULL;
+    if (h->slot < c->n_workers && !c->workers[h->slot].remote
+            && c->workers[h->slot].pid == (pid_t) h->pid && !c->workers[h->slot].pipe)
+        w = &c->workers[h->slot];
+    else
+        w = coord_add_remote(c, pipe);
+    if (!w) {
+        crmpi_wire_free(env);
+        coord_reply_reject(c, req, "out of memory");
+        return;
+    }
+    w->pipe = pipe;
+
+    if (!c->token.len) {
+        w->authed = 1;
+        coord_accept(c, req, w, h);
+        crmpi_wire_free(env);
+        return;
+    }
+    if (!h->has_nonce || crmpi_nonce(w->cnonce)) {
+        crmpi_warn("worker %u did not offer authentication: refused", w->slot);
+        crmpi_wire_free(env);
+        coord_reply_reject(c, req, "this coordinator requires a token "
+                "(CRITERION_MPROC_TOKEN or --mproc-token-file)");
+        coord_drop_worker(c, w, "no token");
+        return;
+    }
+    memcpy(w->wnonce, h->nonce.data, CRMPI_NONCE_LEN);
+    uint8_t proof[CRMPI_PROOF_LEN];
+    if (crmpi_auth_proof(&c->token, "crmp-coordinator", w->wnonce, w->cnonce, proof)) {
+        crmpi_wire_free(env);
+        coord_reply_reject(c, req, "internal error");
+        return;
+    }
+    w->hello = env;     /* kept until the worker proves the token */
+    Crmp__Challenge ch = CRMP__CHALLENGE__INIT;
+    ch.nonce.data = w->cnonce;
+    ch.nonce.len = CRMPI_NONCE_LEN;
+    ch.proof.data = proof;
+    ch.proof.len = CRMPI_PROOF_LEN;
+    Crmp__Envelope out = CRMP__ENVELOPE__INIT;
+    out.version = CRMPI_WIRE_VERSION;
+    out.body_case = CRMP__ENVELOPE__BODY_CHALLENGE;
+    out.challenge = &ch;
+    coord_reply(c, req, &out);
+}
+
+static void coord_on_auth(struct coord *c, nng_msg *req, struct coord_worker *w,
+        const Crmp__Auth *a)
+{
+    if (w->authed || !w->hello) {
+        coord_reply_reject(c, req, "unexpected authentication");
+        coord_drop_worker(c, w, "authenticated twice");
+        return;
+    }
+    if (!crmpi_auth_verify(&c->token, "crmp-worker", w->cnonce, w->wnonce, a->proof.data,
+            a->proof.len)) {
+        crmpi_warn("worker %u failed authentication: refused", w->slot);
+        coord_reply_reject(c, req, "authentication failed: wrong token");
+        crmpi_wire_free(w->hello);
+        w->hello = NULL;
+        coord_drop_worker(c, w, "wrong token");
+        return;
+    }
+    w->authed = 1;
+    Crmp__Envelope *hello = w->hello;
+    w->hello = NULL;
+    coord_accept(c, req, w, hello->hello);
+    crmpi_wire_free(hello);
 }
 
 static void coord_on_result(struct coord *c, nng_msg *req, struct coord_worker *w,
@@ -789,11 +985,19 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
             coord_drop_worker(c, w, "said hello twice");
             return;
         }
-        coord_on_hello(c, msg, pipe, env->hello);
+        coord_on_hello(c, msg, pipe, env);     /* takes env */
+        return;
+    case CRMP__ENVELOPE__BODY_AUTH:
+        if (!w) {
+            crmpi_wire_free(env);
+            coord_reply_reject(c, msg, "authentication before hello");
+            return;
+        }
+        coord_on_auth(c, msg, w, env->auth);
         crmpi_wire_free(env);
         return;
     case CRMP__ENVELOPE__BODY_RESULT:
-        if (!w) {
+        if (!w || !w->authed) {
             crmpi_wire_free(env);
             coord_reply_reject(c, msg, "a result before hello");
             return;
@@ -832,7 +1036,7 @@ static size_t coord_alive(const struct coord *c)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->n_workers; ++i)
-        n += c->workers[i].pid != 0;
+        n += c->workers[i].alive != 0;
     return n;
 }
 
@@ -878,21 +1082,20 @@ static void coord_oom(struct coord *c)
     c->stopping = 1;
 }
 
-static void coord_reap(struct coord *c, struct coord_worker *w)
+/*
+ * A worker is gone (status as from waitpid; a remote one "exits" with its
+ * connection): its unit goes back to the queue once, or is reported as
+ * crashed the second time; the rest of its job is requeued.
+ */
+static void coord_worker_gone(struct coord *c, struct coord_worker *w, pid_t pid, int status)
 {
-    int status = 0;
-    if (waitpid(w->pid, &status, 0) < 0)
-        status = 0;
-    close(w->pidfd);
-    w->pidfd = -1;
-    pid_t pid = w->pid;
-    w->pid = 0;
-    /* Its sandboxes are ours now (we are their subreaper): end them. */
-    coord_reap_orphans(c);
+    w->alive = 0;
     if (w->waiting) {
         crmpi_nng.nng_msg_free(w->waiting);
         w->waiting = NULL;
     }
+    crmpi_wire_free(w->hello);
+    w->hello = NULL;
 
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -939,6 +1142,20 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     coord_wake_waiting(c);
 }
 
+static void coord_reap(struct coord *c, struct coord_worker *w)
+{
+    int status = 0;
+    if (waitpid(w->pid, &status, 0) < 0)
+        status = 0;
+    close(w->pidfd);
+    w->pidfd = -1;
+    pid_t pid = w->pid;
+    w->pid = 0;
+    /* Its sandboxes are ours now (we are their subreaper): end them. */
+    coord_reap_orphans(c);
+    coord_worker_gone(c, w, pid, status);
+}
+
 static void coord_after_deaths(struct coord *c)
 {
     if (!coord_work_left(c))
@@ -952,7 +1169,7 @@ static void coord_after_deaths(struct coord *c)
         crmpi_info("started replacement worker %zu (%u of %u restarts)", c->n_workers - 1,
                 c->restarts, c->opts->max_restarts);
     }
-    if (!alive) {
+    if (!alive && !c->opts->listen) {
         crmpi_error("every worker died and --mproc-max-restarts=%u is used up: "
                 "%zu tests did not run", c->opts->max_restarts,
                 c->have_units ? c->n_units - c->done : 0);
@@ -974,9 +1191,16 @@ static void coord_handle_wake(struct coord *c)
                 memcpy(&pipe, buf + i + 1, sizeof(pipe));
                 i += sizeof(pipe);
                 struct coord_worker *w = coord_worker_by_pipe(c, pipe);
-                /* An idle worker closes its connection when told to stop. */
-                if (w && w->unit >= 0 && !c->stopping)
+                if (w && w->remote) {
+                    /* A host that goes away: its test runs elsewhere. */
+                    if (w->unit >= 0 && !c->stopping)
+                        crmpi_warn("remote worker %u disconnected mid-test", w->slot);
+                    coord_worker_gone(c, w, 0, w->unit >= 0 ? SIGPIPE : 0);
+                    coord_after_deaths(c);
+                } else if (w && w->unit >= 0 && !c->stopping) {
+                    /* An idle worker closes its connection when told to stop. */
                     coord_drop_worker(c, w, "its connection closed");
+                }
             }
         }
     }
@@ -1018,6 +1242,9 @@ static int coord_loop(struct coord *c)
             if (!coord_alive(c))
                 break;
             if (coord_now_ms() >= deadline) {
+                for (size_t i = 0; i < c->n_workers; ++i)
+                    if (c->workers[i].remote)
+                        c->workers[i].alive = 0;
                 for (size_t i = 0; i < c->n_workers; ++i)
                     if (c->workers[i].pid) {
                         crmpi_warn("worker %u did not exit in time: killed", c->workers[i].slot);
@@ -1165,12 +1392,12 @@ static void coord_print_efficiency(const struct coord *c, int64_t makespan_ms)
     for (size_t i = 0; i < c->n_workers; ++i)
         crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i].slot,
                 c->workers[i].units_done, c->workers[i].busy_ns / 1e9);
-    double bound = (double) total / (double) (c->opts->workers ? c->opts->workers : 1);
+    double bound = (double) total / (double) (c->n_workers ? c->n_workers : 1);
     if ((double) longest > bound)
         bound = (double) longest;
     double makespan = (double) makespan_ms * 1e6;
-    crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%u, longest)), efficiency %.0f%%",
-            makespan / 1e9, bound / 1e9, c->opts->workers,
+    crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%zu, longest)), efficiency %.0f%%",
+            makespan / 1e9, bound / 1e9, c->n_workers,
             makespan > 0 ? 100.0 * bound / makespan : 100.0);
 }
 
@@ -1195,11 +1422,16 @@ static void coord_cleanup(struct coord *c)
     free(c->workers);
     if (c->sock_open)
         crmpi_nng.nng_close(c->sock);
+    if (c->tls)
+        crmpi_nng.nng_tls_config_free(c->tls);
     for (size_t i = 0; i < c->n_units; ++i)
         crmpi_wire_free(c->units[i].env);
     free(c->units);
     free(c->jobs);
     crmpi_jobs_free(&c->schedule);
+    for (size_t i = 0; i < c->n_workers; ++i)
+        crmpi_wire_free(c->workers[i].hello);
+    crmpi_token_free(&c->token);
     for (struct coord_job *j = c->owned_jobs, *next; j; j = next) {
         next = j->owned_next;
         free(j->units);
@@ -1258,7 +1490,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    if (coord_env(&c) || coord_listen(&c))
+    if (coord_listen(&c) || (opts->listen && coord_listen_remote(&c)) || coord_env(&c))
         goto out_signals;
 
     if (crmpi_report_begin(&c.report, set)) {
@@ -1273,7 +1505,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     for (unsigned i = 0; i < opts->workers; ++i)
         if (coord_spawn(&c))
             break;
-    if (!c.n_workers) {
+    if (!c.n_workers && !opts->listen) {
         c.fatal = 1;
     } else {
         crmpi_info("%zu workers on %s", c.n_workers, c.url);
@@ -1319,4 +1551,104 @@ out:
     if (coord_signal)
         return 128 + coord_signal;
     return result;
+}
+
+/* ---- worker hosts (--mproc-connect) -------------------------------------------- */
+
+int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
+{
+    struct coord c = { .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1 };
+    struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
+    int status = 1;
+    char err[256];
+
+    ssize_t len = readlink("/proc/self/exe", c.exe, sizeof(c.exe) - 1);
+    if (len <= 0 || (size_t) len >= sizeof(c.url)) {
+        crmpi_error("cannot find the test executable");
+        return 1;
+    }
+    c.exe[len] = '\0';
+    if (strlen(opts->connect) >= sizeof(c.url)) {
+        crmpi_error("--mproc-connect: URL too long");
+        return CRMPI_EXIT_USAGE;
+    }
+    strcpy(c.url, opts->connect);
+    if (crmpi_token_load(opts->token_file, opts->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
+            &c.token, err, sizeof(err))) {
+        crmpi_error("%s", err);
+        return CRMPI_EXIT_USAGE;
+    }
+    if (pipe2(c.wake, O_CLOEXEC | O_NONBLOCK) || coord_env(&c))
+        goto out;
+    coord_wake_fd = c.wake[1];
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    for (unsigned i = 0; i < opts->workers; ++i)
+        if (coord_spawn(&c))
+            break;
+
+    /* Wait for our workers; they end when their coordinator says so. */
+    int failed = c.n_workers < opts->workers;
+    size_t unreached = 0;
+    size_t alive = c.n_workers;
+    while (alive) {
+        struct pollfd fds[1 + CRMPI_MAX_WORKERS];
+        size_t nfds = 0;
+        fds[nfds++] = (struct pollfd) { .fd = c.wake[0], .events = POLLIN };
+        for (size_t i = 0; i < c.n_workers; ++i)
+            if (c.workers[i].pid)
+                fds[nfds++] = (struct pollfd) { .fd = c.workers[i].pidfd, .events = POLLIN };
+        if (poll(fds, nfds, -1) < 0 && errno != EINTR)
+            break;
+        char buf[64];
+        while (read(c.wake[0], buf, sizeof(buf)) > 0)
+            ;
+        if (coord_signal) {
+            for (size_t i = 0; i < c.n_workers; ++i)
+                if (c.workers[i].pid)
+                    crmpi_kill_tree(c.workers[i].pid);
+        }
+        for (size_t i = 0; i < c.n_workers; ++i) {
+            struct coord_worker *w = &c.workers[i];
+            struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+            if (!w->pid || poll(&p, 1, 0) != 1)
+                continue;
+            int st = 0;
+            waitpid(w->pid, &st, 0);
+            close(w->pidfd);
+            w->pidfd = -1;
+            w->pid = 0;
+            w->alive = 0;
+            --alive;
+            if (WIFEXITED(st) && WEXITSTATUS(st) == CRMPI_WORKER_EXIT_UNREACHED) {
+                /* Fine if a sibling served the run: it may have ended first. */
+                ++unreached;
+            } else if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+                failed = 1;
+                if (!coord_signal)
+                    crmpi_error("worker %u ended with %s %d", w->slot,
+                            WIFSIGNALED(st) ? "signal" : "status",
+                            WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            }
+        }
+        coord_reap_orphans(&c);
+    }
+    if (unreached && unreached == c.n_workers) {
+        crmpi_error("no worker could reach the coordinator at %s", opts->connect);
+        failed = 1;
+    }
+    status = failed ? 1 : 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    coord_wake_fd = -1;
+
+out:
+    coord_cleanup(&c);
+    crmpi_token_free(&c.token);
+    if (coord_signal)
+        return 128 + coord_signal;
+    return status;
 }

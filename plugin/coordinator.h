@@ -22,4 +22,11 @@
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
         char **argv);
 
+/*
+ * A worker host (--mproc-connect=URL): starts opts->workers workers that
+ * pull from the coordinator at URL, waits for them, and returns the process
+ * exit status (0 when every worker ended cleanly, 128+signal if interrupted).
+ */
+int crmpi_launcher_run(const struct crmpi_options *opts, char **argv);
+
 #endif /* !CRMPI_COORDINATOR_H_ */

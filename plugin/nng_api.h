@@ -49,8 +49,8 @@
     X(void, nng_tls_config_free, (nng_tls_config *))                          \
     X(int, nng_tls_config_auth_mode, (nng_tls_config *, nng_tls_auth_mode))   \
     X(int, nng_tls_config_ca_file, (nng_tls_config *, const char *))          \
-    X(int, nng_tls_config_cert_key_file,                                      \
-            (nng_tls_config *, const char *, const char *))                   \
+    X(int, nng_tls_config_own_cert,                                           \
+            (nng_tls_config *, const char *, const char *, const char *))     \
     X(int, nng_tls_config_server_name, (nng_tls_config *, const char *))
 
 #define CRMPI_NNG_FIELD_(ret, name, args) ret (*name) args;

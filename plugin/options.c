@@ -163,6 +163,46 @@ static int opts_on_shard(struct opts_state *st, const char *value)
             st->err, st->errlen);
 }
 
+static int opts_on_listen(struct opts_state *st, const char *value)
+{
+    if (strncmp(value, "tcp://", 6) && strncmp(value, "tls+tcp://", 10) && strncmp(value, "ipc://", 6))
+        return opts_fail(st->err, st->errlen, "--mproc-listen=%s: expected tcp://HOST:PORT, "
+                "tls+tcp://HOST:PORT or ipc://PATH", value);
+    st->opts->listen = value;
+    return 0;
+}
+
+static int opts_on_connect(struct opts_state *st, const char *value)
+{
+    if (strncmp(value, "tcp://", 6) && strncmp(value, "tls+tcp://", 10) && strncmp(value, "ipc://", 6))
+        return opts_fail(st->err, st->errlen, "--mproc-connect=%s: expected tcp://HOST:PORT, "
+                "tls+tcp://HOST:PORT or ipc://PATH", value);
+    st->opts->connect = value;
+    return 0;
+}
+
+static int opts_on_connect_timeout(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > 86400)
+        return opts_fail(st->err, st->errlen, "--mproc-connect-timeout=%s: expected seconds", value);
+    st->opts->connect_timeout = (unsigned) v;
+    return 0;
+}
+
+#define OPTS_PATH_HANDLER(field, name)                                         \
+    static int opts_on_##field(struct opts_state *st, const char *value)       \
+    {                                                                          \
+        if (!*value)                                                           \
+            return opts_fail(st->err, st->errlen, "--" name " needs a path");  \
+        st->opts->field = value;                                               \
+        return 0;                                                              \
+    }
+OPTS_PATH_HANDLER(token_file, "mproc-token-file")
+OPTS_PATH_HANDLER(tls_cert, "mproc-tls-cert")
+OPTS_PATH_HANDLER(tls_key, "mproc-tls-key")
+OPTS_PATH_HANDLER(tls_ca, "mproc-tls-ca")
+
 static const struct opts_def {
     const char *name;
     enum opts_arg arg;
@@ -183,6 +223,20 @@ static const struct opts_def {
     { "mproc-shard", OPTS_ARG_REQUIRED, opts_on_shard,
       "--mproc-shard=I/N: run only shard I of N (also TEST_TOTAL_SHARDS/TEST_SHARD_INDEX,\n"
       "        GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX)" },
+    { "mproc-listen", OPTS_ARG_REQUIRED, opts_on_listen,
+      "--mproc-listen=URL: also accept remote workers on URL (tcp:// or tls+tcp://);\n"
+      "        --mproc=0 then runs no local worker" },
+    { "mproc-connect", OPTS_ARG_REQUIRED, opts_on_connect,
+      "--mproc-connect=URL: start --mproc workers that pull from the coordinator at URL" },
+    { "mproc-connect-timeout", OPTS_ARG_REQUIRED, opts_on_connect_timeout,
+      "--mproc-connect-timeout=S: how long workers retry their coordinator (default 30)" },
+    { "mproc-token-file", OPTS_ARG_REQUIRED, opts_on_token_file,
+      "--mproc-token-file=PATH: shared token for remote workers (or CRITERION_MPROC_TOKEN)" },
+    { "mproc-tls-cert", OPTS_ARG_REQUIRED, opts_on_tls_cert,
+      "--mproc-tls-cert=PEM, --mproc-tls-key=PEM: the coordinator's TLS identity" },
+    { "mproc-tls-key", OPTS_ARG_REQUIRED, opts_on_tls_key, NULL },
+    { "mproc-tls-ca", OPTS_ARG_REQUIRED, opts_on_tls_ca,
+      "--mproc-tls-ca=PEM: CA that workers check the coordinator's certificate against" },
 };
 
 static const struct opts_def *opts_find(const char *name, size_t len)
@@ -247,7 +301,10 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
         const char *env_jobs, long ncpu, struct crmpi_options *opts,
         int *out_argc, char ***out_argv, char *err, size_t errlen)
 {
-    *opts = (struct crmpi_options) { .max_restarts = CRMPI_DEFAULT_MAX_RESTARTS };
+    *opts = (struct crmpi_options) {
+        .max_restarts = CRMPI_DEFAULT_MAX_RESTARTS,
+        .connect_timeout = CRMPI_DEFAULT_CONNECT_TIMEOUT,
+    };
     struct opts_state st = { .opts = opts, .ncpu = ncpu, .err = err, .errlen = errlen };
     int rc;
 
@@ -299,7 +356,17 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
         st.workers_spec = env_mproc;
     }
 
-    if (st.workers_spec) {
+    if (opts->listen && opts->connect) {
+        rc = opts_fail(err, errlen, "--mproc-listen and --mproc-connect exclude each other");
+        goto err_free;
+    }
+    if ((opts->listen || opts->connect) && !st.workers_spec)
+        st.workers_spec = opts->listen ? "0" : "auto";
+    if (st.workers_spec && opts->listen && !strcmp(st.workers_spec, "0")) {
+        /* A coordinator for remote workers only. */
+        opts->enabled = 1;
+        opts->workers = 0;
+    } else if (st.workers_spec) {
         rc = crmpi_options_parse_workers(st.workers_spec, ncpu, &opts->workers,
                 &opts->capped, err, errlen);
         if (rc) {
@@ -336,5 +403,6 @@ void crmpi_options_usage(FILE *f)
 {
     fprintf(f, "criterion-mproc options (also CRITERION_MPROC=N in the environment):\n");
     for (size_t i = 0; i < sizeof(opts_table) / sizeof(opts_table[0]); ++i)
-        fprintf(f, "    %s\n", opts_table[i].help);
+        if (opts_table[i].help)
+            fprintf(f, "    %s\n", opts_table[i].help);
 }

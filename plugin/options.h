@@ -12,6 +12,7 @@
 /* Hard cap on local workers: more only thrashes the machine. */
 #define CRMPI_MAX_WORKERS 512u
 #define CRMPI_DEFAULT_MAX_RESTARTS 8u
+#define CRMPI_DEFAULT_CONNECT_TIMEOUT 30u
 
 /* Exit status for a bad plugin option or a refused combination. */
 #define CRMPI_EXIT_USAGE 2
@@ -27,6 +28,13 @@ struct crmpi_options {
     unsigned slowest;         /* --mproc-slowest=K */
     unsigned shard_index;     /* --mproc-shard=I/N (or Bazel/GoogleTest env) */
     unsigned shard_count;     /* 0: not sharded */
+    const char *listen;       /* --mproc-listen=URL: accept remote workers */
+    const char *connect;      /* --mproc-connect=URL: be workers of that coordinator */
+    unsigned connect_timeout; /* seconds workers retry their coordinator (30) */
+    const char *token_file;   /* --mproc-token-file */
+    const char *tls_cert;     /* coordinator's certificate (PEM), for tls+tcp:// */
+    const char *tls_key;      /* its key (PEM) */
+    const char *tls_ca;       /* the CA workers check the coordinator against */
 };
 
 /*

@@ -270,6 +270,13 @@ CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
     if (plugin_role != PLUGIN_COORDINATOR)
         return real.run_all_tests(set);
 
+    if (plugin_opts.connect) {
+        /* A worker host: its tests are reported by the remote coordinator. */
+        int status = crmpi_launcher_run(&plugin_opts, plugin_argv);
+        fflush(NULL);
+        exit(status);
+    }
+
     int res = crmpi_coordinator_run(set, &plugin_opts, plugin_argv);
     if (res >= 128) {
         fflush(NULL);

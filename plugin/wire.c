@@ -61,7 +61,12 @@ static int wire_check(const Crmp__Envelope *env)
         for (size_t i = 0; i < env->hello->n_units; ++i)
             if (env->hello->units[i]->param < -1)
                 return 0;
-        return env->hello->fingerprint.len == 32;
+        return env->hello->fingerprint.len == 32
+            && (!env->hello->has_nonce || env->hello->nonce.len == 16);
+    case CRMP__ENVELOPE__BODY_CHALLENGE:
+        return env->challenge->nonce.len == 16 && env->challenge->proof.len == 32;
+    case CRMP__ENVELOPE__BODY_AUTH:
+        return env->auth->proof.len == 32;
     case CRMP__ENVELOPE__BODY_RESULT:
         return wire_check_result(env->result);
     case CRMP__ENVELOPE__BODY_ASSIGN:
@@ -107,6 +112,8 @@ const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
     case CRMP__ENVELOPE__BODY_ASSIGN: return "assign";
     case CRMP__ENVELOPE__BODY_STOP: return "stop";
     case CRMP__ENVELOPE__BODY_REJECT: return "reject";
+    case CRMP__ENVELOPE__BODY_CHALLENGE: return "challenge";
+    case CRMP__ENVELOPE__BODY_AUTH: return "auth";
     default: return "unknown";
     }
 }

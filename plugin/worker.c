@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <criterion/parameterized.h>
 
 #include "crit.h"
+#include "auth.h"
 #include "diag.h"
 #include "hooks.h"
 #include "nng_api.h"
@@ -59,6 +61,10 @@ static struct worker_state {
     Crmp__Event **events;           /* captured for the current unit */
     size_t n_events, cap_events;
     unsigned warnings, errors;
+
+    struct crmpi_token token;       /* len 0: none */
+    uint8_t nonce[CRMPI_NONCE_LEN];
+    nng_tls_config *tls;
 
     /* Parameter of the unit being run (see worker_param_one). */
     struct criterion_test_params (*param_fn)(void);
@@ -464,6 +470,43 @@ static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
     return node;
 }
 
+static void worker_follow(Crmp__Envelope *reply);
+
+/* Checks that the coordinator knows the token, then proves that we do. */
+static void worker_answer_challenge(const Crmp__Challenge *ch)
+{
+    W.current = -1;
+    if (!W.token.len) {
+        crmpi_error("worker %u: the coordinator requires a token: set %s or use "
+                "--mproc-token-file", W.slot, CRMPI_ENV_TOKEN);
+        W.failed = 1;
+        return;
+    }
+    if (!crmpi_auth_verify(&W.token, "crmp-coordinator", W.nonce, ch->nonce.data,
+            ch->proof.data, ch->proof.len)) {
+        crmpi_error("worker %u: the coordinator does not know the token: refusing it", W.slot);
+        W.failed = 1;
+        return;
+    }
+    uint8_t proof[CRMPI_PROOF_LEN];
+    if (crmpi_auth_proof(&W.token, "crmp-worker", ch->nonce.data, W.nonce, proof)) {
+        W.failed = 1;
+        return;
+    }
+    Crmp__Auth auth = CRMP__AUTH__INIT;
+    auth.proof.data = proof;
+    auth.proof.len = sizeof(proof);
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_AUTH;
+    env.auth = &auth;
+    Crmp__Envelope *next;
+    if (worker_exchange(&env, &next))
+        W.failed = 1;
+    else
+        worker_follow(next);
+}
+
 /*
  * Acts on the coordinator's answer: an Assign makes the runner's next suite
  * the assigned unit; anything else ends this worker's run.  Takes ownership
@@ -497,6 +540,9 @@ static void worker_follow(Crmp__Envelope *reply)
     }
     case CRMP__ENVELOPE__BODY_STOP:
         W.current = -1;
+        break;
+    case CRMP__ENVELOPE__BODY_CHALLENGE:
+        worker_answer_challenge(reply->challenge);
         break;
     case CRMP__ENVELOPE__BODY_REJECT:
         crmpi_error("worker %u: refused by the coordinator: %s", W.slot, reply->reject->reason);
@@ -548,6 +594,11 @@ static int worker_hello(void)
     hello.fingerprint.len = sizeof(fp_bytes);
     hello.n_units = W.units.n;
     hello.units = uptrs;
+    if (W.token.len && !crmpi_nonce(W.nonce)) {
+        hello.has_nonce = 1;
+        hello.nonce.data = W.nonce;
+        hello.nonce.len = sizeof(W.nonce);
+    }
     Crmp__Envelope env = CRMP__ENVELOPE__INIT;
     env.version = CRMPI_WIRE_VERSION;
     env.body_case = CRMP__ENVELOPE__BODY_HELLO;
@@ -681,11 +732,77 @@ static void worker_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
     _exit(CRMPI_WORKER_EXIT_LOST);
 }
 
+static sem_t worker_connected;
+
+static void worker_on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void) p;
+    (void) ev;
+    (void) arg;
+    sem_post(&worker_connected);
+}
+
+/* "tls+tcp://host:port" -> "host", for the certificate's name check. */
+static int worker_url_host(const char *url, char *host, size_t len)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return -EINVAL;
+    p += 3;
+    const char *end;
+    if (*p == '[') {
+        ++p;
+        end = strchr(p, ']');
+    } else {
+        end = strrchr(p, ':');
+    }
+    if (!end || (size_t) (end - p) >= len)
+        return -EINVAL;
+    memcpy(host, p, (size_t) (end - p));
+    host[end - p] = '\0';
+    return 0;
+}
+
+static int worker_dial(const char *url)
+{
+    if (strncmp(url, "tls+tcp://", 10))
+        return crmpi_nng.nng_dial(W.sock, url, NULL, NNG_FLAG_NONBLOCK);
+
+    const char *ca = getenv(CRMPI_ENV_TLS_CA);
+    char host[256];
+    if (!ca) {
+        crmpi_error("worker %u: %s needs --mproc-tls-ca (the CA of the coordinator's "
+                "certificate)", W.slot, url);
+        return NNG_EINVAL;
+    }
+    if (worker_url_host(url, host, sizeof(host)))
+        return NNG_EADDRINVAL;
+    nng_dialer d;
+    int rc = crmpi_nng.nng_tls_config_alloc(&W.tls, NNG_TLS_MODE_CLIENT);
+    if (!rc)
+        rc = crmpi_nng.nng_tls_config_auth_mode(W.tls, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (!rc)
+        rc = crmpi_nng.nng_tls_config_ca_file(W.tls, ca);
+    if (!rc)
+        rc = crmpi_nng.nng_tls_config_server_name(W.tls, host);
+    if (!rc)
+        rc = crmpi_nng.nng_dialer_create(&d, W.sock, url);
+    if (!rc)
+        rc = crmpi_nng.nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, W.tls);
+    if (!rc)
+        rc = crmpi_nng.nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    return rc;
+}
+
 static int worker_connect(const char *url)
 {
     int rc = crmpi_nng_load();
     if (rc)
         return rc;
+    const char *t = getenv(CRMPI_ENV_CONNECT_TIMEOUT);
+    unsigned timeout = t ? (unsigned) strtoul(t, NULL, 10) : 30;
+
+    sem_init(&worker_connected, 0, 0);
     rc = crmpi_nng.nng_req0_open(&W.sock);
     if (rc)
         goto err;
@@ -693,13 +810,33 @@ static int worker_connect(const char *url)
     rc = crmpi_nng.nng_socket_set_ms(W.sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     if (!rc)
         rc = crmpi_nng.nng_socket_set_size(W.sock, NNG_OPT_RECVMAXSZ, CRMPI_WIRE_MAX_MSG);
+    /* Retry a coordinator that is not up yet often, but without a storm. */
     if (!rc)
-        rc = crmpi_nng.nng_dial(W.sock, url, NULL, 0);
+        rc = crmpi_nng.nng_socket_set_ms(W.sock, NNG_OPT_RECONNMINT, 50);
+    if (!rc)
+        rc = crmpi_nng.nng_socket_set_ms(W.sock, NNG_OPT_RECONNMAXT, 500);
+    if (!rc)
+        rc = crmpi_nng.nng_pipe_notify(W.sock, NNG_PIPE_EV_ADD_POST, worker_on_pipe_added, NULL);
     if (!rc)
         rc = crmpi_nng.nng_pipe_notify(W.sock, NNG_PIPE_EV_REM_POST, worker_on_pipe_gone, NULL);
+    if (!rc)
+        rc = worker_dial(url);
     if (rc) {
         crmpi_nng.nng_close(W.sock);
         goto err;
+    }
+    /* The coordinator may not be up yet: nng redials until it is. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout;
+    while (sem_timedwait(&worker_connected, &deadline)) {
+        if (errno == EINTR)
+            continue;
+        atomic_store(&worker_closing, 1);
+        crmpi_nng.nng_close(W.sock);
+        crmpi_error("worker %u: cannot reach the coordinator at %s within %u s", W.slot, url,
+                timeout);
+        return -ETIMEDOUT;
     }
     return 0;
 
@@ -776,8 +913,19 @@ int crmpi_worker_run(struct criterion_test_set *set,
 
     worker_watch_parent(url);
 
-    if (worker_connect(url))
+    char err[256];
+    if (crmpi_token_load(NULL, getenv(CRMPI_ENV_TOKEN), &W.token, err, sizeof(err))) {
+        crmpi_error("worker %u: %s", W.slot, err);
         return 0;
+    }
+    int rc = worker_connect(url);
+    if (rc) {
+        crmpi_token_free(&W.token);
+        /* Too late or too early: its host decides whether that matters. */
+        if (rc == -ETIMEDOUT)
+            exit(CRMPI_WORKER_EXIT_UNREACHED);
+        return 0;
+    }
 
     criterion_options.jobs = 1;
     criterion_options.fail_fast = false;
@@ -801,5 +949,8 @@ int crmpi_worker_run(struct criterion_test_set *set,
     crmpi_units_free(&W.units);
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
+    if (W.tls)
+        crmpi_nng.nng_tls_config_free(W.tls);
+    crmpi_token_free(&W.token);
     return !W.failed;
 }

@@ -19,9 +19,14 @@
 #define CRMPI_ENV_URL "CRITERION_MPROC_URL"
 #define CRMPI_ENV_SLOT "CRITERION_MPROC_SLOT"
 #define CRMPI_ENV_PARENT "CRITERION_MPROC_PARENT"   /* local workers only */
+#define CRMPI_ENV_TOKEN "CRITERION_MPROC_TOKEN"
+#define CRMPI_ENV_TLS_CA "CRITERION_MPROC_TLS_CA"
+#define CRMPI_ENV_CONNECT_TIMEOUT "CRITERION_MPROC_CONNECT_TIMEOUT"
 
 /* Exit status of a worker whose coordinator vanished. */
 #define CRMPI_WORKER_EXIT_LOST 3
+/* Exit status of a worker that never reached its coordinator. */
+#define CRMPI_WORKER_EXIT_UNREACHED 4
 
 /* Whether this process was started as a worker. */
 int crmpi_worker_requested(void);
