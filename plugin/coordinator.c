@@ -70,6 +70,8 @@ struct coord_worker {
     long unit;                  /* in flight, -1 for none */
     struct coord_job *job;      /* the job its units come from */
     nng_msg *waiting;           /* owned: its request, held until work exists */
+    int64_t last_beat_ms;       /* its last heartbeat (or hello) */
+    int dropped;                /* killed or disconnected by us, not yet gone */
     uint64_t busy_ns;           /* time spent on units it finished */
     unsigned units_done;
 };
@@ -122,6 +124,13 @@ struct coord {
 
 static volatile sig_atomic_t coord_signal;
 static int coord_wake_fd = -1;
+
+static int64_t coord_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void coord_on_signal(int sig)
 {
@@ -398,6 +407,16 @@ static void coord_reply_stop(struct coord *c, nng_msg *req, const char *reason)
     env.version = CRMPI_WIRE_VERSION;
     env.body_case = CRMP__ENVELOPE__BODY_STOP;
     env.stop = &stop;
+    coord_reply(c, req, &env);
+}
+
+static void coord_reply_heartbeat(struct coord *c, nng_msg *req)
+{
+    Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
     coord_reply(c, req, &env);
 }
 
@@ -826,6 +845,9 @@ static int coord_synthesize_crash(struct coord *c, size_t id, int sig)
 static void coord_drop_worker(struct coord *c, struct coord_worker *w, const char *why)
 {
     (void) c;
+    if (w->dropped)
+        return;
+    w->dropped = 1;
     crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
     if (w->remote) {
         /* Its pipe's removal is reported by nng: the unit is requeued there. */
@@ -842,6 +864,7 @@ static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
         const Crmp__Hello *h)
 {
     char why[512];
+    w->last_beat_ms = coord_now_ms();
     if (!c->have_units) {
         if (coord_adopt_units(c, h, why, sizeof(why))) {
             crmpi_error("%s", why);
@@ -978,6 +1001,13 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
     }
 
     switch (env->body_case) {
+    case CRMP__ENVELOPE__BODY_HEARTBEAT:
+        /* Only a worker that said hello (and proved the token) counts. */
+        if (w && w->authed)
+            w->last_beat_ms = coord_now_ms();
+        crmpi_wire_free(env);
+        coord_reply_heartbeat(c, msg);
+        return;
     case CRMP__ENVELOPE__BODY_HELLO:
         if (w) {
             crmpi_wire_free(env);
@@ -1217,11 +1247,23 @@ static void coord_kill_busy(struct coord *c)
             crmpi_kill_tree(c->workers[i].pid);
 }
 
-static int64_t coord_now_ms(void)
+
+/* A worker that stopped sending heartbeats is hung: treat it as dead. */
+static void coord_check_heartbeats(struct coord *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (!c->opts->heartbeat)
+        return;
+    int64_t now = coord_now_ms();
+    for (size_t i = 0; i < c->n_workers; ++i) {
+        struct coord_worker *w = &c->workers[i];
+        if (!w->alive || !w->last_beat_ms || w->dropped)
+            continue;
+        if (now - w->last_beat_ms > (int64_t) c->opts->heartbeat * 1000) {
+            char why[96];
+            snprintf(why, sizeof(why), "no heartbeat for %u s: hung", c->opts->heartbeat);
+            coord_drop_worker(c, w, why);
+        }
+    }
 }
 
 static int coord_loop(struct coord *c)
@@ -1270,6 +1312,8 @@ static int coord_loop(struct coord *c)
         int timeout = deadline < 0 ? -1 : (int) (deadline - coord_now_ms());
         if (timeout < -1)
             timeout = 0;
+        if (c->opts->heartbeat && (timeout < 0 || timeout > 500))
+            timeout = 500;
         int n = poll(fds, nfds, timeout);
         if (n < 0 && errno != EINTR) {
             crmpi_error("poll: %s", strerror(errno));
@@ -1278,6 +1322,7 @@ static int coord_loop(struct coord *c)
         }
         coord_handle_wake(c);
         coord_drain_messages(c);
+        coord_check_heartbeats(c);
 
         int died = 0;
         for (size_t i = 0; i < c->n_workers; ++i) {

@@ -45,6 +45,18 @@
     X(int, nng_pipe_id, (nng_pipe))                                           \
     X(int, nng_pipe_close, (nng_pipe))                                        \
     X(const char *, nng_strerror, (int))                                      \
+    X(int, nng_ctx_open, (nng_ctx *, nng_socket))                             \
+    X(int, nng_ctx_close, (nng_ctx))                                          \
+    X(void, nng_ctx_send, (nng_ctx, nng_aio *))                               \
+    X(void, nng_ctx_recv, (nng_ctx, nng_aio *))                               \
+    X(int, nng_ctx_set_ms, (nng_ctx, const char *, nng_duration))             \
+    X(int, nng_aio_alloc, (nng_aio **, void (*)(void *), void *))             \
+    X(void, nng_aio_free, (nng_aio *))                                        \
+    X(void, nng_aio_wait, (nng_aio *))                                        \
+    X(int, nng_aio_result, (nng_aio *))                                       \
+    X(void, nng_aio_set_msg, (nng_aio *, nng_msg *))                          \
+    X(nng_msg *, nng_aio_get_msg, (nng_aio *))                                \
+    X(void, nng_aio_set_timeout, (nng_aio *, nng_duration))                   \
     X(int, nng_tls_config_alloc, (nng_tls_config **, nng_tls_mode))           \
     X(void, nng_tls_config_free, (nng_tls_config *))                          \
     X(int, nng_tls_config_auth_mode, (nng_tls_config *, nng_tls_auth_mode))   \

@@ -190,6 +190,16 @@ static int opts_on_connect_timeout(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_heartbeat(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || (v && v < 3) || v > 86400)
+        return opts_fail(st->err, st->errlen, "--mproc-heartbeat=%s: expected 0 (off) or "
+                "3 to 86400 seconds", value);
+    st->opts->heartbeat = (unsigned) v;
+    return 0;
+}
+
 #define OPTS_PATH_HANDLER(field, name)                                         \
     static int opts_on_##field(struct opts_state *st, const char *value)       \
     {                                                                          \
@@ -230,6 +240,8 @@ static const struct opts_def {
       "--mproc-connect=URL: start --mproc workers that pull from the coordinator at URL" },
     { "mproc-connect-timeout", OPTS_ARG_REQUIRED, opts_on_connect_timeout,
       "--mproc-connect-timeout=S: how long workers retry their coordinator (default 30)" },
+    { "mproc-heartbeat", OPTS_ARG_REQUIRED, opts_on_heartbeat,
+      "--mproc-heartbeat=S: a worker silent for S seconds is dead (default 20, 0: off)" },
     { "mproc-token-file", OPTS_ARG_REQUIRED, opts_on_token_file,
       "--mproc-token-file=PATH: shared token for remote workers (or CRITERION_MPROC_TOKEN)" },
     { "mproc-tls-cert", OPTS_ARG_REQUIRED, opts_on_tls_cert,
@@ -304,6 +316,7 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
     *opts = (struct crmpi_options) {
         .max_restarts = CRMPI_DEFAULT_MAX_RESTARTS,
         .connect_timeout = CRMPI_DEFAULT_CONNECT_TIMEOUT,
+        .heartbeat = CRMPI_DEFAULT_HEARTBEAT,
     };
     struct opts_state st = { .opts = opts, .ncpu = ncpu, .err = err, .errlen = errlen };
     int rc;

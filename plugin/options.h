@@ -13,6 +13,7 @@
 #define CRMPI_MAX_WORKERS 512u
 #define CRMPI_DEFAULT_MAX_RESTARTS 8u
 #define CRMPI_DEFAULT_CONNECT_TIMEOUT 30u
+#define CRMPI_DEFAULT_HEARTBEAT 20u
 
 /* Exit status for a bad plugin option or a refused combination. */
 #define CRMPI_EXIT_USAGE 2
@@ -35,6 +36,7 @@ struct crmpi_options {
     const char *tls_cert;     /* coordinator's certificate (PEM), for tls+tcp:// */
     const char *tls_key;      /* its key (PEM) */
     const char *tls_ca;       /* the CA workers check the coordinator against */
+    unsigned heartbeat;       /* seconds without a heartbeat before a worker is dead; 0: off */
 };
 
 /*

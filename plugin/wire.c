@@ -70,6 +70,7 @@ static int wire_check(const Crmp__Envelope *env)
     case CRMP__ENVELOPE__BODY_RESULT:
         return wire_check_result(env->result);
     case CRMP__ENVELOPE__BODY_ASSIGN:
+    case CRMP__ENVELOPE__BODY_HEARTBEAT:
     case CRMP__ENVELOPE__BODY_STOP:
     case CRMP__ENVELOPE__BODY_REJECT:
         return 1;
@@ -114,6 +115,7 @@ const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
     case CRMP__ENVELOPE__BODY_REJECT: return "reject";
     case CRMP__ENVELOPE__BODY_CHALLENGE: return "challenge";
     case CRMP__ENVELOPE__BODY_AUTH: return "auth";
+    case CRMP__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
     default: return "unknown";
     }
 }

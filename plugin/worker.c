@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -704,6 +705,117 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
         worker_follow(reply);
 }
 
+/* ---- heartbeats -------------------------------------------------------------- */
+
+#define WORKER_BEAT_MS 1000
+
+static struct {
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop;
+} worker_beat = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+/* One heartbeat and its echo, on the heartbeat context. */
+static int worker_beat_once(nng_ctx ctx, nng_aio *aio)
+{
+    Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    hb.has_slot = 1;
+    hb.slot = W.slot;
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = CRMP__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    uint8_t buf[32];
+    size_t len = crmp__envelope__get_packed_size(&env);
+    nng_msg *msg;
+    if (len > sizeof(buf) || crmpi_nng.nng_msg_alloc(&msg, len))
+        return -ENOMEM;
+    crmp__envelope__pack(&env, crmpi_nng.nng_msg_body(msg));
+
+    crmpi_nng.nng_aio_set_msg(aio, msg);
+    crmpi_nng.nng_ctx_send(ctx, aio);
+    crmpi_nng.nng_aio_wait(aio);
+    int rc = crmpi_nng.nng_aio_result(aio);
+    if (rc) {
+        crmpi_nng.nng_msg_free(crmpi_nng.nng_aio_get_msg(aio));
+        return rc;
+    }
+    crmpi_nng.nng_ctx_recv(ctx, aio);
+    crmpi_nng.nng_aio_wait(aio);
+    rc = crmpi_nng.nng_aio_result(aio);
+    if (!rc)
+        crmpi_nng.nng_msg_free(crmpi_nng.nng_aio_get_msg(aio));
+    return rc;
+}
+
+/*
+ * Tells the coordinator every second that this worker lives, on a REQ
+ * context of its own: heartbeats flow while the main context waits for a
+ * reply or the runner runs a test.
+ */
+static void *worker_beat_main(void *arg)
+{
+    (void) arg;
+    nng_ctx ctx;
+    nng_aio *aio;
+    if (crmpi_nng.nng_ctx_open(&ctx, W.sock))
+        return NULL;
+    if (crmpi_nng.nng_aio_alloc(&aio, NULL, NULL)) {
+        crmpi_nng.nng_ctx_close(ctx);
+        return NULL;
+    }
+    crmpi_nng.nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    crmpi_nng.nng_aio_set_timeout(aio, 5 * WORKER_BEAT_MS);
+
+    pthread_mutex_lock(&worker_beat.lock);
+    while (!worker_beat.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long) WORKER_BEAT_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&worker_beat.wake, &worker_beat.lock, &until);
+        if (worker_beat.stop)
+            break;
+        pthread_mutex_unlock(&worker_beat.lock);
+        int rc = worker_beat_once(ctx, aio);
+        pthread_mutex_lock(&worker_beat.lock);
+        if (rc == NNG_ECLOSED)
+            break;
+    }
+    pthread_mutex_unlock(&worker_beat.lock);
+    crmpi_nng.nng_aio_free(aio);
+    crmpi_nng.nng_ctx_close(ctx);
+    return NULL;
+}
+
+static void worker_beat_start(void)
+{
+    worker_beat.stop = 0;
+    worker_beat.started = !pthread_create(&worker_beat.thread, NULL, worker_beat_main, NULL);
+    if (!worker_beat.started)
+        crmpi_warn("worker %u: no heartbeat thread: a long test may be taken for a hang", W.slot);
+}
+
+static void worker_beat_stop(void)
+{
+    if (!worker_beat.started)
+        return;
+    pthread_mutex_lock(&worker_beat.lock);
+    worker_beat.stop = 1;
+    pthread_cond_signal(&worker_beat.wake);
+    pthread_mutex_unlock(&worker_beat.lock);
+}
+
+static void worker_beat_join(void)
+{
+    if (worker_beat.started)
+        pthread_join(worker_beat.thread, NULL);
+    worker_beat.started = 0;
+}
+
 /* ---- process set-up ------------------------------------------------------- */
 
 int crmpi_worker_requested(void)
@@ -934,8 +1046,10 @@ int crmpi_worker_run(struct criterion_test_set *set,
 
     W.set = set;
     W.active = 1;
+    worker_beat_start();
     real_run(set);
     W.active = 0;
+    worker_beat_stop();
 
     if (W.orig_suites)
         set->suites = W.orig_suites;
@@ -949,6 +1063,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     crmpi_units_free(&W.units);
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
+    worker_beat_join();
     if (W.tls)
         crmpi_nng.nng_tls_config_free(W.tls);
     crmpi_token_free(&W.token);
