@@ -142,6 +142,29 @@ static void coord_on_signal(int sig)
     }
 }
 
+static void coord_on_sigchld(int sig)
+{
+    (void) sig;
+    int saved = errno;
+    if (coord_wake_fd >= 0) {
+        char c = 'c';
+        ssize_t n = write(coord_wake_fd, &c, 1);
+        (void) n;
+    }
+    errno = saved;
+}
+
+/* Whether local worker w has exited (it is not reaped here). */
+static int coord_exited(const struct coord_worker *w)
+{
+    if (w->pidfd >= 0) {
+        struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+        return poll(&p, 1, 0) == 1;
+    }
+    siginfo_t info = { 0 };
+    return !waitid(P_PID, (id_t) w->pid, &info, WEXITED | WNOHANG | WNOWAIT) && info.si_pid;
+}
+
 static void coord_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void) ev;
@@ -353,8 +376,12 @@ static int coord_spawn(struct coord *c)
         crmpi_error("cannot start a worker (%s): %s", c->exe, strerror(rc));
         return -rc;
     }
+    /*
+     * A pidfd makes the exit pollable; where there is none (old kernels,
+     * valgrind) SIGCHLD wakes the loop and coord_exited asks waitid.
+     */
     w->pidfd = pidfd_open(w->pid, 0);
-    if (w->pidfd < 0) {
+    if (w->pidfd < 0 && errno != ENOSYS) {
         rc = -errno;
         crmpi_error("cannot watch worker %u: %s", w->slot, strerror(errno));
         crmpi_kill_tree(w->pid);
@@ -1177,7 +1204,8 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     int status = 0;
     if (waitpid(w->pid, &status, 0) < 0)
         status = 0;
-    close(w->pidfd);
+    if (w->pidfd >= 0)
+        close(w->pidfd);
     w->pidfd = -1;
     pid_t pid = w->pid;
     w->pid = 0;
@@ -1306,7 +1334,7 @@ static int coord_loop(struct coord *c)
         fds[nfds++] = (struct pollfd) { .fd = c->recv_fd, .events = POLLIN };
         fds[nfds++] = (struct pollfd) { .fd = c->wake[0], .events = POLLIN };
         for (size_t i = 0; i < c->n_workers; ++i)
-            if (c->workers[i].pid)
+            if (c->workers[i].pid && c->workers[i].pidfd >= 0)
                 fds[nfds++] = (struct pollfd) { .fd = c->workers[i].pidfd, .events = POLLIN };
 
         int timeout = deadline < 0 ? -1 : (int) (deadline - coord_now_ms());
@@ -1329,8 +1357,7 @@ static int coord_loop(struct coord *c)
             struct coord_worker *w = &c->workers[i];
             if (!w->pid)
                 continue;
-            struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
-            if (poll(&p, 1, 0) == 1) {
+            if (coord_exited(w)) {
                 /* Collect what it said before dying, then its death. */
                 coord_drain_messages(c);
                 coord_reap(c, w);
@@ -1534,6 +1561,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction chld = { .sa_handler = coord_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP },
+                     old_chld;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &old_chld);
 
     if (coord_listen(&c) || (opts->listen && coord_listen_remote(&c)) || coord_env(&c))
         goto out_signals;
@@ -1588,6 +1619,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
 out_signals:
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
     coord_wake_fd = -1;
 out:
     if (c.report_started)
@@ -1629,6 +1661,10 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction chld = { .sa_handler = coord_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP },
+                     old_chld;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &old_chld);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     for (unsigned i = 0; i < opts->workers; ++i)
@@ -1644,7 +1680,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         size_t nfds = 0;
         fds[nfds++] = (struct pollfd) { .fd = c.wake[0], .events = POLLIN };
         for (size_t i = 0; i < c.n_workers; ++i)
-            if (c.workers[i].pid)
+            if (c.workers[i].pid && c.workers[i].pidfd >= 0)
                 fds[nfds++] = (struct pollfd) { .fd = c.workers[i].pidfd, .events = POLLIN };
         if (poll(fds, nfds, -1) < 0 && errno != EINTR)
             break;
@@ -1658,12 +1694,12 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         }
         for (size_t i = 0; i < c.n_workers; ++i) {
             struct coord_worker *w = &c.workers[i];
-            struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
-            if (!w->pid || poll(&p, 1, 0) != 1)
+            if (!w->pid || !coord_exited(w))
                 continue;
             int st = 0;
             waitpid(w->pid, &st, 0);
-            close(w->pidfd);
+            if (w->pidfd >= 0)
+                close(w->pidfd);
             w->pidfd = -1;
             w->pid = 0;
             w->alive = 0;
@@ -1688,6 +1724,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     status = failed ? 1 : 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
     coord_wake_fd = -1;
 
 out:

@@ -824,6 +824,25 @@ int crmpi_worker_requested(void)
     return role && !strcmp(role, "worker");
 }
 
+/* The private directory of a local coordinator, to remove if it is killed. */
+static char worker_ipc_path[256];
+static char worker_ipc_dir[256];
+
+/*
+ * Our coordinator died without cleaning up (SIGKILL): leave no socket file,
+ * take our test sandboxes with us, and go.  Async-signal-safe calls only:
+ * this runs from a signal handler or an nng callback.
+ */
+static _Noreturn void worker_abandon(void)
+{
+    if (*worker_ipc_path) {
+        unlink(worker_ipc_path);
+        rmdir(worker_ipc_dir);
+    }
+    crmpi_kill_tree(getpid());
+    _exit(CRMPI_WORKER_EXIT_LOST);
+}
+
 static void worker_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void) p;
@@ -840,8 +859,7 @@ static void worker_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
     static const char msg[] = "criterion-mproc: error: worker lost its coordinator\n";
     ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void) n;
-    crmpi_kill_tree(getpid());
-    _exit(CRMPI_WORKER_EXIT_LOST);
+    worker_abandon();
 }
 
 static sem_t worker_connected;
@@ -970,24 +988,10 @@ static void worker_silence_run_hooks(void)
     }
 }
 
-/* The private directory of a local coordinator, to remove if it is killed. */
-static char worker_ipc_path[256];
-static char worker_ipc_dir[256];
-
 static void worker_on_orphaned(int sig)
 {
     (void) sig;
-    /*
-     * Our coordinator died without cleaning up (SIGKILL): take the test
-     * sandboxes of this process group with us and leave no socket file.
-     * Async-signal-safe calls only.
-     */
-    if (*worker_ipc_path) {
-        unlink(worker_ipc_path);
-        rmdir(worker_ipc_dir);
-    }
-    crmpi_kill_tree(getpid());
-    _exit(CRMPI_WORKER_EXIT_LOST);
+    worker_abandon();
 }
 
 /* Local workers die with their coordinator, whenever it dies. */

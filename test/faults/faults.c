@@ -1,0 +1,111 @@
+/*
+ * Tests that misbehave on request, for the fault-injection tests
+ * (run_faults.py).  Each one passes quietly unless its variable is set, so
+ * the binary is also an ordinary passing suite.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "criterion-mproc.h"
+
+/* Creates $FAULT_DIR/<name>; 1 the first time in the whole run, 0 after. */
+static int first_time(const char *name)
+{
+    const char *dir = getenv("FAULT_DIR");
+    if (!dir)
+        return 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+/* The sandbox's parent is the worker (or, serially, Criterion's runner). */
+static void kill_worker(void)
+{
+    kill(getppid(), SIGKILL);
+    pause();
+}
+
+Test(faults, kills_its_worker_once)
+{
+    if (getenv("FAULT_KILL_ONCE") && first_time("kill_once"))
+        kill_worker();
+    cr_assert(1);
+}
+
+Test(faults, kills_its_worker_always)
+{
+    if (getenv("FAULT_KILL_ALWAYS"))
+        kill_worker();
+    cr_assert(1);
+}
+
+Test(faults, hangs_without_a_declared_timeout)
+{
+    if (getenv("FAULT_HANG"))
+        for (;;)
+            pause();
+    cr_assert(1);
+}
+
+Test(faults, fails_when_asked)
+{
+    cr_expect(!getenv("FAULT_FAIL"), "asked to fail");
+}
+
+/* Records which worker ran it: groups must stay in one worker. */
+static void record_worker(const char *test)
+{
+    const char *dir = getenv("FAULT_DIR");
+    if (!dir)
+        return;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/group.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0)
+        return;
+    char line[128];
+    int n = snprintf(line, sizeof(line), "%s %ld\n", test, (long) getppid());
+    if (n > 0 && write(fd, line, (size_t) n) < 0)
+        perror("group.log");
+    close(fd);
+}
+
+Test(grouped, a) { record_worker("a"); }
+Test(grouped, b) { record_worker("b"); }
+Test(grouped, c) { record_worker("c"); }
+Test(grouped, d) { record_worker("d"); }
+CRMP_SUITE_SCHEDULE(grouped, .group = "db");
+
+/* Lists the descriptors the test inherited: none may be the plugin's. */
+Test(faults, inherits_no_plugin_descriptor)
+{
+    for (int fd = 3; fd < 1024; ++fd) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        cr_expect(!strstr(target, "criterion-mproc") && !strstr(target, "pidfd")
+                && !strstr(target, ".durations"),
+                "descriptor %d leaked into the test: %s", fd, target);
+    }
+}
+
+/* A few ordinary tests so that there is something to schedule around. */
+Test(plain, one) { cr_assert_eq(1 + 1, 2); }
+Test(plain, two) { cr_assert_str_eq("a", "a"); }
+Test(plain, three) { cr_assert_neq(1, 2); }

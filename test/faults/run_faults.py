@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Fault-injection tests of criterion-mproc, one case per invocation:
+
+    run_faults.py --plugin LIB --faults EXE --slow EXE CASE
+
+Each case starts a run in a private directory (own TMPDIR, own FAULT_DIR),
+injects its fault, and checks that every test still gets exactly one final
+result, that the exit status and the summary are right, and that no process
+of the run is left.  Exit status: 0 pass, 1 fail, 77 skipped.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import compare  # noqa: E402
+
+CASES = {}
+
+
+def case(name):
+    def register(fn):
+        CASES[name] = fn
+        return fn
+    return register
+
+
+class Ctx:
+    def __init__(self, opts):
+        self.plugin = opts['plugin']
+        self.exes = {'faults': opts['faults'], 'slow': opts['slow']}
+        self.root = tempfile.mkdtemp(prefix='crmp-faults-', dir='/tmp')
+        self.n = 0
+        self.problems = []
+
+    def check(self, cond, msg):
+        if not cond:
+            self.problems.append(msg)
+        return cond
+
+    def env(self, extra=()):
+        self.n += 1
+        wd = os.path.join(self.root, 'r%d' % self.n)
+        tmp = os.path.join(wd, 'tmp')
+        fault = os.path.join(wd, 'fault')
+        os.makedirs(tmp)
+        os.makedirs(fault)
+        e = compare.base_env(tmp, 'faults-%d-%d' % (os.getpid(), self.n))
+        e['LD_PRELOAD'] = self.plugin
+        e['FAULT_DIR'] = fault
+        e['CRITERION_MPROC_DURATIONS'] = 'none'
+        for kv in extra:
+            k, _, v = kv.partition('=')
+            e[k] = v
+        return e, wd
+
+    def start(self, exe, args, extra=()):
+        e, wd = self.env(extra)
+        p = subprocess.Popen([self.exes[exe]] + args, env=e, cwd=wd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.crmp_env = e
+        p.crmp_wd = wd
+        return p
+
+    def finish(self, p, timeout=60):
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            self.problems.append('run did not finish within %ds' % timeout)
+        p.out = out.decode('utf-8', 'replace')
+        p.err = err.decode('utf-8', 'replace')
+        self.check_leftovers(p)
+        return p
+
+    def run(self, exe, args, extra=(), timeout=60):
+        return self.finish(self.start(exe, args, extra), timeout)
+
+    def check_leftovers(self, p):
+        token = p.crmp_env['CRMP_E2E_TOKEN']
+        left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+        if left:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.problems.append('%d process(es) left after the run: %s' % (len(left), sorted(left)))
+        tmp_left = os.listdir(p.crmp_env['TMPDIR'])
+        self.check(not tmp_left, 'left in TMPDIR: %s' % tmp_left)
+
+    def done(self, runs):
+        if self.problems:
+            print('FAILED:')
+            for msg in self.problems:
+                print('- ' + msg)
+            for p in runs:
+                print('---- exit %s, stderr ----\n%s' % (p.returncode, getattr(p, 'err', '')))
+        shutil.rmtree(self.root, ignore_errors=True)
+        return 1 if self.problems else 0
+
+
+SYNTH = re.compile(r'Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)')
+
+
+def synthesis(ctx, p):
+    m = SYNTH.search(p.err)
+    if not ctx.check(m is not None, 'no Synthesis line'):
+        return (-1, -1, -1, -1)
+    return tuple(int(x) for x in m.groups())
+
+
+def results(p):
+    """Final per-test lines of a --verbose run: name -> list of outcomes."""
+    seen = {}
+    for line in p.err.splitlines():
+        m = re.match(r'\[(PASS|FAIL|SKIP)\] (\S+::[^:\s]+)', line)
+        if m:
+            seen.setdefault(m.group(2), []).append(m.group(1))
+    return seen
+
+
+FAULT_TESTS = ['faults::fails_when_asked', 'faults::hangs_without_a_declared_timeout',
+               'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
+               'faults::kills_its_worker_once', 'grouped::a', 'grouped::b', 'grouped::c',
+               'grouped::d', 'plain::one', 'plain::three', 'plain::two']
+
+
+def each_once(ctx, p):
+    seen = results(p)
+    for t in FAULT_TESTS:
+        ctx.check(len(seen.get(t, [])) == 1, '%s reported %d times' % (t, len(seen.get(t, []))))
+    extra = set(seen) - set(FAULT_TESTS)
+    ctx.check(not extra, 'unexpected tests reported: %s' % sorted(extra))
+    return seen
+
+
+@case('worker-killed-once')
+def worker_killed_once(ctx):
+    p = ctx.run('faults', ['--mproc=2', '--verbose'], ['FAULT_KILL_ONCE=1'])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0: the test passes on its second try' % p.returncode)
+    seen = each_once(ctx, p)
+    ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
+    ctx.check('running it again' in p.err, 'no word that the test is run again')
+    ctx.check(synthesis(ctx, p) == (12, 12, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('worker-killed-always')
+def worker_killed_always(ctx):
+    p = ctx.run('faults', ['--mproc=2', '--verbose'], ['FAULT_KILL_ALWAYS=1'])
+    ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
+    seen = each_once(ctx, p)
+    ctx.check(seen.get('faults::kills_its_worker_always') == ['FAIL'], 'not reported failed')
+    ctx.check('faults::kills_its_worker_always: CRASH!' in p.err, 'not reported as a crash')
+    ctx.check('reported as crashed' in p.err, 'no word on the crash')
+    ctx.check(synthesis(ctx, p) == (12, 11, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('restarts-exhausted')
+def restarts_exhausted(ctx):
+    p = ctx.run('faults', ['--mproc=1', '--mproc-max-restarts=0'], ['FAULT_KILL_ALWAYS=1'])
+    ctx.check(p.returncode != 0, 'exit 0 although tests could not run')
+    ctx.check('did not run' in p.err, 'no word on the tests that did not run')
+    return [p]
+
+
+@case('hang-timeout')
+def hang_timeout(ctx):
+    t0 = time.monotonic()
+    p = ctx.run('faults', ['--mproc=2', '--timeout=1', '--verbose'], ['FAULT_HANG=1'])
+    ctx.check(time.monotonic() - t0 < 20, 'the hanging test was not cut at --timeout')
+    ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
+    ctx.check('faults::hangs_without_a_declared_timeout: Timed out.' in p.err, 'no timeout line')
+    each_once(ctx, p)
+    ctx.check(synthesis(ctx, p) == (12, 11, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('fail-fast')
+def fail_fast(ctx):
+    t0 = time.monotonic()
+    p = ctx.run('faults', ['--mproc=2', '--fail-fast'], ['FAULT_FAIL=1', 'FAULT_HANG=1'])
+    took = time.monotonic() - t0
+    ctx.check(took < 5, 'fail-fast took %.1fs although a test hangs' % took)
+    ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
+    ctx.check('stopped early (--fail-fast)' in p.err, 'the summary does not say the run stopped early')
+    tested, passing, failing, crashing = synthesis(ctx, p)
+    ctx.check(failing == 1, 'tests that never ran were counted as failed: %d' % failing)
+    return [p]
+
+
+def interrupt(ctx, sig):
+    report = os.path.join(ctx.root, 'report-%d.tap' % sig)
+    p = ctx.start('faults', ['--mproc=2', '--tap=' + report], ['FAULT_HANG=1'])
+    time.sleep(1.5)     # let the quick tests finish; the hanging one runs
+    p.send_signal(sig)
+    ctx.finish(p, timeout=20)
+    ctx.check(p.returncode == 128 + sig, 'exit %s, expected %d' % (p.returncode, 128 + sig))
+    ctx.check('Synthesis' in p.err, 'no summary of what finished')
+    ctx.check('interrupted by signal %d' % sig in p.err, 'no word on the interruption')
+    tap = compare.read(report) if os.path.exists(report) else ''
+    ctx.check('Bail out!' in tap, 'the TAP report is not marked as interrupted')
+    return [p]
+
+
+@case('sigint')
+def sigint(ctx):
+    return interrupt(ctx, signal.SIGINT)
+
+
+@case('sigterm')
+def sigterm(ctx):
+    return interrupt(ctx, signal.SIGTERM)
+
+
+@case('coordinator-sigkill')
+def coordinator_sigkill(ctx):
+    p = ctx.start('faults', ['--mproc=2'], ['FAULT_HANG=1'])
+    time.sleep(1.0)
+    token = p.crmp_env['CRMP_E2E_TOKEN']
+    before = compare.find_token_processes(token)
+    ctx.check(len(before) >= 3, 'expected a coordinator, workers and a test, saw %d' % len(before))
+    p.kill()
+    p.communicate()
+    p.err = ''
+    left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+    ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    tmp_left = os.listdir(p.crmp_env['TMPDIR'])
+    ctx.check(not tmp_left, 'socket directory left behind: %s' % tmp_left)
+    return [p]
+
+
+@case('group-one-worker')
+def group_one_worker(ctx):
+    p = ctx.run('faults', ['--mproc=3'])
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    log = compare.read(os.path.join(p.crmp_env['FAULT_DIR'], 'group.log')).split('\n')
+    rows = [line.split() for line in log if line]
+    ctx.check([r[0] for r in rows] == ['a', 'b', 'c', 'd'], 'group order %s' % rows)
+    ctx.check(len({r[1] for r in rows}) == 1, 'the group ran in several workers: %s' % rows)
+    return [p]
+
+
+@case('true-pull')
+def true_pull(ctx):
+    """A frozen worker is handed nothing: the other one takes every test meanwhile."""
+    import threading
+    p = ctx.start('slow', ['--mproc=2', '--mproc-verbose=2'])
+    lines = []
+    seen_take = threading.Event()
+
+    def reader():
+        for raw in p.stderr:
+            line = raw.decode('utf-8', 'replace')
+            lines.append((time.monotonic(), line))
+            if 'worker 0 takes' in line:
+                seen_take.set()
+    t = threading.Thread(target=reader)
+    t.start()
+    ctx.check(seen_take.wait(15), 'worker 0 never took a test')
+    pid = None
+    for _, line in list(lines):
+        m = re.search(r'worker 0 started, pid (\d+)', line)
+        if m:
+            pid = int(m.group(1))
+    t_stop = time.monotonic()
+    if pid:
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(2.0)
+        t_cont = time.monotonic()
+        os.kill(pid, signal.SIGCONT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        ctx.problems.append('run did not finish')
+    t.join()
+    p.out = p.stdout.read().decode('utf-8', 'replace')
+    p.err = ''.join(line for _, line in lines)
+    ctx.check_leftovers(p)
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    during = [line for ts, line in lines if t_stop < ts < t_cont and ' takes ' in line]
+    ctx.check(pid is not None, 'no pid for worker 0')
+    ctx.check(not any('worker 0 takes' in line for line in during),
+              'the frozen worker was handed tests: %s' % during)
+    ctx.check(any('worker 1 takes' in line for line in during),
+              'the other worker took nothing while worker 0 was frozen')
+    ctx.check(len(re.findall(r'worker \d+ takes', p.err)) == 12, 'not 12 assignments')
+    return [p]
+
+
+@case('valgrind-coordinator')
+def valgrind_coordinator(ctx):
+    if not shutil.which('valgrind'):
+        print('valgrind not installed')
+        sys.exit(77)
+    e, wd = ctx.env()
+    argv = ['valgrind', '--quiet', '--error-exitcode=99', '--leak-check=full',
+            '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+            '--trace-children=no', ctx.exes['faults'], '--mproc=2']
+    p = subprocess.run(argv, env=e, cwd=wd, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=300)
+    p.err = p.stderr.decode('utf-8', 'replace')
+    p.crmp_env = e
+    ctx.check_leftovers(p)
+    ctx.check(p.returncode == 0, 'valgrind found errors (exit %s)' % p.returncode)
+    ctx.check('Synthesis' in p.err, 'the run did not complete under valgrind')
+    return [p]
+
+
+def main(argv):
+    opts = {}
+    rest = []
+    i = 1
+    while i < len(argv):
+        if argv[i].startswith('--') and i + 1 < len(argv):
+            opts[argv[i][2:]] = argv[i + 1]
+            i += 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    if not rest:
+        print('\n'.join(sorted(CASES)))
+        return 0
+    ctx = Ctx(opts)
+    runs = CASES[rest[0]](ctx)
+    return ctx.done(runs)
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
