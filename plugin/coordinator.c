@@ -749,6 +749,39 @@ static int coord_find_test(struct coord *c, const Crmp__Unit *u, struct coord_un
     return -ENOENT;
 }
 
+/*
+ * Whether a worker's unit list names exactly the tests of our own set: a
+ * worker running another binary must never define what this run runs.
+ * (Parameter counts are checked through the fingerprint by later workers.)
+ */
+static int coord_same_tests(struct coord *c, const Crmp__Hello *hello)
+{
+    size_t ours = 0, theirs = 0;
+    FOREACH_SET(struct criterion_suite_set *ss, c->set->suites) {
+        if (!ss->tests)
+            continue;
+        FOREACH_SET(struct criterion_test *t, ss->tests) {
+            ours += t->data->kind_ != CR_TEST_PARAMETERIZED;
+        }
+    }
+    for (size_t i = 0; i < hello->n_units; ++i) {
+        const Crmp__Unit *u = hello->units[i];
+        struct coord_unit probe;
+        if (coord_find_test(c, u, &probe))
+            return 0;
+        const Crmp__Unit *prev = i ? hello->units[i - 1] : NULL;
+        int first = !prev || strcmp(prev->suite, u->suite) || strcmp(prev->name, u->name);
+        if (first && probe.r.test->data->kind_ != CR_TEST_PARAMETERIZED)
+            ++theirs;
+    }
+    /*
+     * Every plain test must be there.  A parameterized test may be absent:
+     * a generator can yield no parameter (parameter counts are checked
+     * through the fingerprint of every later worker).
+     */
+    return theirs == ours;
+}
+
 /* Adopts the unit list of the first worker that said hello. */
 static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *why, size_t whylen)
 {
@@ -892,6 +925,14 @@ static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
 {
     char why[512];
     w->last_beat_ms = coord_now_ms();
+    if (!c->have_units && !coord_same_tests(c, h)) {
+        snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests): "
+                "not the same binary", w->slot, h->n_units);
+        crmpi_warn("%s", why);
+        coord_reply_reject(c, req, why);
+        coord_drop_worker(c, w, why);
+        return;
+    }
     if (!c->have_units) {
         if (coord_adopt_units(c, h, why, sizeof(why))) {
             crmpi_error("%s", why);
