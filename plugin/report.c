@@ -80,15 +80,27 @@ static void report_fill_assert(struct criterion_assert_stats *as, const Crmp__As
     as->file = a->file ? a->file : "unknown";
 }
 
-static void report_fill_param(struct cr_log_assert_param *p, const Crmp__LogParam *lp)
+/*
+ * The logger prints a string parameter with %s: give it a terminated copy
+ * (*owned, to free after the call); raw data goes by pointer and size.
+ */
+static void report_fill_param(struct cr_log_assert_param *p, const Crmp__LogParam *lp,
+        char **owned)
 {
-    *p = (struct cr_log_assert_param) { .name = "" };
+    *p = (struct cr_log_assert_param) { .name = "", .data = (void *) "" };
+    *owned = NULL;
     if (!lp)
         return;
     p->name = lp->name ? lp->name : "";
     p->size = lp->data.len;
-    p->data = lp->data.data;
     p->kind = (enum cr_log_assert_param_kind) lp->kind;
+    if (p->kind == CR_LOG_PARAM_STR) {
+        *owned = strndup((const char *) lp->data.data, lp->data.len);
+        p->data = *owned ? *owned : (void *) "";
+        p->size = strlen(p->data);
+    } else {
+        p->data = lp->data.data;
+    }
 }
 
 static void report_event(struct crmpi_report *r, const struct crmpi_report_unit *u,
@@ -97,10 +109,11 @@ static void report_event(struct crmpi_report *r, const struct crmpi_report_unit 
     struct criterion_test_stats ts;
     struct criterion_assert_stats as;
     struct cr_log_assert_param p1, p2;
+    char *owned1, *owned2;
     report_fill_test_stats(&ts, u->test, e->stats);
     report_fill_assert(&as, e->assert);
-    report_fill_param(&p1, e->p1);
-    report_fill_param(&p2, e->p2);
+    report_fill_param(&p1, e->p1, &owned1);
+    report_fill_param(&p2, e->p2, &owned2);
     const char *text = e->text ? e->text : "";
     const char *text2 = e->text2;
 
@@ -147,7 +160,7 @@ static void report_event(struct crmpi_report *r, const struct crmpi_report_unit 
         report_call(r, log_message, (enum criterion_severity) e->severity, text);
         break;
     case CRMP__EVENT__KIND__ASSERT_SUB:
-        report_call(r, log_assert_sub, &as, e->text, text2);
+        report_call(r, log_assert_sub, &as, text, text2);
         break;
     case CRMP__EVENT__KIND__ASSERT_FORMATTED:
         report_call(r, log_assert_formatted, &as, text);
@@ -161,6 +174,8 @@ static void report_event(struct crmpi_report *r, const struct crmpi_report_unit 
     default:
         break;
     }
+    free(owned1);
+    free(owned2);
 }
 
 void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u)

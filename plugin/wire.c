@@ -54,8 +54,45 @@ static int wire_check_result(const Crmp__Result *r)
     return 1;
 }
 
+/*
+ * Both ends speak the same version: a field this version does not define is
+ * a malformed message, not something to carry along (protobuf-c keeps such
+ * fields, even the invalid field number 0, and would send them back out).
+ */
+static int wire_no_unknown(const ProtobufCMessage *m)
+{
+    if (!m)
+        return 1;
+    if (m->n_unknown_fields)
+        return 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *) m;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which = *(const uint32_t *) (base + f->quantifier_offset);
+            if (which != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) (base + f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *) (base + f->offset);
+            for (size_t k = 0; k < n; ++k)
+                if (!wire_no_unknown(v[k]))
+                    return 0;
+        } else if (!wire_no_unknown(*(ProtobufCMessage *const *) (base + f->offset))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int wire_check(const Crmp__Envelope *env)
 {
+    if (!wire_no_unknown(&env->base))
+        return 0;
     switch (env->body_case) {
     case CRMP__ENVELOPE__BODY_HELLO:
         for (size_t i = 0; i < env->hello->n_units; ++i)

@@ -1,0 +1,2 @@
+2
+wire version 2, expected 1
