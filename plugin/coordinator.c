@@ -1528,6 +1528,7 @@ static void coord_cleanup(struct coord *c)
             close(w->pidfd);
         if (w->waiting)
             crmpi_nng.nng_msg_free(w->waiting);
+        crmpi_wire_free(w->hello);
         w->pid = 0;
     }
     coord_reap_orphans(c);
@@ -1542,8 +1543,6 @@ static void coord_cleanup(struct coord *c)
     free(c->units);
     free(c->jobs);
     crmpi_jobs_free(&c->schedule);
-    for (size_t i = 0; i < c->n_workers; ++i)
-        crmpi_wire_free(c->workers[i].hello);
     crmpi_token_free(&c->token);
     for (struct coord_job *j = c->owned_jobs, *next; j; j = next) {
         next = j->owned_next;

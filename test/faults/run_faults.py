@@ -306,6 +306,10 @@ def valgrind_coordinator(ctx):
     if not shutil.which('valgrind'):
         print('valgrind not installed')
         sys.exit(77)
+    ldd = subprocess.run(['ldd', ctx.plugin], capture_output=True, text=True).stdout
+    if 'libasan' in ldd:
+        print('a sanitizer build cannot run under valgrind')
+        sys.exit(77)
     e, wd = ctx.env()
     argv = ['valgrind', '--quiet', '--error-exitcode=99', '--leak-check=full',
             '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
