@@ -919,6 +919,22 @@ static void coord_drop_worker(struct coord *c, struct coord_worker *w, const cha
     crmpi_kill_tree(w->pid);
 }
 
+/*
+ * A worker that was just sent a Reject: it holds no test and never will.  A
+ * remote one must get to read the Reject, so its connection stays until it
+ * closes it; a local one is ours to end.
+ */
+static void coord_refused(struct coord *c, struct coord_worker *w, const char *why)
+{
+    if (!w->remote) {
+        coord_drop_worker(c, w, why);
+        return;
+    }
+    crmpi_wire_free(w->hello);
+    w->hello = NULL;
+    w->alive = 0;
+}
+
 /* The hello of an authenticated (or local, token-less) worker. */
 static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
         const Crmp__Hello *h)
@@ -930,7 +946,7 @@ static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
                 "not the same binary", w->slot, h->n_units);
         crmpi_warn("%s", why);
         coord_reply_reject(c, req, why);
-        coord_drop_worker(c, w, why);
+        coord_refused(c, w, why);
         return;
     }
     if (!c->have_units) {
@@ -947,7 +963,7 @@ static void coord_accept(struct coord *c, nng_msg *req, struct coord_worker *w,
                 "expected %zu): not the same binary", w->slot, h->n_units, c->n_units);
         crmpi_warn("%s", why);
         coord_reply_reject(c, req, why);
-        coord_drop_worker(c, w, why);
+        coord_refused(c, w, why);
         return;
     }
     coord_dispatch(c, w, req);
@@ -980,7 +996,7 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
         crmpi_wire_free(env);
         coord_reply_reject(c, req, "this coordinator requires a token "
                 "(CRITERION_MPROC_TOKEN or --mproc-token-file)");
-        coord_drop_worker(c, w, "no token");
+        coord_refused(c, w, "no token");
         return;
     }
     memcpy(w->wnonce, h->nonce.data, CRMPI_NONCE_LEN);
@@ -1017,7 +1033,7 @@ static void coord_on_auth(struct coord *c, nng_msg *req, struct coord_worker *w,
         coord_reply_reject(c, req, "authentication failed: wrong token");
         crmpi_wire_free(w->hello);
         w->hello = NULL;
-        coord_drop_worker(c, w, "wrong token");
+        coord_refused(c, w, "wrong token");
         return;
     }
     w->authed = 1;
