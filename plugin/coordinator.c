@@ -114,6 +114,8 @@ struct coord {
     int stopping;               /* no more assignments */
     const char *stop_reason;
     int fatal;                  /* the run cannot complete */
+    int startup_status;         /* exit status of a worker dead before its hello, or -1 */
+    int exit_status;            /* exit the process with it, when not 0 */
 
     struct crmpi_report report;
     int report_started;
@@ -1213,6 +1215,8 @@ static void coord_worker_gone(struct coord *c, struct coord_worker *w, pid_t pid
 
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!w->pipe && !w->remote && !clean)
+        c->startup_status = sig ? 128 + sig : WEXITSTATUS(status);
     if (w->unit < 0) {
         if (!clean && coord_work_left(c))
             crmpi_warn("worker %u (pid %ld) exited unexpectedly (%s %d)", w->slot, (long) pid,
@@ -1276,6 +1280,21 @@ static void coord_after_deaths(struct coord *c)
     if (!coord_work_left(c))
         return;
     size_t alive = coord_alive(c);
+    if (!c->have_units && c->startup_status >= 0) {
+        /*
+         * Workers die before their first word (a bad --filter pattern, a
+         * binary that cannot start): another one would die the same way.
+         * Once none is left, end as the serial run would have.
+         */
+        if (!alive && !c->opts->listen) {
+            crmpi_error("the workers could not start (exit status %d): see their messages",
+                    c->startup_status);
+            c->exit_status = c->startup_status ? c->startup_status : 1;
+            c->fatal = 1;
+            c->stopping = 1;
+        }
+        return;
+    }
     while (alive < c->opts->workers && c->restarts < c->opts->max_restarts) {
         ++c->restarts;
         if (coord_spawn(c))
@@ -1586,7 +1605,8 @@ static void coord_cleanup(struct coord *c)
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
         char **argv)
 {
-    struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1 };
+    struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1,
+                       .startup_status = -1 };
     struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
     int result = 0;
 
@@ -1655,6 +1675,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         crmpi_outputs_mark_incomplete(c.stop_reason);
     }
 
+    /* Workers that could not start: nothing ran, nothing to report. */
+    if (c.exit_status)
+        goto out_signals;
+
     struct crmpi_report_unit *runits = calloc(c.n_units ? c.n_units : 1, sizeof(*runits));
     if (!runits) {
         crmpi_error("out of memory");
@@ -1683,6 +1707,8 @@ out:
     coord_cleanup(&c);
     if (coord_signal)
         return 128 + coord_signal;
+    if (c.exit_status)
+        return c.exit_status;
     return result;
 }
 

@@ -17,7 +17,9 @@
  * without the plugin's options; workers are started with it.
  *
  * Returns what criterion_run_all_tests returns (1: success, 0: failure), or
- * 128+signal when the run was interrupted.
+ * a status >= 2 the process must exit with at once: 128+signal when the run
+ * was interrupted, or the status of workers that could not start (as the
+ * serial run would have exited, e.g. on a bad --filter pattern).
  */
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
         char **argv);

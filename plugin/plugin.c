@@ -278,7 +278,7 @@ CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
     }
 
     int res = crmpi_coordinator_run(set, &plugin_opts, plugin_argv);
-    if (res >= 128) {
+    if (res >= 2) {
         fflush(NULL);
         exit(res);
     }
