@@ -105,6 +105,16 @@ Test(faults, inherits_no_plugin_descriptor)
     }
 }
 
+/* Criterion's own -j2 loses suite timeouts: --mproc must keep them. */
+TestSuite(suite_timeout, .timeout = 0.5);
+
+Test(suite_timeout, hangs_under_a_suite_timeout)
+{
+    if (getenv("FAULT_SUITE_HANG"))
+        for (;;)
+            pause();
+}
+
 /* A few ordinary tests so that there is something to schedule around. */
 Test(plain, one) { cr_assert_eq(1 + 1, 2); }
 Test(plain, two) { cr_assert_str_eq("a", "a"); }

@@ -131,7 +131,8 @@ def results(p):
 FAULT_TESTS = ['faults::fails_when_asked', 'faults::hangs_without_a_declared_timeout',
                'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
                'faults::kills_its_worker_once', 'grouped::a', 'grouped::b', 'grouped::c',
-               'grouped::d', 'plain::one', 'plain::three', 'plain::two']
+               'grouped::d', 'plain::one', 'plain::three', 'plain::two',
+               'suite_timeout::hangs_under_a_suite_timeout']
 
 
 def each_once(ctx, p):
@@ -150,7 +151,7 @@ def worker_killed_once(ctx):
     seen = each_once(ctx, p)
     ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
     ctx.check('running it again' in p.err, 'no word that the test is run again')
-    ctx.check(synthesis(ctx, p) == (12, 12, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (13, 13, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -162,7 +163,7 @@ def worker_killed_always(ctx):
     ctx.check(seen.get('faults::kills_its_worker_always') == ['FAIL'], 'not reported failed')
     ctx.check('faults::kills_its_worker_always: CRASH!' in p.err, 'not reported as a crash')
     ctx.check('reported as crashed' in p.err, 'no word on the crash')
-    ctx.check(synthesis(ctx, p) == (12, 11, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (13, 12, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -182,7 +183,22 @@ def hang_timeout(ctx):
     ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
     ctx.check('faults::hangs_without_a_declared_timeout: Timed out.' in p.err, 'no timeout line')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (12, 11, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (13, 12, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('suite-timeout')
+def suite_timeout(ctx):
+    serial_env, wd = ctx.env(['FAULT_SUITE_HANG=1'])
+    del serial_env['LD_PRELOAD']
+    serial = subprocess.run([ctx.exes['faults'], '-j1'], env=serial_env, cwd=wd,
+                            capture_output=True, timeout=60)
+    p = ctx.run('faults', ['--mproc=2'], ['FAULT_SUITE_HANG=1'])
+    line = 'suite_timeout::hangs_under_a_suite_timeout: Timed out.'
+    ctx.check(line in serial.stderr.decode(), 'serially the suite timeout does not apply?')
+    ctx.check(line in p.err, 'the suite timeout was lost under --mproc')
+    ctx.check(p.returncode == serial.returncode == 1, 'exit %s, serial %s'
+              % (p.returncode, serial.returncode))
     return [p]
 
 
