@@ -91,7 +91,7 @@ struct coord {
     int recv_fd;
     int wake[2];
 
-    struct coord_worker *workers;
+    struct coord_worker **workers;  /* owned, each owned: pointers stay valid */
     size_t n_workers;
     unsigned restarts;
 
@@ -114,6 +114,7 @@ struct coord {
     int stopping;               /* no more assignments */
     const char *stop_reason;
     int fatal;                  /* the run cannot complete */
+    int startup_failed;         /* no worker could start: nothing to report */
     int startup_status;         /* exit status of a worker dead before its hello, or -1 */
     int exit_status;            /* exit the process with it, when not 0 */
 
@@ -340,15 +341,29 @@ static int coord_listen_remote(struct coord *c)
     return 0;
 }
 
+/*
+ * A new, zeroed worker entry, appended.  Entries never move: code holding a
+ * worker may start another one (the array of pointers grows, not them).
+ */
+static struct coord_worker *coord_new_worker(struct coord *c)
+{
+    struct coord_worker **grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    c->workers = grown;
+    struct coord_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1 };
+    c->workers[c->n_workers++] = w;
+    return w;
+}
+
 static int coord_spawn(struct coord *c)
 {
-    struct coord_worker *grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
-    if (!grown)
+    struct coord_worker *w = coord_new_worker(c);
+    if (!w)
         return -ENOMEM;
-    c->workers = grown;
-    struct coord_worker *w = &c->workers[c->n_workers];
-    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1,
-                                 .alive = 1 };
 
     char slot_env[64];
     snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_SLOT, w->slot);
@@ -375,6 +390,7 @@ static int coord_spawn(struct coord *c)
     posix_spawnattr_destroy(&attr);
     c->envp[k] = NULL;
     if (rc) {
+        w->pid = 0;
         crmpi_error("cannot start a worker (%s): %s", c->exe, strerror(rc));
         return -rc;
     }
@@ -388,9 +404,10 @@ static int coord_spawn(struct coord *c)
         crmpi_error("cannot watch worker %u: %s", w->slot, strerror(errno));
         crmpi_kill_tree(w->pid);
         waitpid(w->pid, NULL, 0);
+        w->pid = 0;
         return rc;
     }
-    ++c->n_workers;
+    w->alive = 1;
     crmpi_debug("worker %u started, pid %ld", w->slot, (long) w->pid);
     return 0;
 }
@@ -516,7 +533,7 @@ static void coord_dispatch(struct coord *c, struct coord_worker *w, nng_msg *req
 static void coord_wake_waiting(struct coord *c)
 {
     for (size_t i = 0; i < c->n_workers; ++i) {
-        struct coord_worker *w = &c->workers[i];
+        struct coord_worker *w = c->workers[i];
         if (!w->waiting)
             continue;
         if (!c->stopping && !coord_all_done(c) && !coord_work_queued(c))
@@ -808,6 +825,9 @@ static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *wh
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
+    while (c->n_workers < c->opts->workers)
+        if (coord_spawn(c))
+            break;
     crmpi_debug("%zu units to run in %zu jobs", n, c->q_len);
     return 0;
 }
@@ -815,22 +835,20 @@ static int coord_adopt_units(struct coord *c, const Crmp__Hello *hello, char *wh
 static struct coord_worker *coord_worker_by_pipe(struct coord *c, uint32_t pipe)
 {
     for (size_t i = 0; i < c->n_workers; ++i)
-        if (c->workers[i].pipe == pipe && c->workers[i].alive)
-            return &c->workers[i];
+        if (c->workers[i]->pipe == pipe && c->workers[i]->alive)
+            return c->workers[i];
     return NULL;
 }
 
 /* A worker that connected from elsewhere: known by its connection only. */
 static struct coord_worker *coord_add_remote(struct coord *c, uint32_t pipe)
 {
-    struct coord_worker *grown = realloc(c->workers, (c->n_workers + 1) * sizeof(*grown));
-    if (!grown)
+    struct coord_worker *w = coord_new_worker(c);
+    if (!w)
         return NULL;
-    c->workers = grown;
-    struct coord_worker *w = &c->workers[c->n_workers];
-    *w = (struct coord_worker) { .slot = (unsigned) c->n_workers, .pidfd = -1, .unit = -1,
-                                 .alive = 1, .remote = 1, .pipe = pipe };
-    ++c->n_workers;
+    w->alive = 1;
+    w->remote = 1;
+    w->pipe = pipe;
     crmpi_info("remote worker %u connected", w->slot);
     return w;
 }
@@ -975,9 +993,9 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
 {
     const Crmp__Hello *h = env->hello;
     struct coord_worker *w = NULL;
-    if (h->slot < c->n_workers && !c->workers[h->slot].remote
-            && c->workers[h->slot].pid == (pid_t) h->pid && !c->workers[h->slot].pipe)
-        w = &c->workers[h->slot];
+    if (h->slot < c->n_workers && !c->workers[h->slot]->remote
+            && c->workers[h->slot]->pid == (pid_t) h->pid && !c->workers[h->slot]->pipe)
+        w = c->workers[h->slot];
     else
         w = coord_add_remote(c, pipe);
     if (!w) {
@@ -1152,7 +1170,7 @@ static size_t coord_alive(const struct coord *c)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->n_workers; ++i)
-        n += c->workers[i].alive != 0;
+        n += c->workers[i]->alive != 0;
     return n;
 }
 
@@ -1164,7 +1182,7 @@ static int coord_work_left(const struct coord *c)
 static int coord_is_worker(const struct coord *c, pid_t pid)
 {
     for (size_t i = 0; i < c->n_workers; ++i)
-        if (c->workers[i].pid == pid)
+        if (c->workers[i]->pid == pid)
             return 1;
     return 0;
 }
@@ -1215,10 +1233,11 @@ static void coord_worker_gone(struct coord *c, struct coord_worker *w, pid_t pid
 
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!w->pipe && !w->remote && !clean)
+    int early = !w->pipe && !w->remote && !clean;
+    if (early)
         c->startup_status = sig ? 128 + sig : WEXITSTATUS(status);
     if (w->unit < 0) {
-        if (!clean && coord_work_left(c))
+        if (!clean && !early && coord_work_left(c))
             crmpi_warn("worker %u (pid %ld) exited unexpectedly (%s %d)", w->slot, (long) pid,
                     sig ? "signal" : "status", sig ? sig : WEXITSTATUS(status));
         if (coord_requeue(c, w, NULL))
@@ -1287,9 +1306,11 @@ static void coord_after_deaths(struct coord *c)
          * Once none is left, end as the serial run would have.
          */
         if (!alive && !c->opts->listen) {
-            crmpi_error("the workers could not start (exit status %d): see their messages",
-                    c->startup_status);
+            /* A worker that exited said why (as the serial run would); a killed one could not. */
+            crmpi_diag(c->startup_status > 128 ? CRMPI_DIAG_ERROR : CRMPI_DIAG_INFO,
+                    "the workers could not start (exit status %d)", c->startup_status);
             c->exit_status = c->startup_status ? c->startup_status : 1;
+            c->startup_failed = 1;
             c->fatal = 1;
             c->stopping = 1;
         }
@@ -1347,8 +1368,8 @@ static void coord_handle_wake(struct coord *c)
 static void coord_kill_busy(struct coord *c)
 {
     for (size_t i = 0; i < c->n_workers; ++i)
-        if (c->workers[i].pid && c->workers[i].unit >= 0)
-            crmpi_kill_tree(c->workers[i].pid);
+        if (c->workers[i]->pid && c->workers[i]->unit >= 0)
+            crmpi_kill_tree(c->workers[i]->pid);
 }
 
 
@@ -1359,7 +1380,7 @@ static void coord_check_heartbeats(struct coord *c)
         return;
     int64_t now = coord_now_ms();
     for (size_t i = 0; i < c->n_workers; ++i) {
-        struct coord_worker *w = &c->workers[i];
+        struct coord_worker *w = c->workers[i];
         if (!w->alive || !w->last_beat_ms || w->dropped)
             continue;
         if (now - w->last_beat_ms > (int64_t) c->opts->heartbeat * 1000) {
@@ -1389,12 +1410,12 @@ static int coord_loop(struct coord *c)
                 break;
             if (coord_now_ms() >= deadline) {
                 for (size_t i = 0; i < c->n_workers; ++i)
-                    if (c->workers[i].remote)
-                        c->workers[i].alive = 0;
+                    if (c->workers[i]->remote)
+                        c->workers[i]->alive = 0;
                 for (size_t i = 0; i < c->n_workers; ++i)
-                    if (c->workers[i].pid) {
-                        crmpi_warn("worker %u did not exit in time: killed", c->workers[i].slot);
-                        crmpi_kill_tree(c->workers[i].pid);
+                    if (c->workers[i]->pid) {
+                        crmpi_warn("worker %u did not exit in time: killed", c->workers[i]->slot);
+                        crmpi_kill_tree(c->workers[i]->pid);
                     }
                 deadline = coord_now_ms() + COORD_EXIT_GRACE_MS;
             }
@@ -1410,8 +1431,8 @@ static int coord_loop(struct coord *c)
         fds[nfds++] = (struct pollfd) { .fd = c->recv_fd, .events = POLLIN };
         fds[nfds++] = (struct pollfd) { .fd = c->wake[0], .events = POLLIN };
         for (size_t i = 0; i < c->n_workers; ++i)
-            if (c->workers[i].pid && c->workers[i].pidfd >= 0)
-                fds[nfds++] = (struct pollfd) { .fd = c->workers[i].pidfd, .events = POLLIN };
+            if (c->workers[i]->pid && c->workers[i]->pidfd >= 0)
+                fds[nfds++] = (struct pollfd) { .fd = c->workers[i]->pidfd, .events = POLLIN };
 
         int timeout = deadline < 0 ? -1 : (int) (deadline - coord_now_ms());
         if (timeout < -1)
@@ -1430,7 +1451,7 @@ static int coord_loop(struct coord *c)
 
         int died = 0;
         for (size_t i = 0; i < c->n_workers; ++i) {
-            struct coord_worker *w = &c->workers[i];
+            struct coord_worker *w = c->workers[i];
             if (!w->pid)
                 continue;
             if (coord_exited(w)) {
@@ -1538,8 +1559,8 @@ static void coord_print_efficiency(const struct coord *c, int64_t makespan_ms)
         longest = t > longest ? t : longest;
     }
     for (size_t i = 0; i < c->n_workers; ++i)
-        crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i].slot,
-                c->workers[i].units_done, c->workers[i].busy_ns / 1e9);
+        crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i]->slot,
+                c->workers[i]->units_done, c->workers[i]->busy_ns / 1e9);
     double bound = (double) total / (double) (c->n_workers ? c->n_workers : 1);
     if ((double) longest > bound)
         bound = (double) longest;
@@ -1554,7 +1575,7 @@ static void coord_print_efficiency(const struct coord *c, int64_t makespan_ms)
 static void coord_cleanup(struct coord *c)
 {
     for (size_t i = 0; i < c->n_workers; ++i) {
-        struct coord_worker *w = &c->workers[i];
+        struct coord_worker *w = c->workers[i];
         if (w->pid) {
             crmpi_kill_tree(w->pid);
             waitpid(w->pid, NULL, 0);
@@ -1568,6 +1589,8 @@ static void coord_cleanup(struct coord *c)
     }
     coord_reap_orphans(c);
     prctl(PR_SET_CHILD_SUBREAPER, 0);
+    for (size_t i = 0; i < c->n_workers; ++i)
+        free(c->workers[i]);
     free(c->workers);
     if (c->sock_open)
         crmpi_nng.nng_close(c->sock);
@@ -1603,8 +1626,9 @@ static void coord_cleanup(struct coord *c)
 }
 
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
-        char **argv)
+        char **argv, int *exit_status)
 {
+    *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1,
                        .startup_status = -1 };
     struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
@@ -1654,9 +1678,12 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     /* Sandboxes of a worker that dies become our children: see coord_reap_orphans. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     c.started_ms = coord_now_ms();
-    for (unsigned i = 0; i < opts->workers; ++i)
-        if (coord_spawn(&c))
-            break;
+    /*
+     * One worker first, the others once it said hello: a binary whose
+     * workers cannot start (a bad --filter pattern) then says why once.
+     */
+    if (opts->workers)
+        coord_spawn(&c);
     if (!c.n_workers && !opts->listen) {
         c.fatal = 1;
     } else {
@@ -1676,7 +1703,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
 
     /* Workers that could not start: nothing ran, nothing to report. */
-    if (c.exit_status)
+    if (c.startup_failed)
         goto out_signals;
 
     struct crmpi_report_unit *runits = calloc(c.n_units ? c.n_units : 1, sizeof(*runits));
@@ -1693,6 +1720,9 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     coord_save_history(&c);
     if (opts->slowest)
         coord_print_slowest(&c);
+    /* Criterion's --fail-fast ends the process with 1, --always-succeed or not. */
+    if (c.stop_reason && !strcmp(c.stop_reason, "--fail-fast"))
+        c.exit_status = 1;
     if (crmpi_diag_level() >= CRMPI_DIAG_INFO)
         coord_print_efficiency(&c, makespan_ms);
 
@@ -1706,9 +1736,9 @@ out:
         crmpi_report_free(&c.report);
     coord_cleanup(&c);
     if (coord_signal)
-        return 128 + coord_signal;
-    if (c.exit_status)
-        return c.exit_status;
+        *exit_status = 128 + coord_signal;
+    else if (c.exit_status)
+        *exit_status = c.exit_status;
     return result;
 }
 
@@ -1762,8 +1792,8 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         size_t nfds = 0;
         fds[nfds++] = (struct pollfd) { .fd = c.wake[0], .events = POLLIN };
         for (size_t i = 0; i < c.n_workers; ++i)
-            if (c.workers[i].pid && c.workers[i].pidfd >= 0)
-                fds[nfds++] = (struct pollfd) { .fd = c.workers[i].pidfd, .events = POLLIN };
+            if (c.workers[i]->pid && c.workers[i]->pidfd >= 0)
+                fds[nfds++] = (struct pollfd) { .fd = c.workers[i]->pidfd, .events = POLLIN };
         if (poll(fds, nfds, -1) < 0 && errno != EINTR)
             break;
         char buf[64];
@@ -1771,11 +1801,11 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
             ;
         if (coord_signal) {
             for (size_t i = 0; i < c.n_workers; ++i)
-                if (c.workers[i].pid)
-                    crmpi_kill_tree(c.workers[i].pid);
+                if (c.workers[i]->pid)
+                    crmpi_kill_tree(c.workers[i]->pid);
         }
         for (size_t i = 0; i < c.n_workers; ++i) {
-            struct coord_worker *w = &c.workers[i];
+            struct coord_worker *w = c.workers[i];
             if (!w->pid || !coord_exited(w))
                 continue;
             int st = 0;

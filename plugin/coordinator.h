@@ -16,13 +16,15 @@
  * Runs set on opts->workers workers.  argv (borrowed) is the command line
  * without the plugin's options; workers are started with it.
  *
- * Returns what criterion_run_all_tests returns (1: success, 0: failure), or
- * a status >= 2 the process must exit with at once: 128+signal when the run
- * was interrupted, or the status of workers that could not start (as the
- * serial run would have exited, e.g. on a bad --filter pattern).
+ * Returns what criterion_run_all_tests returns (1: success, 0: failure).
+ * Sets *exit_status to -1, or to a status the process must end with at
+ * once: 128+signal when the run was interrupted (die of that signal), 1
+ * after --fail-fast stopped the run (as Criterion does, --always-succeed or
+ * not), or the status of workers that could not start (as the serial run
+ * would have exited, e.g. 3 on a bad --filter pattern).
  */
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,
-        char **argv);
+        char **argv, int *exit_status);
 
 /*
  * A worker host (--mproc-connect=URL): starts opts->workers workers that

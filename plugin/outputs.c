@@ -224,7 +224,7 @@ static json_object *json_counts(const char *name, size_t passed, size_t failed,
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, name ? "name" : "id",
-            json_object_new_string(name ? name : "Criterion " CRMPI_CRITERION_VERSION));
+            json_object_new_string(name ? name : "Criterion v" CRMPI_CRITERION_VERSION));
     json_object_object_add(o, "passed", json_object_new_int64((int64_t) passed));
     json_object_object_add(o, "failed", json_object_new_int64((int64_t) failed));
     json_object_object_add(o, "errored", json_object_new_int64((int64_t) errored));

@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +194,26 @@ CRMP_EXPORT int criterion_handle_args(int argc, char *argv[], bool handle_unknow
     plugin_args_handled = 1;
     plugin_apply_options();
 
-    int res = real.handle_args(nargc, nargv, handle_unknown_arg);
+    int res;
+    if (plugin_role == PLUGIN_WORKER) {
+        /*
+         * The coordinator parsed the same arguments and said what there was
+         * to say (deprecation notes): workers would only repeat it.
+         */
+        int saved = dup(STDERR_FILENO);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (saved >= 0 && null >= 0)
+            dup2(null, STDERR_FILENO);
+        res = real.handle_args(nargc, nargv, handle_unknown_arg);
+        if (saved >= 0 && null >= 0)
+            dup2(saved, STDERR_FILENO);
+        if (null >= 0)
+            close(null);
+        if (saved >= 0)
+            close(saved);
+    } else {
+        res = real.handle_args(nargc, nargv, handle_unknown_arg);
+    }
     if (plugin_opts.help)
         crmpi_options_usage(stderr);
     return res;
@@ -277,10 +297,16 @@ CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
         exit(status);
     }
 
-    int res = crmpi_coordinator_run(set, &plugin_opts, plugin_argv);
-    if (res >= 2) {
+    int status;
+    int res = crmpi_coordinator_run(set, &plugin_opts, plugin_argv, &status);
+    if (status >= 0) {
         fflush(NULL);
-        exit(res);
+        if (status > 128 && status < 128 + NSIG) {
+            /* Interrupted: die of the same signal, as the shell expects. */
+            signal(status - 128, SIG_DFL);
+            raise(status - 128);
+        }
+        exit(status);
     }
     return criterion_options.always_succeed || res;
 }
