@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Behaviour tests of the criterion-mproc plugin, one case per invocation:
+
+    behaviour.py --plugin LIB --strlib EXE --failing EXE --hookprobe EXE CASE
+
+Every run happens in its own temporary directory with its own TMPDIR, in the
+fixed environment of compare.py; after every plugin run no process of the
+run may remain and TMPDIR must be empty.  Run without CASE to list cases.
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+
+CASES = {}
+
+
+def case(name):
+    def register(fn):
+        CASES[name] = fn
+        return fn
+    return register
+
+
+class Ctx:
+    def __init__(self, args):
+        self.plugin = os.path.abspath(args['plugin'])
+        self.exes = {k: os.path.abspath(v) for k, v in args.items() if k != 'plugin'}
+        self.root = tempfile.mkdtemp(prefix='crmp-', dir='/tmp')
+        self.n = 0
+        self.problems = []
+        self.log = []
+
+    def check(self, cond, msg):
+        if not cond:
+            self.problems.append(msg)
+        return cond
+
+    def run(self, exe, args, preload=True, env=(), hooks=False, check_leftovers=True):
+        """Runs exe; returns a compare.Run with .hooks (list of lines) when hooks."""
+        self.n += 1
+        wd = os.path.join(self.root, 'r%d' % self.n)
+        tmp = os.path.join(wd, 't')
+        os.makedirs(tmp)
+        e = compare.base_env(tmp, 'behaviour-%d-%d' % (os.getpid(), self.n))
+        if preload:
+            e['LD_PRELOAD'] = self.plugin
+        hook_log = os.path.join(wd, 'hooks.log')
+        if hooks:
+            e['CRMP_HOOK_LOG'] = hook_log
+        for kv in env:
+            k, _, v = kv.partition('=')
+            e[k] = v
+        r = compare.Run('run %d' % self.n, [self.exes.get(exe, exe)] + list(args), e, wd)
+        self.problems.extend(compare.execute(r, check_leftovers=preload and check_leftovers))
+        r.hooks = compare.read(hook_log).splitlines() if os.path.exists(hook_log) else []
+        self.log.append(r)
+        return r
+
+    def finish(self):
+        for r in self.log:
+            print('%s: %s -> exit %s' % (r.label, r.describe(), r.status))
+        if self.problems:
+            print('\nFAILED:')
+            for p in self.problems:
+                print('- ' + p)
+            for r in self.log:
+                print('\n---- %s stderr ----\n%s' % (r.label, r.stderr), end='')
+                if r.stdout:
+                    print('---- %s stdout ----\n%s' % (r.label, r.stdout), end='')
+                if getattr(r, 'hooks', None):
+                    print('---- %s hooks ----\n%s' % (r.label, '\n'.join(r.hooks)))
+        shutil.rmtree(self.root, ignore_errors=True)
+        return 1 if self.problems else 0
+
+
+# ---- refused options --------------------------------------------------------------
+
+def expect_usage_error(ctx, args, needle, env=()):
+    """The run stops before any test with status 2 and one line naming needle."""
+    r = ctx.run('hookprobe', args, env=env, hooks=True)
+    ctx.check(r.status == 2, 'exit status %s, expected 2' % r.status)
+    lines = r.stderr.splitlines()
+    ctx.check(len(lines) == 1, 'expected exactly one line on stderr, got %d' % len(lines))
+    ctx.check(needle in r.stderr, 'stderr does not name %r' % needle)
+    ctx.check('criterion-mproc' in r.stderr, 'stderr line lacks the criterion-mproc prefix')
+    ctx.check(r.stdout == '', 'stdout is not empty')
+    ctx.check(r.hooks == [], 'tests or hooks ran: %r' % r.hooks[:5])
+    ctx.check('Synthesis' not in r.stderr, 'a synthesis was printed')
+
+
+@case('bad-zero')
+def bad_zero(ctx):
+    expect_usage_error(ctx, ['--mproc=0'], '--mproc')
+
+
+@case('bad-junk')
+def bad_junk(ctx):
+    expect_usage_error(ctx, ['--mproc=abc'], '--mproc')
+
+
+@case('bad-negative')
+def bad_negative(ctx):
+    expect_usage_error(ctx, ['--mproc=-1'], '--mproc')
+
+
+@case('bad-auto-times-zero')
+def bad_auto_times_zero(ctx):
+    expect_usage_error(ctx, ['--mproc=auto*0'], '--mproc')
+
+
+@case('bad-unknown-option')
+def bad_unknown(ctx):
+    expect_usage_error(ctx, ['--mproc-bogus'], '--mproc-bogus')
+    expect_usage_error(ctx, ['--mproc=2', '--mproc-bogus=1'], '--mproc-bogus')
+
+
+@case('bad-env')
+def bad_env(ctx):
+    expect_usage_error(ctx, [], 'CRITERION_MPROC', env=['CRITERION_MPROC=junk'])
+    expect_usage_error(ctx, [], 'CRITERION_MPROC', env=['CRITERION_MPROC=0'])
+
+
+@case('bad-missing-value')
+def bad_missing_value(ctx):
+    expect_usage_error(ctx, ['--mproc'], '--mproc')
+
+
+@case('refuse-jobs')
+def refuse_jobs(ctx):
+    expect_usage_error(ctx, ['-j2', '--mproc=2'], '-j')
+    expect_usage_error(ctx, ['--mproc=2', '--jobs', '2'], '-j')
+    expect_usage_error(ctx, ['-j2'], '-j', env=['CRITERION_MPROC=2'])
+
+
+@case('refuse-jobs-env')
+def refuse_jobs_env(ctx):
+    expect_usage_error(ctx, ['--mproc=2'], 'CRITERION_JOBS', env=['CRITERION_JOBS=2'])
+
+
+@case('refuse-debug')
+def refuse_debug(ctx):
+    expect_usage_error(ctx, ['--mproc=2', '--debug'], '--debug')
+    expect_usage_error(ctx, ['--mproc=2', '--wait'], '--wait')
+
+
+# ---- informational options ---------------------------------------------------------
+
+@case('help')
+def help_lists_mproc(ctx):
+    plain = ctx.run('strlib', ['--help'], preload=False)
+    pre = ctx.run('strlib', ['--help'])
+    ctx.check(pre.status == plain.status, 'exit status %s, plain %s' % (pre.status, plain.status))
+    text = pre.stdout + pre.stderr
+    ctx.check('--mproc' in text, '--help does not list --mproc')
+    ctx.check(re.search(r'--mproc\S*=?N', text) or 'auto' in text,
+              '--help does not describe the worker count')
+    # Criterion's own usage is all still there, in order.
+    plain_lines = [l for l in (plain.stdout + plain.stderr).splitlines() if l.strip()]
+    pre_lines = [l for l in text.splitlines() if l.strip()]
+    it = iter(pre_lines)
+    ctx.check(all(l in it for l in plain_lines), 'Criterion\'s own --help text is not intact')
+    # With --mproc too: usage, nothing run.
+    h = ctx.run('hookprobe', ['--help', '--mproc=2'], hooks=True)
+    ctx.check(h.status == plain.status, '--help --mproc=2: exit status %s' % h.status)
+    ctx.check('--mproc' in h.stdout + h.stderr, '--help --mproc=2 does not list --mproc')
+    ctx.check(h.hooks == [], '--help --mproc=2 ran tests: %r' % h.hooks[:3])
+
+
+@case('list')
+def list_runs_nothing(ctx):
+    plain = ctx.run('hookprobe', ['--list'], preload=False, hooks=True)
+    pre = ctx.run('hookprobe', ['--list', '--mproc=2'], hooks=True)
+    ctx.check(pre.status == plain.status, 'exit status %s, plain %s' % (pre.status, plain.status))
+    ctx.check(pre.stdout == plain.stdout, 'stdout differs from plain --list')
+    ctx.check(pre.stderr == plain.stderr, 'stderr differs from plain --list')
+    ctx.check('passes' in plain.stdout + plain.stderr, 'plain --list lists nothing (probe broken)')
+    ctx.check(pre.hooks == plain.hooks, 'hooks differ: %r vs %r' % (pre.hooks[:5], plain.hooks[:5]))
+    ctx.check(not any(l.startswith(('POST_TEST', 'PRE_TEST')) for l in pre.hooks),
+              '--list ran tests')
+
+
+@case('version')
+def version(ctx):
+    plain = ctx.run('strlib', ['--version'], preload=False)
+    pre = ctx.run('strlib', ['--version', '--mproc=2'])
+    ctx.check(pre.status == plain.status, 'exit status %s, plain %s' % (pre.status, plain.status))
+    ctx.check((pre.stdout, pre.stderr) == (plain.stdout, plain.stderr), 'output differs')
+
+
+# ---- preloaded but off ----------------------------------------------------------------
+
+@case('preloaded-off')
+def preloaded_off(ctx):
+    for exe in ('strlib', 'failing'):
+        plain = ctx.run(exe, ['-j1'], preload=False)
+        pre = ctx.run(exe, ['-j1'])
+        ctx.check(pre.status == plain.status, '%s: exit status %s, plain %s'
+                  % (exe, pre.status, plain.status))
+        ctx.check(compare.strip_times(pre.stderr) == compare.strip_times(plain.stderr),
+                  '%s: stderr differs from a plain -j1 run' % exe)
+        ctx.check(pre.stdout == plain.stdout, '%s: stdout differs' % exe)
+        ctx.check('criterion-mproc' not in pre.stderr, '%s: the plugin spoke' % exe)
+    # Every hook, where Criterion calls it (-j1: Criterion's own parallel
+    # runner calls some hooks nondeterministically).
+    plain = ctx.run('hookprobe', ['-j1'], preload=False, hooks=True)
+    pre = ctx.run('hookprobe', ['-j1'], hooks=True)
+    ctx.check(pre.status == plain.status, 'hookprobe: exit status %s, plain %s'
+              % (pre.status, plain.status))
+    ctx.check(compare.strip_times(pre.stderr) == compare.strip_times(plain.stderr),
+              'hookprobe: console differs')
+    ctx.check(pre.hooks == plain.hooks, 'hookprobe: hook calls differ')
+    # Criterion's default parallelism.
+    plain = ctx.run('strlib', [], preload=False)
+    pre = ctx.run('strlib', [])
+    ctx.check(pre.status == plain.status, 'strlib -jN: exit status %s, plain %s'
+              % (pre.status, plain.status))
+    ctx.check(compare.console_blocks(compare.strip_times(pre.stderr))
+              == compare.console_blocks(compare.strip_times(plain.stderr)),
+              'strlib -jN: console differs')
+
+
+@case('inert-without-criterion')
+def inert(ctx):
+    for env in ([], ['CRITERION_MPROC=2']):
+        r = ctx.run('/bin/sh', ['-c', 'echo hi; /bin/true'], env=env)
+        ctx.check(r.status == 0, '%s sh: exit status %s' % (env, r.status))
+        ctx.check(r.stdout == 'hi\n', '%s sh: stdout %r' % (env, r.stdout))
+        ctx.check(r.stderr == '', '%s sh: stderr %r' % (env, r.stderr))
+
+
+# ---- stdout stays the binary's -----------------------------------------------------------
+
+TAP_LINE = re.compile(r'^(TAP version \d+|\d+\.\.\d+|#.*|(not )?ok .*|  .*|)$')
+
+
+@case('stdout-is-pure-tap')
+def stdout_is_pure_tap(ctx):
+    plain = ctx.run('failing', ['-j1', '--tap=-'], preload=False)
+    pre = ctx.run('failing', ['--tap=-', '--mproc=2', '--mproc-verbose=3'])
+    ctx.check(pre.status == plain.status, 'exit status %s, plain %s' % (pre.status, plain.status))
+    ctx.check('criterion-mproc' in pre.stderr,
+              'no plugin diagnostics on stderr at --mproc-verbose=3 (is the option honoured?)')
+    ctx.check('criterion-mproc' not in pre.stdout, 'plugin diagnostics on stdout')
+    bad = [l for l in pre.stdout.splitlines() if not TAP_LINE.match(l)]
+    ctx.check(not bad, 'stdout is not pure TAP: %r' % bad[:5])
+    ctx.check(pre.stdout.startswith('TAP version'), 'stdout does not start with a TAP header')
+    se, so = compare.parse_tap(plain.stdout)
+    pe, po = compare.parse_tap(pre.stdout)
+    d = compare.counter_diff('TAP test', se, pe) + compare.counter_diff('TAP line', so, po)
+    ctx.check(not d, 'TAP on stdout differs from a plain run:\n' + '\n'.join(d))
+
+
+# ---- report hooks -----------------------------------------------------------------------
+
+@case('hooks')
+def hooks(ctx):
+    serial = ctx.run('hookprobe', ['-j1'], preload=False, hooks=True)
+    ctx.check(serial.hooks and serial.hooks[0].startswith('PRE_ALL'), 'probe: no PRE_ALL first')
+    for args, env in ((['--mproc=2'], []), ([], ['CRITERION_MPROC=3'])):
+        r = ctx.run('hookprobe', args, env=env, hooks=True)
+        what = ' '.join(args + env)
+        ctx.check(r.status == serial.status, '%s: exit status %s, serial %s'
+                  % (what, r.status, serial.status))
+        kinds = collections.Counter(l.split(' ', 1)[0] for l in r.hooks)
+        ctx.check(kinds['PRE_ALL'] == 1, '%s: PRE_ALL ran %d times' % (what, kinds['PRE_ALL']))
+        ctx.check(kinds['POST_ALL'] == 1, '%s: POST_ALL ran %d times' % (what, kinds['POST_ALL']))
+        ctx.check(r.hooks[:1] and r.hooks[0].startswith('PRE_ALL'),
+                  '%s: PRE_ALL is not the first hook' % what)
+        ctx.check(r.hooks[-1:] and r.hooks[-1].startswith('POST_ALL'),
+                  '%s: POST_ALL is not the last hook' % what)
+        want = collections.Counter(serial.hooks)
+        got = collections.Counter(r.hooks)
+        d = compare.counter_diff('hook call', want, got)
+        ctx.check(not d, '%s: hook calls differ from -j1:\n%s' % (what, '\n'.join(d)))
+
+
+# ---- cleanup ------------------------------------------------------------------------------
+
+@case('cleanup')
+def cleanup(ctx):
+    # execute() checks processes and TMPDIR after each run.
+    r = ctx.run('strlib', ['--mproc=4'])
+    ctx.check(r.status == 0, 'exit status %s' % r.status)
+    r = ctx.run('strlib', ['--mproc=1'])
+    ctx.check(r.status == 0, 'exit status %s' % r.status)
+
+
+@case('cleanup-crashes')
+def cleanup_crashes(ctx):
+    r = ctx.run('failing', ['--mproc=2'])
+    ctx.check(r.status == 1, 'exit status %s' % r.status)
+    r = ctx.run('hookprobe', ['--mproc=3', '--fail-fast'])
+    ctx.check(r.status == 1, '--fail-fast: exit status %s' % r.status)
+
+
+def interrupted_run(ctx, args, preload):
+    """Runs the slow sample, sends SIGINT once a test has finished (an event,
+    not a delay), and returns (status, stderr, tmpdir, token)."""
+    ctx.n += 1
+    wd = os.path.join(ctx.root, 'r%d' % ctx.n)
+    tmp = os.path.join(wd, 't')
+    os.makedirs(tmp)
+    token = 'behaviour-int-%d-%d' % (os.getpid(), ctx.n)
+    env = compare.base_env(tmp, token)
+    if preload:
+        env['LD_PRELOAD'] = ctx.plugin
+    p = subprocess.Popen([ctx.exes['slow'], '--verbose'] + args, env=env, cwd=wd,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    seen = []
+    try:
+        # Wait for the event "a test finished", then interrupt.
+        for raw in p.stderr:
+            line = raw.decode('utf-8', 'replace')
+            seen.append(line)
+            if line.startswith('[PASS]'):
+                break
+        p.send_signal(signal.SIGINT)
+        rest = p.stderr.read().decode('utf-8', 'replace')
+        status = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        ctx.problems.append('the run did not end within 30 s of SIGINT')
+        status = None
+        rest = ''
+    ctx.check(any(l.startswith('[PASS]') for l in seen), 'no test finished before SIGINT')
+    print('%s -> %s\n%s' % (' '.join(args), status, ''.join(seen) + rest))
+    return status, tmp, token
+
+
+@case('fail-fast-exit-status')
+def fail_fast_exit_status(ctx):
+    """Which tests run before --fail-fast stops differs with workers; the exit
+    status must not (Criterion exits 1 on a fail-fast stop, even with
+    --always-succeed)."""
+    for extra in ([], ['--always-succeed']):
+        plain = ctx.run('failing', ['-j1', '--fail-fast'] + extra, preload=False)
+        r = ctx.run('failing', ['--mproc=2', '--fail-fast'] + extra)
+        ctx.check(r.status == plain.status, '--fail-fast %s: exit status %s, plain -j1 %s'
+                  % (' '.join(extra), r.status, plain.status))
+        ctx.check('[FAIL]' in r.stderr, '--fail-fast %s: no failure reported' % ' '.join(extra))
+
+
+@case('interrupt')
+def interrupt(ctx):
+    """SIGINT while tests run: the run ends, workers and TMPDIR are cleaned up."""
+    status, tmp, token = interrupted_run(ctx, ['--mproc=2'], True)
+    ctx.check(status is not None and status != 0, 'exit status %s after SIGINT' % status)
+    left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+    ctx.check(not left, 'processes left after SIGINT: %s' % sorted(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    ctx.check(os.listdir(tmp) == [], 'left in TMPDIR after SIGINT: %s' % os.listdir(tmp))
+
+
+@case('interrupt-status')
+def interrupt_status(ctx):
+    """Interrupted, the run ends the way Criterion's does: killed by SIGINT,
+    which shells and make tell apart from an exit status of 130."""
+    plain, _, _ = interrupted_run(ctx, ['-j1'], False)
+    status, _, token = interrupted_run(ctx, ['--mproc=2'], True)
+    for pid in compare.wait_gone(compare.find_token_processes(token), 5.0):
+        os.kill(pid, signal.SIGKILL)
+    ctx.check(plain == -signal.SIGINT, 'plain Criterion: status %s (test assumption)' % plain)
+    ctx.check(status == plain, 'interrupted --mproc run: status %s (%s), plain Criterion %s (%s)'
+              % (status, describe_status(status), plain, describe_status(plain)))
+
+
+def describe_status(st):
+    if st is None:
+        return 'did not end'
+    return 'killed by signal %d' % -st if st < 0 else 'exit status %d' % st
+
+
+@case('long-tmpdir')
+def long_tmpdir(ctx):
+    """A TMPDIR too long for an ipc:// path must not break the run."""
+    deep = os.path.join(ctx.root, 'a-rather-long-directory-name-' * 4)
+    os.makedirs(deep)
+    plain = ctx.run('failing', ['-j1'], preload=False)
+    r = ctx.run('failing', ['--mproc=2'], env=['TMPDIR=' + deep])
+    ctx.check(r.status == plain.status, 'exit status %s, plain %s' % (r.status, plain.status))
+    ctx.check(compare.console_blocks(compare.strip_times(r.stderr))
+              == compare.console_blocks(compare.strip_times(plain.stderr)), 'console differs')
+    ctx.check(os.listdir(deep) == [], 'left in the long TMPDIR: %s' % os.listdir(deep))
+
+
+def main(argv):
+    args = {}
+    rest = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ('--plugin', '--strlib', '--failing', '--hookprobe', '--slow') \
+                and i + 1 < len(argv):
+            args[argv[i][2:]] = argv[i + 1]
+            i += 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    if len(rest) != 1 or rest[0] not in CASES or 'plugin' not in args:
+        print(__doc__ + '\ncases: ' + ' '.join(sorted(CASES)))
+        return 2
+    ctx = Ctx(args)
+    CASES[rest[0]](ctx)
+    return ctx.finish()
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

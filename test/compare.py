@@ -1,0 +1,678 @@
+#!/usr/bin/env python3
+"""End-to-end comparison of a Criterion test binary run serially and through
+criterion-mproc.
+
+    compare.py --plugin LIB --exe EXE [options] [-- PLUGIN-ONLY-ARGS...]
+
+The serial run is `EXE -j1 BOTH-ARGS` without the plugin; the plugin run is
+`EXE BOTH-ARGS PLUGIN-ONLY-ARGS` with the plugin preloaded (--mode preload) or
+linked into EXE (--mode linked), plus any --env. Both run in a fixed
+environment, each in its own temporary directory with its own TMPDIR.
+
+Compared, after removing times such as "(0.01s)":
+  - the exit status;
+  - stderr as a multiset of per-test blocks (a test's assertion lines and its
+    [PASS]/[FAIL]/[SKIP] line, or [RUN ]..status with --verbose) plus a
+    multiset of the remaining lines; stdout as a multiset of lines;
+  - with --reports (--tap=F...), --reports-option (-Otap:F...), --reports-env
+    (CRITERION_OUTPUTS) or --reports-dir (--tap=DIR...), the TAP, XML and JSON reports: per
+    test status, assertion count and messages, and the suite and global
+    counters.  The plugin's JSON must be valid JSON (Criterion's own is not
+    always: it does not escape quotes).
+After the plugin run, no process of the run may remain and its TMPDIR must be
+empty (no criterion-mproc.* directory left behind).  A last plugin run with
+--mproc-verbose=2 must print the plugin's info lines: proof that it engaged
+(except with --exact, for runs where it must not).
+
+Options:
+  --both ARG          an argument for both runs (repeatable; ARG may start with -)
+  --env K=V           environment for the plugin run only (repeatable)
+  --env-both K=V      environment for both runs (repeatable)
+  --file REL          also compare file REL (relative to each run's directory)
+                      as a multiset of lines: a report of the binary's own provider
+  --exact             compare stderr/stdout line by line instead (deterministic
+                      runs only, e.g. -j1 with the plugin preloaded but off)
+  --no-engage-check   skip the --mproc-verbose=2 run (for runs that must stop
+                      before any test, e.g. on a bad --filter pattern)
+  --golden FILE       compare one run (plugin args after --) against FILE, in
+                      the canonical form; --mode plain runs without the plugin
+  --update-golden     rewrite FILE instead
+Exit status: 0 same, 1 different, 2 usage or environment error.
+"""
+
+import collections
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+
+RUN_TIMEOUT_S = 45
+
+TIME_RE = re.compile(r' ?\(\d+(?:\.\d+)?s\)|(?<= time=")\d+\.\d+(?=")')
+STATUS_RE = re.compile(r'^\[(?:PASS|FAIL|SKIP)\] ')
+RUN_RE = re.compile(r'^\[RUN \] ')
+# Lines Criterion prints for a failed test before its status line.
+ASSERT_LOC_RE = re.compile(r'^\[----\] \S+:\d+: ')
+ASSERT_CONT_RE = re.compile(r'^\[----\]   ')
+ENGAGED_RE = re.compile(r'^criterion-mproc\[\d+\]: info: ', re.M)
+PATH_RE = re.compile(r'[^\s"`\'(]*/([^/\s"`\']+\.(?:c|cc|cpp|h|hpp):\d+)')
+
+
+class Failure(Exception):
+    pass
+
+
+# ---- running -------------------------------------------------------------------
+
+def base_env(tmpdir, token):
+    env = {
+        'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+        'TERM': 'dumb',
+        'LC_ALL': 'C.UTF-8',
+        'TMPDIR': tmpdir,
+        'CRMP_E2E_TOKEN': token,
+    }
+    for k, v in os.environ.items():
+        if k.endswith('SAN_OPTIONS') or k == 'MALLOC_PERTURB_':
+            env[k] = v
+    return env
+
+
+def find_token_processes(token):
+    """Pids of live processes whose environment holds our token."""
+    needle = ('CRMP_E2E_TOKEN=' + token).encode()
+    found = []
+    me = os.getpid()
+    for name in os.listdir('/proc'):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open('/proc/%s/environ' % name, 'rb') as f:
+                data = f.read()
+        except OSError:
+            continue
+        if needle in data.split(b'\0'):
+            found.append(int(name))
+    return found
+
+
+def wait_gone(pids, timeout_s):
+    """Waits (on pidfds, no polling loop) until pids exit; returns those left."""
+    fds = {}
+    for pid in pids:
+        try:
+            fds[os.pidfd_open(pid)] = pid
+        except OSError:
+            pass    # already gone
+    left = set()
+    try:
+        pending = dict(fds)
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], timeout_s)
+            if not ready:
+                left = set(pending.values())
+                break
+            for fd in ready:
+                del pending[fd]
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return left
+
+
+class Run:
+    def __init__(self, label, argv, env, cwd):
+        self.label = label
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.status = None
+        self.stdout = ''
+        self.stderr = ''
+
+    def describe(self):
+        extra = {k: v for k, v in self.env.items()
+                 if k in ('LD_PRELOAD', 'CRITERION_MPROC') or k.startswith('CRITERION_')}
+        envs = ' '.join('%s=%s' % kv for kv in sorted(extra.items()))
+        return '%s%s%s' % (envs, ' ' if envs else '', ' '.join(self.argv))
+
+
+def execute(run, check_leftovers=True):
+    token = run.env['CRMP_E2E_TOKEN']
+    try:
+        p = subprocess.run(run.argv, env=run.env, cwd=run.cwd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        for pid in find_token_processes(token):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        raise Failure('%s: still running after %ds: %s' % (run.label, RUN_TIMEOUT_S,
+                                                         run.describe())) from e
+    run.status = p.returncode
+    run.stdout = p.stdout.decode('utf-8', 'replace')
+    run.stderr = p.stderr.decode('utf-8', 'replace')
+    problems = []
+    if check_leftovers:
+        left = wait_gone(find_token_processes(token), 5.0)
+        if left:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            problems.append('%s: %d process(es) of the run still alive after it exited: %s'
+                            % (run.label, len(left), sorted(left)))
+        tmp_left = sorted(os.listdir(run.env['TMPDIR']))
+        if tmp_left:
+            problems.append('%s: left in TMPDIR: %s' % (run.label, tmp_left))
+    return problems
+
+
+# ---- console ---------------------------------------------------------------------
+
+def strip_times(text):
+    return [TIME_RE.sub('', line) for line in text.splitlines()]
+
+
+def console_blocks(lines):
+    """Splits console lines into (Counter of per-test blocks, Counter of the rest)."""
+    blocks = collections.Counter()
+    loose = collections.Counter()
+    pending = []
+    for line in lines:
+        if not STATUS_RE.match(line):
+            pending.append(line)
+            continue
+        start = None
+        for i in range(len(pending) - 1, -1, -1):
+            if RUN_RE.match(pending[i]):
+                start = i
+                break
+        if start is None:
+            start = len(pending)
+            while start > 0 and (ASSERT_CONT_RE.match(pending[start - 1])
+                                 or ASSERT_LOC_RE.match(pending[start - 1])):
+                start -= 1
+        blocks[tuple(pending[start:] + [line])] += 1
+        loose.update(pending[:start])
+        pending = []
+    loose.update(pending)
+    return blocks, loose
+
+
+def counter_diff(what, want, got):
+    out = []
+    for item, n in sorted((want - got).items(), key=repr):
+        out.append('  only in serial (x%d) %s:\n%s' % (n, what, fmt_item(item)))
+    for item, n in sorted((got - want).items(), key=repr):
+        out.append('  only in plugin (x%d) %s:\n%s' % (n, what, fmt_item(item)))
+    return out
+
+
+def fmt_item(item):
+    if isinstance(item, tuple) and all(isinstance(x, str) for x in item):
+        return '\n'.join('      | ' + x for x in item)
+    return '      | ' + repr(item)
+
+
+def compare_console(serial, plugin, exact):
+    problems = []
+    for stream in ('stderr', 'stdout'):
+        a = strip_times(getattr(serial, stream))
+        b = strip_times(getattr(plugin, stream))
+        if exact:
+            if a != b:
+                import difflib
+                diff = '\n'.join(difflib.unified_diff(a, b, 'serial', 'plugin', lineterm=''))
+                problems.append('%s differs:\n%s' % (stream, diff))
+            continue
+        if stream == 'stderr':
+            ba, la = console_blocks(a)
+            bb, lb = console_blocks(b)
+            d = counter_diff('test block', ba, bb) + counter_diff('line', la, lb)
+        else:
+            d = counter_diff('line', collections.Counter(a), collections.Counter(b))
+        if d:
+            problems.append('%s differs:\n%s' % (stream, '\n'.join(d)))
+    return problems
+
+
+# ---- reports -----------------------------------------------------------------------
+
+def parse_tap(text):
+    entries = collections.Counter()
+    other = collections.Counter()
+    cur = None
+    for line in text.splitlines():
+        line = TIME_RE.sub('', line)
+        if line.startswith('ok ') or line.startswith('not ok '):
+            if cur:
+                entries[tuple(cur)] += 1
+            cur = [line]
+        elif cur is not None and line.startswith('  '):
+            cur.append(line)
+        else:
+            if cur:
+                entries[tuple(cur)] += 1
+                cur = None
+            other[line] += 1
+    if cur:
+        entries[tuple(cur)] += 1
+    return entries, other
+
+
+def xml_canon_case(tc):
+    attrs = tuple(sorted((k, v) for k, v in tc.attrib.items() if k != 'time'))
+    children = tuple((c.tag, tuple(sorted(c.attrib.items())), (c.text or '').strip())
+                     for c in tc)
+    return attrs, children
+
+
+def parse_xml(text):
+    prolog = text.split('<testsuites', 1)[0]
+    root = ET.fromstring(text.encode('utf-8'))
+    out = {'prolog': prolog, 'root': (root.tag, tuple(sorted(
+        (k, v) for k, v in root.attrib.items() if k != 'time')))}
+    suites = {}
+    for ts in root:
+        attrs = tuple(sorted((k, v) for k, v in ts.attrib.items() if k != 'time'))
+        cases = collections.Counter(xml_canon_case(tc) for tc in ts if tc.tag == 'testcase')
+        suites.setdefault(ts.attrib.get('name'), []).append((attrs, cases))
+    out['suites'] = suites
+    return out
+
+
+def xml_times(text):
+    """{(suite, test): time} for the tests whose name is unique in their suite."""
+    seen = collections.Counter()
+    times = {}
+    for ts in ET.fromstring(text.encode('utf-8')):
+        for tc in ts:
+            key = (ts.attrib.get('name'), tc.attrib.get('name'))
+            seen[key] += 1
+            try:
+                times[key] = float(tc.attrib.get('time', 'nan'))
+            except ValueError:
+                times[key] = float('nan')
+    return {k: v for k, v in times.items() if seen[k] == 1}
+
+
+def compare_xml_times(serial_text, plugin_text):
+    """The plugin's per-test times must be real measurements: a test that took
+    a while serially cannot take (nearly) no time under the plugin.  Only a
+    lower bound, which load on the machine cannot break."""
+    out = []
+    st, pt = xml_times(serial_text), xml_times(plugin_text)
+    for key in sorted(set(st) & set(pt)):
+        s, p = st[key], pt[key]
+        if not p >= 0:
+            out.append('  XML time of %s::%s is %r' % (key[0], key[1], p))
+        elif s >= 0.2 and p < 0.25 * s:
+            out.append('  XML time of %s::%s: serial %.3fs, plugin only %.3fs'
+                       % (key[0], key[1], s, p))
+    return out
+
+
+class LenientJSON:
+    """Parses Criterion's JSON, whose strings are written without escaping:
+    a quote ends a string only when what follows can follow a string."""
+
+    def __init__(self, text):
+        self.s = text
+        self.i = 0
+
+    def ws(self):
+        while self.i < len(self.s) and self.s[self.i] in ' \t\r\n':
+            self.i += 1
+
+    def value(self):
+        self.ws()
+        c = self.s[self.i]
+        if c == '{':
+            self.i += 1
+            obj = {}
+            self.ws()
+            if self.s[self.i] == '}':
+                self.i += 1
+                return obj
+            while True:
+                self.ws()
+                k = self.string()
+                self.ws()
+                assert self.s[self.i] == ':', 'expected : at %d' % self.i
+                self.i += 1
+                obj[k] = self.value()
+                self.ws()
+                if self.s[self.i] == ',':
+                    self.i += 1
+                    continue
+                assert self.s[self.i] == '}', 'expected } at %d' % self.i
+                self.i += 1
+                return obj
+        if c == '[':
+            self.i += 1
+            arr = []
+            self.ws()
+            if self.s[self.i] == ']':
+                self.i += 1
+                return arr
+            while True:
+                arr.append(self.value())
+                self.ws()
+                if self.s[self.i] == ',':
+                    self.i += 1
+                    continue
+                assert self.s[self.i] == ']', 'expected ] at %d' % self.i
+                self.i += 1
+                return arr
+        if c == '"':
+            return self.string()
+        m = re.compile(r'-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null').match(self.s, self.i)
+        assert m, 'unexpected %r at %d' % (c, self.i)
+        self.i = m.end()
+        return json.loads(m.group(0))
+
+    def string(self):
+        assert self.s[self.i] == '"', 'expected a string at %d' % self.i
+        j = self.i + 1
+        while True:
+            k = self.s.index('"', j)
+            rest = self.s[k + 1:].lstrip(' \t\r\n')
+            if not rest or rest[0] in ',:]}':
+                val = self.s[self.i + 1:k]
+                self.i = k + 1
+                return val
+            j = k + 1
+
+
+def parse_json_report(text, strict):
+    if strict:
+        return json.loads(text)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return LenientJSON(text).value()
+
+
+def json_canon(doc):
+    top = {k: v for k, v in doc.items() if k != 'test_suites'}
+    suites = {}
+    for s in doc.get('test_suites', []):
+        head = tuple(sorted((k, json.dumps(v)) for k, v in s.items() if k != 'tests'))
+        tests = collections.Counter(json.dumps(t, sort_keys=True) for t in s.get('tests', []))
+        suites.setdefault(s.get('name'), []).append((head, tests))
+    return top, suites
+
+
+def read(path):
+    with open(path, encoding='utf-8', errors='replace') as f:
+        return f.read()
+
+
+def compare_reports(sdir, pdir, files):
+    problems = []
+    for kind, rel in sorted(files.items()):
+        sp = os.path.join(sdir, rel)
+        pp = os.path.join(pdir, rel)
+        if not os.path.exists(sp):
+            problems.append('serial run wrote no %s report (test environment problem?)' % kind)
+            continue
+        if not os.path.exists(pp):
+            problems.append('plugin run wrote no %s report' % kind)
+            continue
+        st, pt = read(sp), read(pp)
+        if kind == 'tap':
+            se, so = parse_tap(st)
+            pe, po = parse_tap(pt)
+            d = counter_diff('TAP test', se, pe) + counter_diff('TAP line', so, po)
+        elif kind == 'xml':
+            try:
+                sx = parse_xml(st)
+            except ET.ParseError as e:
+                problems.append('serial XML does not parse (%s)' % e)
+                continue
+            try:
+                px = parse_xml(pt)
+            except ET.ParseError as e:
+                problems.append('plugin XML does not parse: %s' % e)
+                continue
+            d = []
+            for key in ('prolog', 'root'):
+                if sx[key] != px[key]:
+                    d.append('  XML %s: serial %r, plugin %r' % (key, sx[key], px[key]))
+            if sorted(sx['suites']) != sorted(px['suites']):
+                d.append('  XML suites: serial %s, plugin %s' % (sorted(sx['suites']),
+                                                                sorted(px['suites'])))
+            for name in sorted(set(sx['suites']) & set(px['suites'])):
+                a, b = sx['suites'][name], px['suites'][name]
+                if [x[0] for x in a] != [x[0] for x in b]:
+                    d.append('  XML testsuite %s attributes: serial %r, plugin %r'
+                             % (name, [x[0] for x in a], [x[0] for x in b]))
+                for (_, ca), (_, cb) in zip(a, b):
+                    d += counter_diff('XML testcase of %s' % name, ca, cb)
+            d += compare_xml_times(st, pt)
+        else:
+            try:
+                pj = parse_json_report(pt, strict=True)
+            except ValueError as e:
+                problems.append('plugin JSON is not valid JSON: %s' % e)
+                continue
+            try:
+                sj = parse_json_report(st, strict=False)
+            except (AssertionError, ValueError, IndexError) as e:
+                problems.append('serial JSON does not parse even leniently: %s' % e)
+                continue
+            stop, ssuites = json_canon(sj)
+            ptop, psuites = json_canon(pj)
+            d = []
+            if stop != ptop:
+                d.append('  JSON top level: serial %s, plugin %s'
+                         % (json.dumps(stop, sort_keys=True), json.dumps(ptop, sort_keys=True)))
+            if sorted(ssuites) != sorted(psuites):
+                d.append('  JSON suites: serial %s, plugin %s' % (sorted(ssuites), sorted(psuites)))
+            for name in sorted(set(ssuites) & set(psuites)):
+                a, b = ssuites[name], psuites[name]
+                if [x[0] for x in a] != [x[0] for x in b]:
+                    d.append('  JSON suite %s: serial %r, plugin %r'
+                             % (name, [x[0] for x in a], [x[0] for x in b]))
+                for (_, ta), (_, tb) in zip(a, b):
+                    d += counter_diff('JSON test of %s' % name, ta, tb)
+        if d:
+            problems.append('%s report differs:\n%s' % (kind, '\n'.join(d)))
+    return problems
+
+
+def compare_files(sdir, pdir, rel):
+    """A report of the binary's own provider: the same lines, in any order."""
+    sp, pp = os.path.join(sdir, rel), os.path.join(pdir, rel)
+    if not os.path.exists(sp):
+        return ['serial run wrote no %s (test environment problem?)' % rel]
+    if not os.path.exists(pp):
+        return ['plugin run wrote no %s' % rel]
+    d = counter_diff('line of ' + rel, collections.Counter(strip_times(read(sp))),
+                     collections.Counter(strip_times(read(pp))))
+    return ['%s differs:\n%s' % (rel, '\n'.join(d))] if d else []
+
+
+# ---- golden ------------------------------------------------------------------------
+
+GOLDEN_HEADER = '''\
+# Console of a run in a fixed environment (TERM=dumb, LC_ALL=C.UTF-8,
+# CRITERION_DISABLE_TIME_MEASUREMENTS=1), in canonical form: source paths cut
+# to their base name, trailing blanks removed, test blocks and other lines
+# sorted.  Regenerate with test/compare.py --golden FILE --update-golden.
+'''
+
+
+def canonical(run):
+    lines = [PATH_RE.sub(r'\1', l) for l in strip_times(run.stderr)]
+    blocks, loose = console_blocks(lines)
+    out = [GOLDEN_HEADER + 'exit status: %d' % run.status, '', '== stdout lines (sorted) ==']
+    out += sorted(strip_times(run.stdout))
+    out += ['', '== test blocks (sorted) ==']
+    for block in sorted(blocks.elements()):
+        out += list(block) + ['']
+    out += ['== other stderr lines (sorted) ==']
+    out += sorted(loose.elements())
+    return '\n'.join(l.rstrip() for l in out) + '\n'
+
+
+# ---- main --------------------------------------------------------------------------
+
+def parse_args(argv):
+    opts = {'plugin': None, 'exe': None, 'mode': 'preload', 'both': [], 'env': [],
+            'env_both': [], 'file': [], 'reports': False, 'reports_option': False, 'reports_env': False,
+            'reports_dir': False, 'exact': False, 'no_engage_check': False, 'golden': None,
+            'update_golden': False,
+            'plugin_args': []}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == '--':
+            opts['plugin_args'] = argv[i + 1:]
+            break
+        if a in ('--plugin', '--exe', '--mode', '--golden', '--both', '--env', '--env-both',
+                 '--file'):
+            if i + 1 >= len(argv):
+                raise SystemExit('compare.py: %s needs a value' % a)
+            key = a[2:].replace('-', '_')
+            if key in ('both', 'env', 'env_both', 'file'):
+                opts[key].append(argv[i + 1])
+            else:
+                opts[key] = argv[i + 1]
+            i += 2
+            continue
+        if a in ('--reports', '--reports-option', '--reports-env', '--reports-dir', '--exact',
+                 '--no-engage-check', '--update-golden'):
+            opts[a[2:].replace('-', '_')] = True
+            i += 1
+            continue
+        raise SystemExit('compare.py: unknown argument %r\n%s' % (a, __doc__))
+    if not opts['exe'] or not opts['plugin']:
+        raise SystemExit('compare.py: --plugin and --exe are required\n' + __doc__)
+    if opts['mode'] not in ('preload', 'linked', 'plain'):
+        raise SystemExit('compare.py: --mode is preload, linked or plain')
+    return opts
+
+
+def make_run(label, opts, root, args, with_plugin, extra_env=()):
+    wd = os.path.join(root, label)
+    tmp = os.path.join(wd, 't')
+    os.makedirs(tmp)
+    env = base_env(tmp, uuid.uuid4().hex)
+    if with_plugin and opts['mode'] == 'preload':
+        env['LD_PRELOAD'] = os.path.abspath(opts['plugin'])
+    for kv in extra_env:
+        k, _, v = kv.partition('=')
+        env[k] = v
+    return Run(label, [os.path.abspath(opts['exe'])] + args, env, wd)
+
+
+KINDS = ('tap', 'xml', 'json')
+
+
+def report_setup(opts):
+    """Arguments and environment for both runs, and the files to compare."""
+    files = {k: 'report.' + k for k in KINDS}
+    if opts['reports']:
+        return ['--tap=report.tap', '--xml=report.xml', '--json=report.json'], [], files
+    if opts['reports_option']:
+        return ['-Otap:report.tap', '--output=xml:report.xml', '-Ojson:report.json'], [], files
+    if opts['reports_env']:
+        env = 'CRITERION_OUTPUTS=' + ','.join('%s:report.%s' % (k, k) for k in KINDS)
+        return [], [env], files
+    if opts['reports_dir']:
+        exe = os.path.basename(opts['exe'])
+        files = {k: os.path.join('rep', '%s.%s' % (exe, k)) for k in KINDS}
+        return ['--%s=rep' % k for k in KINDS], [], files
+    return [], [], {}
+
+
+def main(argv):
+    opts = parse_args(argv)
+    # Short, so that the plugin's ipc:// path stays within its limits.
+    root = tempfile.mkdtemp(prefix='crmp-', dir='/tmp')
+    problems = []
+    try:
+        if opts['golden']:
+            with_plugin = opts['mode'] != 'plain'
+            run = make_run('golden', opts, root, opts['both'] + opts['plugin_args'],
+                           with_plugin, opts['env'])
+            run.env['CRITERION_DISABLE_TIME_MEASUREMENTS'] = '1'
+            problems += execute(run)
+            text = canonical(run)
+            if opts['update_golden']:
+                with open(opts['golden'], 'w', encoding='utf-8') as f:
+                    f.write(text)
+                print('wrote', opts['golden'])
+            else:
+                want = read(opts['golden'])
+                if want != text:
+                    import difflib
+                    diff = '\n'.join(difflib.unified_diff(
+                        want.splitlines(), text.splitlines(), 'expected', 'actual', lineterm=''))
+                    problems.append('console differs from %s:\n%s' % (opts['golden'], diff))
+            what = [run]
+        else:
+            rargs, renv, rfiles = report_setup(opts)
+            serial = make_run('serial', opts, root, ['-j1'] + opts['both'] + rargs, False,
+                              opts['env_both'] + renv)
+            plugin = make_run('plugin', opts, root, opts['both'] + rargs + opts['plugin_args'],
+                              True, opts['env_both'] + renv + opts['env'])
+            for run in (serial, plugin):
+                os.makedirs(os.path.join(run.cwd, 'rep'))
+            problems += execute(serial, check_leftovers=False)
+            problems += execute(plugin)
+            if serial.status != plugin.status:
+                problems.append('exit status: serial %d, plugin %d' % (serial.status,
+                                                                      plugin.status))
+            problems += compare_console(serial, plugin, opts['exact'])
+            if rfiles:
+                problems += compare_reports(serial.cwd, plugin.cwd, rfiles)
+            for rel in opts['file']:
+                problems += compare_files(serial.cwd, plugin.cwd, rel)
+            what = [serial, plugin]
+            if not opts['exact'] and not opts['no_engage_check']:
+                # Identical output could also mean the plugin never engaged.
+                probe = make_run('engaged', opts, root, opts['both'] + opts['plugin_args']
+                                 + ['--mproc-verbose=2'], True, opts['env_both'] + opts['env'])
+                problems += execute(probe)
+                if not ENGAGED_RE.search(probe.stderr):
+                    problems.append('the plugin did not engage: no "criterion-mproc[PID]: '
+                                    'info:" line at --mproc-verbose=2')
+                    what.append(probe)
+    except Failure as e:
+        problems.append(str(e))
+        what = []
+    finally:
+        pass
+
+    for run in what:
+        print('%s: %s -> exit %s' % (run.label, run.describe(), run.status))
+    if problems:
+        print('\nFAILED (%d problem%s):' % (len(problems), 's' if len(problems) > 1 else ''))
+        for p in problems:
+            print('- ' + p)
+        for run in what:
+            print('\n---- %s stderr ----\n%s' % (run.label, run.stderr), end='')
+            if run.stdout:
+                print('---- %s stdout ----\n%s' % (run.label, run.stdout), end='')
+        shutil.rmtree(root, ignore_errors=True)
+        return 1
+    shutil.rmtree(root, ignore_errors=True)
+    print('same')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

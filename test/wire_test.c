@@ -1,0 +1,853 @@
+/*
+ * Unit tests for plugin/wire.c: every message type survives a round trip,
+ * and every kind of hostile input is an error, never a crash.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "wire.h"
+
+/* ---- building messages ------------------------------------------------------ */
+
+static Crmp__Envelope t_envelope(Crmp__Envelope__BodyCase body, void *msg)
+{
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    env.body_case = body;
+    switch (body) {
+    case CRMP__ENVELOPE__BODY_HELLO: env.hello = msg; break;
+    case CRMP__ENVELOPE__BODY_RESULT: env.result = msg; break;
+    case CRMP__ENVELOPE__BODY_ASSIGN: env.assign = msg; break;
+    case CRMP__ENVELOPE__BODY_STOP: env.stop = msg; break;
+    case CRMP__ENVELOPE__BODY_REJECT: env.reject = msg; break;
+    case CRMP__ENVELOPE__BODY_CHALLENGE: env.challenge = msg; break;
+    case CRMP__ENVELOPE__BODY_AUTH: env.auth = msg; break;
+    case CRMP__ENVELOPE__BODY_HEARTBEAT: env.heartbeat = msg; break;
+    default: break;
+    }
+    return env;
+}
+
+/* A Result that uses every field and every event kind. */
+struct t_result {
+    Crmp__Result res;
+    Crmp__TestStats final;
+    Crmp__TestStats ev_stats;
+    Crmp__AssertStats assert_a, assert_b;
+    Crmp__AssertStats *asserts[2];
+    Crmp__LogParam p1, p2;
+    Crmp__Counters counters;
+    Crmp__Event ev[CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1];
+    Crmp__Event *evp[CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1];
+};
+
+static uint8_t t_raw[] = { 0x00, 0x01, 0xff, 0x7f, 0x80 };
+
+static void t_result_init(struct t_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->final = (Crmp__TestStats) CRMP__TEST_STATS__INIT;
+    r->final.status = 1;
+    r->final.passed_asserts = 3;
+    r->final.failed_asserts = 2;
+    r->final.signal = 11;
+    r->final.exit_code = -4;
+    r->final.elapsed_time = 0.25f;
+    r->final.timed_out = 1;
+    r->final.crashed = 1;
+    r->final.progress = 4242;
+    r->final.file = "dir/file \"quoted\".c";
+    r->final.message = "line one\nline \\two\\";
+
+    r->ev_stats = r->final;
+    r->ev_stats.status = 2;
+    r->ev_stats.message = NULL;
+
+    r->assert_a = (Crmp__AssertStats) CRMP__ASSERT_STATS__INIT;
+    r->assert_a.message = "expected \"a\"\n  got \"b\"";
+    r->assert_a.passed = 0;
+    r->assert_a.line = 17;
+    r->assert_a.file = "t.c";
+    r->assert_b = (Crmp__AssertStats) CRMP__ASSERT_STATS__INIT;
+    r->assert_b.passed = 1;
+    r->assert_b.line = 0xffffffffu;
+    r->asserts[0] = &r->assert_a;
+    r->asserts[1] = &r->assert_b;
+
+    r->p1 = (Crmp__LogParam) CRMP__LOG_PARAM__INIT;
+    r->p1.name = "actual";
+    r->p1.kind = 0;
+    r->p1.data = (ProtobufCBinaryData) { 6, (uint8_t *) "hello" };
+    r->p2 = (Crmp__LogParam) CRMP__LOG_PARAM__INIT;
+    r->p2.kind = 1;
+    r->p2.data = (ProtobufCBinaryData) { sizeof(t_raw), t_raw };
+
+    r->counters = (Crmp__Counters) CRMP__COUNTERS__INIT;
+    r->counters.nb_tests = 1;
+    r->counters.nb_asserts = 5;
+    r->counters.tests_failed = 1;
+    r->counters.tests_crashed = 1;
+    r->counters.asserts_failed = 2;
+    r->counters.asserts_passed = 3;
+    r->counters.warnings = 7;
+    r->counters.errors = 8;
+
+    for (int k = 0; k <= CRMP__EVENT__KIND__ASSERT_PARAM_EQ; ++k) {
+        Crmp__Event *e = &r->ev[k];
+        *e = (Crmp__Event) CRMP__EVENT__INIT;
+        e->kind = (Crmp__Event__Kind) k;
+        r->evp[k] = e;
+    }
+    r->ev[CRMP__EVENT__KIND__PRE_INIT].has_disabled = 1;
+    r->ev[CRMP__EVENT__KIND__PRE_INIT].disabled = 1;
+    r->ev[CRMP__EVENT__KIND__ASSERT].assert = &r->assert_a;
+    r->ev[CRMP__EVENT__KIND__THEORY_FAIL].text = "(1, 2)";
+    r->ev[CRMP__EVENT__KIND__TEST_CRASH].stats = &r->ev_stats;
+    r->ev[CRMP__EVENT__KIND__MESSAGE].has_severity = 1;
+    r->ev[CRMP__EVENT__KIND__MESSAGE].severity = 2;
+    r->ev[CRMP__EVENT__KIND__MESSAGE].text = "could not open \"x\"";
+    r->ev[CRMP__EVENT__KIND__ASSERT_SUB].text = "sub";
+    r->ev[CRMP__EVENT__KIND__ASSERT_SUB].text2 = "message";
+    r->ev[CRMP__EVENT__KIND__ASSERT_PARAM_EQ].p1 = &r->p1;
+    r->ev[CRMP__EVENT__KIND__ASSERT_PARAM_EQ].p2 = &r->p2;
+
+    r->res = (Crmp__Result) CRMP__RESULT__INIT;
+    r->res.unit = 99;
+    r->res.n_events = CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1;
+    r->res.events = r->evp;
+    r->res.final = &r->final;
+    r->res.n_asserts = 2;
+    r->res.asserts = r->asserts;
+    r->res.counters = &r->counters;
+    r->res.has_disabled = 1;
+    r->res.disabled = 0;
+    r->res.wall_ns = UINT64_C(123456789012345);
+}
+
+static const uint8_t t_fp[32] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 0xff,
+};
+
+struct t_hello {
+    Crmp__Hello hello;
+    Crmp__Unit u[3];
+    Crmp__Unit *up[3];
+};
+
+static void t_hello_init(struct t_hello *h)
+{
+    memset(h, 0, sizeof(*h));
+    const char *names[3] = { "first", "param", "last" };
+    const int params[3] = { -1, 0, 7 };
+    for (int i = 0; i < 3; ++i) {
+        h->u[i] = (Crmp__Unit) CRMP__UNIT__INIT;
+        h->u[i].suite = "suite";
+        h->u[i].name = (char *) names[i];
+        h->u[i].param = params[i];
+        h->up[i] = &h->u[i];
+    }
+    h->hello = (Crmp__Hello) CRMP__HELLO__INIT;
+    h->hello.pid = 4321;
+    h->hello.slot = 3;
+    h->hello.fingerprint = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    h->hello.n_units = 3;
+    h->hello.units = h->up;
+}
+
+/* Encodes env (asserting success) into a malloc'd buffer. */
+static uint8_t *t_encode(const Crmp__Envelope *env, size_t *len)
+{
+    uint8_t *buf = NULL;
+    int rc = crmpi_wire_encode(env, &buf, len);
+    cr_assert_eq(rc, 0, "encode: rc %d", rc);
+    cr_assert_not_null(buf);
+    return buf;
+}
+
+/* Encodes env and expects decoding it to fail with `expected`. */
+static void t_expect_decode_error(const Crmp__Envelope *env, int expected, const char *what)
+{
+    size_t len;
+    uint8_t *buf = t_encode(env, &len);
+    Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+    int rc = crmpi_wire_decode(buf, len, &out);
+    free(buf);
+    cr_assert_eq(rc, expected, "%s: decode returned %d, expected %d", what, rc, expected);
+    cr_assert_null(out, "%s: *out is not NULL after an error", what);
+}
+
+static Crmp__Envelope *t_roundtrip(const Crmp__Envelope *env)
+{
+    size_t len;
+    uint8_t *buf = t_encode(env, &len);
+    Crmp__Envelope *out = NULL;
+    int rc = crmpi_wire_decode(buf, len, &out);
+    free(buf);
+    cr_assert_eq(rc, 0, "decode of a valid %s: rc %d", crmpi_wire_body_name(env->body_case), rc);
+    cr_assert_not_null(out);
+    cr_assert_eq(out->version, CRMPI_WIRE_VERSION);
+    cr_assert_eq(out->body_case, env->body_case);
+    return out;
+}
+
+static void t_assert_str(const char *got, const char *want, const char *what)
+{
+    if (!want) {
+        cr_assert(got == NULL || *got == '\0', "%s: expected none, got \"%s\"", what, got);
+        return;
+    }
+    cr_assert_not_null(got, "%s: missing", what);
+    cr_assert_str_eq(got, want, "%s", what);
+}
+
+static void t_assert_stats(const Crmp__TestStats *got, const Crmp__TestStats *want)
+{
+    cr_assert_not_null(got);
+    cr_assert_eq(got->status, want->status);
+    cr_assert_eq(got->passed_asserts, want->passed_asserts);
+    cr_assert_eq(got->failed_asserts, want->failed_asserts);
+    cr_assert_eq(got->signal, want->signal);
+    cr_assert_eq(got->exit_code, want->exit_code);
+    cr_assert_float_eq(got->elapsed_time, want->elapsed_time, 1e-9);
+    cr_assert_eq(!!got->timed_out, !!want->timed_out);
+    cr_assert_eq(!!got->crashed, !!want->crashed);
+    cr_assert_eq(got->progress, want->progress);
+    t_assert_str(got->file, want->file, "stats.file");
+    t_assert_str(got->message, want->message, "stats.message");
+}
+
+static void t_assert_assert(const Crmp__AssertStats *got, const Crmp__AssertStats *want)
+{
+    cr_assert_not_null(got);
+    t_assert_str(got->message, want->message, "assert.message");
+    t_assert_str(got->file, want->file, "assert.file");
+    cr_assert_eq(!!got->passed, !!want->passed);
+    cr_assert_eq(got->line, want->line);
+}
+
+static void t_assert_param(const Crmp__LogParam *got, const Crmp__LogParam *want)
+{
+    cr_assert_not_null(got);
+    t_assert_str(got->name, want->name, "param.name");
+    cr_assert_eq(got->kind, want->kind);
+    cr_assert_eq(got->data.len, want->data.len);
+    cr_assert_arr_eq(got->data.data, want->data.data, want->data.len);
+}
+
+/* ---- round trips -------------------------------------------------------------- */
+
+Test(roundtrip, hello)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->hello->pid, 4321);
+    cr_assert_eq(out->hello->slot, 3);
+    cr_assert_eq(out->hello->fingerprint.len, 32);
+    cr_assert_arr_eq(out->hello->fingerprint.data, t_fp, 32);
+    cr_assert_eq(out->hello->n_units, 3);
+    for (size_t i = 0; i < 3; ++i) {
+        cr_assert_str_eq(out->hello->units[i]->suite, h.u[i].suite);
+        cr_assert_str_eq(out->hello->units[i]->name, h.u[i].name);
+        cr_assert_eq(out->hello->units[i]->param, h.u[i].param);
+    }
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, hello_without_units)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    h.hello.n_units = 0;
+    h.hello.units = NULL;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->hello->n_units, 0);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, result_with_every_event_kind)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    const Crmp__Result *got = out->result;
+
+    cr_assert_eq(got->unit, 99);
+    cr_assert_eq(got->wall_ns, UINT64_C(123456789012345));
+    cr_assert(got->has_disabled);
+    cr_assert_not(got->disabled);
+    t_assert_stats(got->final, &r.final);
+
+    cr_assert_eq(got->n_asserts, 2);
+    t_assert_assert(got->asserts[0], &r.assert_a);
+    t_assert_assert(got->asserts[1], &r.assert_b);
+
+    const Crmp__Counters *c = got->counters;
+    cr_assert_not_null(c);
+    cr_assert_eq(c->nb_tests, 1);
+    cr_assert_eq(c->nb_asserts, 5);
+    cr_assert_eq(c->tests_skipped, 0);
+    cr_assert_eq(c->tests_failed, 1);
+    cr_assert_eq(c->tests_crashed, 1);
+    cr_assert_eq(c->tests_passed, 0);
+    cr_assert_eq(c->asserts_failed, 2);
+    cr_assert_eq(c->asserts_passed, 3);
+    cr_assert_eq(c->warnings, 7);
+    cr_assert_eq(c->errors, 8);
+
+    cr_assert_eq(got->n_events, CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1);
+    for (size_t k = 0; k < got->n_events; ++k)
+        cr_assert_eq(got->events[k]->kind, (Crmp__Event__Kind) k, "event %zu", k);
+
+    const Crmp__Event *pre = got->events[CRMP__EVENT__KIND__PRE_INIT];
+    cr_assert(pre->has_disabled && pre->disabled);
+    t_assert_assert(got->events[CRMP__EVENT__KIND__ASSERT]->assert, &r.assert_a);
+    cr_assert_str_eq(got->events[CRMP__EVENT__KIND__THEORY_FAIL]->text, "(1, 2)");
+    t_assert_stats(got->events[CRMP__EVENT__KIND__TEST_CRASH]->stats, &r.ev_stats);
+    const Crmp__Event *msg = got->events[CRMP__EVENT__KIND__MESSAGE];
+    cr_assert(msg->has_severity);
+    cr_assert_eq(msg->severity, 2);
+    cr_assert_str_eq(msg->text, "could not open \"x\"");
+    cr_assert_str_eq(got->events[CRMP__EVENT__KIND__ASSERT_SUB]->text, "sub");
+    cr_assert_str_eq(got->events[CRMP__EVENT__KIND__ASSERT_SUB]->text2, "message");
+    t_assert_param(got->events[CRMP__EVENT__KIND__ASSERT_PARAM_EQ]->p1, &r.p1);
+    t_assert_param(got->events[CRMP__EVENT__KIND__ASSERT_PARAM_EQ]->p2, &r.p2);
+    cr_assert_null(got->events[CRMP__EVENT__KIND__POST_TEST]->stats);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, minimal_result)
+{
+    Crmp__Counters counters = CRMP__COUNTERS__INIT;
+    Crmp__Result res = CRMP__RESULT__INIT;
+    res.unit = 0;
+    res.counters = &counters;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &res);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->result->n_events, 0);
+    cr_assert_null(out->result->final);
+    cr_assert_eq(out->result->n_asserts, 0);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, assign)
+{
+    Crmp__Assign a = CRMP__ASSIGN__INIT;
+    a.unit = 0xfffffffeu;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->assign->unit, 0xfffffffeu);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, stop_with_and_without_reason)
+{
+    Crmp__Stop s = CRMP__STOP__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_STOP, &s);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_null(out->stop->reason);
+    crmpi_wire_free(out);
+
+    s.reason = "--fail-fast";
+    out = t_roundtrip(&env);
+    cr_assert_str_eq(out->stop->reason, "--fail-fast");
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, reject)
+{
+    Crmp__Reject rj = CRMP__REJECT__INIT;
+    rj.reason = "unknown worker";
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_REJECT, &rj);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_str_eq(out->reject->reason, "unknown worker");
+    crmpi_wire_free(out);
+}
+
+static const uint8_t t_nonce[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+Test(roundtrip, challenge)
+{
+    Crmp__Challenge ch = CRMP__CHALLENGE__INIT;
+    ch.nonce = (ProtobufCBinaryData) { 16, (uint8_t *) t_nonce };
+    ch.proof = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_CHALLENGE, &ch);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->challenge->nonce.len, 16);
+    cr_assert_arr_eq(out->challenge->nonce.data, t_nonce, 16);
+    cr_assert_eq(out->challenge->proof.len, 32);
+    cr_assert_arr_eq(out->challenge->proof.data, t_fp, 32);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, auth)
+{
+    Crmp__Auth au = CRMP__AUTH__INIT;
+    au.proof = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_AUTH, &au);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->auth->proof.len, 32);
+    cr_assert_arr_eq(out->auth->proof.data, t_fp, 32);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, heartbeat)
+{
+    Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HEARTBEAT, &hb);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_not(out->heartbeat->has_slot);
+    crmpi_wire_free(out);
+    hb.has_slot = 1;
+    hb.slot = 7;
+    out = t_roundtrip(&env);
+    cr_assert(out->heartbeat->has_slot);
+    cr_assert_eq(out->heartbeat->slot, 7);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, encoding_is_deterministic)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    size_t l1, l2, l3;
+    uint8_t *b1 = t_encode(&env, &l1);
+    uint8_t *b2 = t_encode(&env, &l2);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    uint8_t *b3 = t_encode(out, &l3);
+    cr_assert_eq(l1, l2);
+    cr_assert_eq(l1, l3);
+    cr_assert_arr_eq(b1, b2, l1);
+    cr_assert_arr_eq(b1, b3, l1, "re-encoding a decoded message changed it");
+    free(b1);
+    free(b2);
+    free(b3);
+    crmpi_wire_free(out);
+}
+
+Test(roundtrip, body_names)
+{
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_HELLO), "hello");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_RESULT), "result");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_ASSIGN), "assign");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_STOP), "stop");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_REJECT), "reject");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_CHALLENGE), "challenge");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_AUTH), "auth");
+    cr_assert_str_eq(crmpi_wire_body_name(CRMP__ENVELOPE__BODY_HEARTBEAT), "heartbeat");
+    cr_assert_not_null(crmpi_wire_body_name(CRMP__ENVELOPE__BODY__NOT_SET));
+    cr_assert_not_null(crmpi_wire_body_name((Crmp__Envelope__BodyCase) 4242));
+}
+
+Test(roundtrip, free_null_is_a_no_op)
+{
+    crmpi_wire_free(NULL);
+}
+
+/* ---- invalid values ------------------------------------------------------------- */
+
+Test(invalid, wrong_version)
+{
+    Crmp__Assign a = CRMP__ASSIGN__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a);
+    env.version = CRMPI_WIRE_VERSION + 1;
+    t_expect_decode_error(&env, -EPROTO, "version + 1");
+    env.version = 0;
+    t_expect_decode_error(&env, -EPROTO, "version 0");
+    env.version = 0xffffffffu;
+    t_expect_decode_error(&env, -EPROTO, "version 2^32-1");
+}
+
+Test(invalid, missing_body)
+{
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    t_expect_decode_error(&env, -EBADMSG, "no body");
+}
+
+Test(invalid, event_kind_out_of_range)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    r.ev[3].kind = (Crmp__Event__Kind) (CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1);
+    t_expect_decode_error(&env, -EBADMSG, "kind 16");
+    r.ev[3].kind = (Crmp__Event__Kind) 1000;
+    t_expect_decode_error(&env, -EBADMSG, "kind 1000");
+    r.ev[3].kind = (Crmp__Event__Kind) -1;
+    t_expect_decode_error(&env, -EBADMSG, "kind -1");
+}
+
+Test(invalid, severity_out_of_range)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Event *e = &r.ev[CRMP__EVENT__KIND__MESSAGE];
+    e->severity = 3;
+    t_expect_decode_error(&env, -EBADMSG, "severity 3");
+    e->severity = -1;
+    t_expect_decode_error(&env, -EBADMSG, "severity -1");
+    e->severity = 0x7fffffff;
+    t_expect_decode_error(&env, -EBADMSG, "severity INT_MAX");
+}
+
+Test(invalid, final_status_out_of_range)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    r.final.status = 3;
+    t_expect_decode_error(&env, -EBADMSG, "final status 3");
+    r.final.status = -1;
+    t_expect_decode_error(&env, -EBADMSG, "final status -1");
+}
+
+Test(invalid, event_status_out_of_range)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    r.ev_stats.status = 42;
+    t_expect_decode_error(&env, -EBADMSG, "event status 42");
+    r.ev_stats.status = -2;
+    t_expect_decode_error(&env, -EBADMSG, "event status -2");
+}
+
+Test(invalid, log_param_kind_out_of_range)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    r.p1.kind = 2;
+    t_expect_decode_error(&env, -EBADMSG, "p1 kind 2");
+    r.p1.kind = 0;
+    r.p2.kind = -1;
+    t_expect_decode_error(&env, -EBADMSG, "p2 kind -1");
+}
+
+Test(invalid, hello_fingerprint_length)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    h.hello.fingerprint.len = 31;
+    t_expect_decode_error(&env, -EBADMSG, "31-byte fingerprint");
+    h.hello.fingerprint.len = 0;
+    t_expect_decode_error(&env, -EBADMSG, "empty fingerprint");
+    uint8_t big[33] = { 0 };
+    h.hello.fingerprint = (ProtobufCBinaryData) { sizeof(big), big };
+    t_expect_decode_error(&env, -EBADMSG, "33-byte fingerprint");
+
+    h.hello.fingerprint = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    h.hello.has_nonce = 1;
+    h.hello.nonce = (ProtobufCBinaryData) { 17, big };
+    t_expect_decode_error(&env, -EBADMSG, "17-byte hello nonce");
+}
+
+Test(invalid, challenge_and_auth_lengths)
+{
+    uint8_t big[33] = { 0 };
+    Crmp__Challenge ch = CRMP__CHALLENGE__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_CHALLENGE, &ch);
+    ch.nonce = (ProtobufCBinaryData) { 15, (uint8_t *) t_nonce };
+    ch.proof = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    t_expect_decode_error(&env, -EBADMSG, "15-byte nonce");
+    ch.nonce = (ProtobufCBinaryData) { 16, (uint8_t *) t_nonce };
+    ch.proof = (ProtobufCBinaryData) { 33, big };
+    t_expect_decode_error(&env, -EBADMSG, "33-byte proof");
+
+    Crmp__Auth au = CRMP__AUTH__INIT;
+    env = t_envelope(CRMP__ENVELOPE__BODY_AUTH, &au);
+    au.proof = (ProtobufCBinaryData) { 0, NULL };
+    t_expect_decode_error(&env, -EBADMSG, "empty proof");
+    au.proof = (ProtobufCBinaryData) { 31, (uint8_t *) t_fp };
+    t_expect_decode_error(&env, -EBADMSG, "31-byte proof");
+}
+
+Test(invalid, hello_unit_param_below_minus_one)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    h.u[1].param = -2;
+    t_expect_decode_error(&env, -EBADMSG, "param -2");
+    h.u[1].param = (int32_t) 0x80000000u;
+    t_expect_decode_error(&env, -EBADMSG, "param INT_MIN");
+}
+
+/* ---- malformed bytes ---------------------------------------------------------------- */
+
+static int t_decode_errno_ok(int rc)
+{
+    return rc == 0 || rc == -EBADMSG || rc == -EPROTO || rc == -EMSGSIZE;
+}
+
+/* What every successfully decoded message must satisfy. */
+static void t_check_invariants(const Crmp__Envelope *env)
+{
+    cr_assert_eq(env->version, CRMPI_WIRE_VERSION);
+    switch (env->body_case) {
+    case CRMP__ENVELOPE__BODY_HELLO:
+        cr_assert_not_null(env->hello);
+        cr_assert_eq(env->hello->fingerprint.len, 32);
+        if (env->hello->has_nonce)
+            cr_assert_eq(env->hello->nonce.len, 16);
+        for (size_t i = 0; i < env->hello->n_units; ++i) {
+            cr_assert_not_null(env->hello->units[i]->suite);
+            cr_assert_not_null(env->hello->units[i]->name);
+            cr_assert_geq(env->hello->units[i]->param, -1);
+        }
+        break;
+    case CRMP__ENVELOPE__BODY_RESULT: {
+        const Crmp__Result *r = env->result;
+        cr_assert_not_null(r);
+        cr_assert_not_null(r->counters);
+        if (r->final)
+            cr_assert(r->final->status >= 0 && r->final->status <= 2);
+        for (size_t i = 0; i < r->n_events; ++i) {
+            const Crmp__Event *e = r->events[i];
+            cr_assert((unsigned) e->kind <= CRMP__EVENT__KIND__ASSERT_PARAM_EQ);
+            if (e->has_severity)
+                cr_assert(e->severity >= 0 && e->severity <= 2);
+            if (e->stats)
+                cr_assert(e->stats->status >= 0 && e->stats->status <= 2);
+            if (e->p1)
+                cr_assert(e->p1->kind == 0 || e->p1->kind == 1);
+            if (e->p2)
+                cr_assert(e->p2->kind == 0 || e->p2->kind == 1);
+        }
+        break;
+    }
+    case CRMP__ENVELOPE__BODY_ASSIGN:
+        cr_assert_not_null(env->assign);
+        break;
+    case CRMP__ENVELOPE__BODY_STOP:
+        cr_assert_not_null(env->stop);
+        break;
+    case CRMP__ENVELOPE__BODY_REJECT:
+        cr_assert_not_null(env->reject);
+        cr_assert_not_null(env->reject->reason);
+        break;
+    case CRMP__ENVELOPE__BODY_CHALLENGE:
+        cr_assert_not_null(env->challenge);
+        cr_assert_eq(env->challenge->nonce.len, 16);
+        cr_assert_eq(env->challenge->proof.len, 32);
+        break;
+    case CRMP__ENVELOPE__BODY_AUTH:
+        cr_assert_not_null(env->auth);
+        cr_assert_eq(env->auth->proof.len, 32);
+        break;
+    case CRMP__ENVELOPE__BODY_HEARTBEAT:
+        cr_assert_not_null(env->heartbeat);
+        break;
+    default:
+        cr_assert_fail("decoded a message without a known body (%d)", (int) env->body_case);
+    }
+}
+
+static void t_decode_hostile(const uint8_t *buf, size_t len, const char *what, size_t index)
+{
+    Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+    int rc = crmpi_wire_decode(buf, len, &out);
+    cr_assert(t_decode_errno_ok(rc), "%s %zu: unexpected rc %d", what, index, rc);
+    if (rc) {
+        cr_assert_null(out, "%s %zu: *out set on error", what, index);
+        return;
+    }
+    cr_assert_not_null(out);
+    t_check_invariants(out);
+    crmpi_wire_free(out);
+}
+
+Test(malformed, every_truncation_of_each_type_fails)
+{
+    struct t_result r;
+    t_result_init(&r);
+    struct t_hello h;
+    t_hello_init(&h);
+    Crmp__Assign a = CRMP__ASSIGN__INIT;
+    a.unit = 300;
+    Crmp__Reject rj = CRMP__REJECT__INIT;
+    rj.reason = "no";
+    Crmp__Envelope envs[] = {
+        t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res),
+        t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello),
+        t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a),
+        t_envelope(CRMP__ENVELOPE__BODY_REJECT, &rj),
+    };
+    for (size_t m = 0; m < sizeof(envs) / sizeof(envs[0]); ++m) {
+        size_t len;
+        uint8_t *buf = t_encode(&envs[m], &len);
+        for (size_t cut = 0; cut < len; ++cut) {
+            /* A copy of exactly `cut` bytes, so that reading past it is visible. */
+            uint8_t *part = malloc(cut ? cut : 1);
+            cr_assert_not_null(part);
+            memcpy(part, buf, cut);
+            Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+            int rc = crmpi_wire_decode(part, cut, &out);
+            free(part);
+            cr_assert_eq(rc, -EBADMSG, "%s cut to %zu of %zu bytes: rc %d",
+                    crmpi_wire_body_name(envs[m].body_case), cut, len, rc);
+            cr_assert_null(out);
+        }
+        free(buf);
+    }
+}
+
+Test(malformed, garbage_bytes)
+{
+    static const uint8_t junk[][8] = {
+        { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+        { 0x08, 0x01, 0x12, 0x7f, 0x00, 0x00, 0x00, 0x00 },  /* hello longer than the buffer */
+        { 0x07, 0x07, 0x07, 0x07, 0x07, 0x07, 0x07, 0x07 },  /* wire type 7 */
+        { 0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80 },  /* endless varint */
+        { 'G', 'E', 'T', ' ', '/', ' ', 'H', 'T' },
+    };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); ++i) {
+        Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+        int rc = crmpi_wire_decode(junk[i], sizeof(junk[i]), &out);
+        cr_assert_eq(rc, -EBADMSG, "junk %zu: rc %d", i, rc);
+        cr_assert_null(out);
+    }
+}
+
+Test(malformed, unknown_field_only_is_no_body)
+{
+    /* version 1, then field 15 (varint 1): skipped, which leaves no body. */
+    const uint8_t buf[] = { 0x08, 0x01, 0x78, 0x01 };
+    Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+    cr_assert_eq(crmpi_wire_decode(buf, sizeof(buf), &out), -EBADMSG);
+    cr_assert_null(out);
+}
+
+Test(malformed, random_bytes_never_crash)
+{
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    uint8_t buf[96];
+    for (size_t iter = 0; iter < 20000; ++iter) {
+        size_t len = (size_t) (s % sizeof(buf));
+        for (size_t i = 0; i < len; ++i) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            buf[i] = (uint8_t) s;
+        }
+        /* Half of them start like a real envelope, to get past the first field. */
+        if (len >= 2 && (iter & 1)) {
+            buf[0] = 0x08;
+            buf[1] = 0x01;
+        }
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        t_decode_hostile(buf, len, "random input", iter);
+    }
+}
+
+Test(malformed, every_byte_mutation_of_a_result)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    size_t len;
+    uint8_t *buf = t_encode(&env, &len);
+    static const uint8_t values[] = { 0x00, 0x01, 0x03, 0x7f, 0x80, 0xff };
+    uint8_t *copy = malloc(len);
+    cr_assert_not_null(copy);
+    for (size_t i = 0; i < len; ++i) {
+        for (size_t v = 0; v < sizeof(values) + 1; ++v) {
+            memcpy(copy, buf, len);
+            copy[i] = v < sizeof(values) ? values[v] : (uint8_t) (buf[i] ^ 0x40);
+            t_decode_hostile(copy, len, "mutated byte", i);
+        }
+    }
+    free(copy);
+    free(buf);
+}
+
+Test(malformed, two_bodies_concatenated)
+{
+    /* Protobuf merges concatenated messages: the oneof ends up with one body. */
+    struct t_hello h;
+    t_hello_init(&h);
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope e1 = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    Crmp__Envelope e2 = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    size_t l1, l2;
+    uint8_t *b1 = t_encode(&e1, &l1);
+    uint8_t *b2 = t_encode(&e2, &l2);
+    uint8_t *both = malloc(l1 + l2);
+    cr_assert_not_null(both);
+    memcpy(both, b1, l1);
+    memcpy(both + l1, b2, l2);
+    t_decode_hostile(both, l1 + l2, "hello+result", 0);
+    memcpy(both, b2, l2);
+    memcpy(both + l2, b1, l1);
+    t_decode_hostile(both, l1 + l2, "result+hello", 0);
+    free(both);
+    free(b1);
+    free(b2);
+}
+
+/* ---- sizes ------------------------------------------------------------------------ */
+
+Test(size, decode_refuses_oversized_input)
+{
+    size_t len = CRMPI_WIRE_MAX_MSG + 1;
+    uint8_t *buf = calloc(1, len);
+    cr_assert_not_null(buf);
+    /* A valid start, so that only the size can be the reason. */
+    buf[0] = 0x08;
+    buf[1] = 0x01;
+    Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
+    cr_assert_eq(crmpi_wire_decode(buf, len, &out), -EMSGSIZE);
+    cr_assert_null(out);
+    cr_assert_eq(crmpi_wire_decode(buf, SIZE_MAX, &out), -EMSGSIZE);
+    cr_assert_null(out);
+    free(buf);
+}
+
+Test(size, encode_refuses_oversized_messages)
+{
+    size_t n = CRMPI_WIRE_MAX_MSG + 16;
+    char *reason = malloc(n + 1);
+    cr_assert_not_null(reason);
+    memset(reason, 'r', n);
+    reason[n] = '\0';
+    Crmp__Reject rj = CRMP__REJECT__INIT;
+    rj.reason = reason;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_REJECT, &rj);
+    uint8_t *out = (uint8_t *) 0x1;
+    size_t len = 77;
+    cr_assert_eq(crmpi_wire_encode(&env, &out, &len), -EMSGSIZE);
+    free(reason);
+}
+
+Test(size, a_large_but_legal_message_round_trips)
+{
+    size_t n = 1024 * 1024;
+    char *text = malloc(n + 1);
+    cr_assert_not_null(text);
+    for (size_t i = 0; i < n; ++i)
+        text[i] = (char) ('a' + i % 26);
+    text[n] = '\0';
+    Crmp__Stop s = CRMP__STOP__INIT;
+    s.reason = text;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_STOP, &s);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(strlen(out->stop->reason), n);
+    cr_assert_eq(memcmp(out->stop->reason, text, n), 0);
+    crmpi_wire_free(out);
+    free(text);
+}
