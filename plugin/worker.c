@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -649,6 +650,41 @@ static void worker_counters(Crmp__Counters *c, const struct criterion_suite_stat
     c->errors = W.errors;
 }
 
+/*
+ * Fault injection for the plugin's own tests: with CRMP_TEST_FAULT
+ * set to "garbage:PATH", the first worker of the run to create PATH sends
+ * bytes that are no message instead of its first result.  Unset (always, in
+ * real use) it does nothing.
+ */
+static int worker_fault_garbage(void)
+{
+    const char *f = getenv("CRMP_TEST_FAULT");
+    if (!f || strncmp(f, "garbage:", 8))
+        return 0;
+    int fd = open(f + 8, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+static int worker_send_garbage(void)
+{
+    static const uint8_t junk[] = { 0xff, 0x13, 0x37, 0x00, 0x42, 0x08, 0x99 };
+    nng_msg *msg;
+    if (crmpi_nng.nng_msg_alloc(&msg, sizeof(junk)))
+        return -ENOMEM;
+    memcpy(crmpi_nng.nng_msg_body(msg), junk, sizeof(junk));
+    if (crmpi_nng.nng_sendmsg(W.sock, msg, 0)) {
+        crmpi_nng.nng_msg_free(msg);
+        return -EIO;
+    }
+    /* The coordinator drops us: wait to be killed like any dropped worker. */
+    if (!crmpi_nng.nng_recvmsg(W.sock, &msg, 0))
+        crmpi_nng.nng_msg_free(msg);
+    return -ECONNRESET;
+}
+
 void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
 {
     if (!W.active || W.current < 0)
@@ -691,7 +727,7 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
 
     W.current = -1;
     Crmp__Envelope *reply;
-    int rc = worker_exchange(&env, &reply);
+    int rc = worker_fault_garbage() ? worker_send_garbage() : worker_exchange(&env, &reply);
 
     for (size_t i = 0; i < n_asserts; ++i)
         worker_assert_free(asserts[i]);

@@ -202,6 +202,42 @@ def suite_timeout(ctx):
     return [p]
 
 
+@case('garbage-from-worker')
+def garbage_from_worker(ctx):
+    e_marker = os.path.join(ctx.root, 'garbage-sent')
+    p = ctx.run('faults', ['--mproc=2', '--verbose'],
+                ['CRMP_TEST_FAULT=garbage:' + e_marker])
+    ctx.check(os.path.exists(e_marker), 'the fault was not injected')
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    ctx.check('malformed message' in p.err, 'the garbage was not reported')
+    each_once(ctx, p)
+    ctx.check(synthesis(ctx, p) == (13, 13, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('shards-union')
+def shards_union(ctx):
+    """Every test in exactly one of N shards; Bazel's protocol honoured."""
+    seen = {}
+    runs = []
+    for i in range(3):
+        status = os.path.join(ctx.root, 'shard-status-%d' % i)
+        xml = os.path.join(ctx.root, 'shard-%d.xml' % i)
+        p = ctx.run('faults', ['--verbose'], ['TEST_TOTAL_SHARDS=3', 'TEST_SHARD_INDEX=%d' % i,
+                                              'TEST_SHARD_STATUS_FILE=' + status,
+                                              'XML_OUTPUT_FILE=' + xml])
+        runs.append(p)
+        ctx.check(p.returncode == 0, 'shard %d exit %s' % (i, p.returncode))
+        ctx.check(os.path.exists(status), 'shard %d did not touch the status file' % i)
+        ctx.check(os.path.exists(xml) and '<testsuites' in compare.read(xml),
+                  'shard %d wrote no JUnit XML to XML_OUTPUT_FILE' % i)
+        for name, outcomes in results(p).items():
+            seen.setdefault(name, []).extend(outcomes)
+    for t in FAULT_TESTS:
+        ctx.check(len(seen.get(t, [])) == 1, '%s ran in %d shards' % (t, len(seen.get(t, []))))
+    return runs
+
+
 @case('fail-fast')
 def fail_fast(ctx):
     t0 = time.monotonic()
