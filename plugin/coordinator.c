@@ -115,6 +115,7 @@ struct coord {
     const char *stop_reason;
     int fatal;                  /* the run cannot complete */
     int startup_failed;         /* no worker could start: nothing to report */
+    int child_exited;           /* SIGCHLD since the last look */
     int startup_status;         /* exit status of a worker dead before its hello, or -1 */
     int exit_status;            /* exit the process with it, when not 0 */
 
@@ -1192,6 +1193,21 @@ static int coord_is_worker(const struct coord *c, pid_t pid)
  * sandboxes whose worker died, reparented to us because the coordinator is
  * their subreaper (sandboxes call setsid(), so no process group reaches them).
  */
+/* Reaps, without waiting, children that are not workers and have exited. */
+static void coord_reap_zombies(struct coord *c)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+        if (!coord_is_worker(c, (pid_t) pid))
+            waitpid((pid_t) pid, NULL, WNOHANG);
+    fclose(f);
+}
+
 static void coord_reap_orphans(struct coord *c)
 {
     char path[64];
@@ -1341,6 +1357,8 @@ static void coord_handle_wake(struct coord *c)
     ssize_t n;
     while ((n = read(c->wake[0], buf, sizeof(buf))) > 0) {
         for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] == 'c')
+                c->child_exited = 1;
             if (buf[i] == 'p' && i + 1 + (ssize_t) sizeof(uint32_t) <= n) {
                 uint32_t pipe;
                 memcpy(&pipe, buf + i + 1, sizeof(pipe));
@@ -1448,6 +1466,11 @@ static int coord_loop(struct coord *c)
         coord_handle_wake(c);
         coord_drain_messages(c);
         coord_check_heartbeats(c);
+        /* Processes a test left behind end up ours when they exit: reap them. */
+        if (c->child_exited) {
+            c->child_exited = 0;
+            coord_reap_zombies(c);
+        }
 
         int died = 0;
         for (size_t i = 0; i < c->n_workers; ++i) {

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -58,6 +59,7 @@ static struct worker_state {
     struct crmpi_units units;
     struct worker_node *newest;     /* the unit the runner is on */
     long current;                   /* its index, -1 when none */
+    pid_t sandbox;                  /* the process running it, when known */
     struct timespec started;
 
     Crmp__Event **events;           /* captured for the current unit */
@@ -246,8 +248,46 @@ static void worker_event_assert(Crmp__Event__Kind kind, struct criterion_assert_
     e->text2 = worker_strdup(text2);
 }
 
+/*
+ * The sandbox running the current test: the one child of our main thread
+ * (the runner runs one test at a time here, and forks from that thread).
+ */
+static pid_t worker_current_sandbox(void)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
+    FILE *f = fopen(path, "re");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return (pid_t) pid;
+}
+
+/*
+ * A test that timed out or crashed may leave processes it forked behind,
+ * in its process group (the sandbox is a session leader): Criterion kills
+ * only the sandbox.  SIGTERM the group, give it a grace period, then
+ * SIGKILL what is left.
+ */
+static void worker_end_sandbox_group(pid_t pgid)
+{
+    if (pgid <= 0 || kill(-pgid, SIGTERM))
+        return;
+    for (int i = 0; i < 50; ++i) {
+        struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+        if (kill(-pgid, 0))
+            return;
+        nanosleep(&tick, NULL);
+    }
+    kill(-pgid, SIGKILL);
+}
+
 static void wlog_pre_init(struct criterion_suite *suite, struct criterion_test *test)
 {
+    W.sandbox = worker_current_sandbox();
     Crmp__Event *e = worker_event(CRMP__EVENT__KIND__PRE_INIT);
     if (!e)
         return;
@@ -689,6 +729,11 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
 {
     if (!W.active || W.current < 0)
         return;
+
+    const struct criterion_test_stats *fin = ss->tests;
+    if (fin && (fin->timed_out || fin->crashed))
+        worker_end_sandbox_group(W.sandbox);
+    W.sandbox = 0;
 
     Crmp__Counters counters = CRMP__COUNTERS__INIT;
     worker_counters(&counters, ss);

@@ -60,6 +60,45 @@ Test(faults, hangs_without_a_declared_timeout)
     cr_assert(1);
 }
 
+/* A timed-out test's own children must not outlive it (its process group). */
+Test(faults, forks_a_child_then_hangs)
+{
+    const char *dir = getenv("FAULT_DIR");
+    if (!getenv("FAULT_FORK_HANG") || !dir)
+        return;
+    pid_t child = fork();
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/child.pid", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%ld\n", (long) child);
+    fclose(f);
+    for (;;)
+        pause();
+}
+
+/* Runs after the one above in a single worker: its child is gone by now. */
+Test(faults, zz_the_forked_child_is_gone)
+{
+    const char *dir = getenv("FAULT_DIR");
+    if (!getenv("FAULT_FORK_HANG") || !dir)
+        return;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/child.pid", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "the forking test did not run first");
+    long pid = 0;
+    cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    for (int i = 0; i < 300 && !kill((pid_t) pid, 0); ++i)
+        usleep(10000);
+    cr_assert_neq(kill((pid_t) pid, 0), 0, "process %ld of a timed-out test still exists", pid);
+}
+
 Test(faults, fails_when_asked)
 {
     cr_expect(!getenv("FAULT_FAIL"), "asked to fail");

@@ -128,7 +128,8 @@ def results(p):
     return seen
 
 
-FAULT_TESTS = ['faults::fails_when_asked', 'faults::hangs_without_a_declared_timeout',
+FAULT_TESTS = ['faults::fails_when_asked', 'faults::forks_a_child_then_hangs',
+               'faults::zz_the_forked_child_is_gone', 'faults::hangs_without_a_declared_timeout',
                'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
                'faults::kills_its_worker_once', 'grouped::a', 'grouped::b', 'grouped::c',
                'grouped::d', 'plain::one', 'plain::three', 'plain::two',
@@ -151,7 +152,7 @@ def worker_killed_once(ctx):
     seen = each_once(ctx, p)
     ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
     ctx.check('running it again' in p.err, 'no word that the test is run again')
-    ctx.check(synthesis(ctx, p) == (13, 13, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (15, 15, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -163,7 +164,7 @@ def worker_killed_always(ctx):
     ctx.check(seen.get('faults::kills_its_worker_always') == ['FAIL'], 'not reported failed')
     ctx.check('faults::kills_its_worker_always: CRASH!' in p.err, 'not reported as a crash')
     ctx.check('reported as crashed' in p.err, 'no word on the crash')
-    ctx.check(synthesis(ctx, p) == (13, 12, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (15, 14, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -183,7 +184,18 @@ def hang_timeout(ctx):
     ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
     ctx.check('faults::hangs_without_a_declared_timeout: Timed out.' in p.err, 'no timeout line')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (13, 12, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (15, 14, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('timeout-kills-test-group')
+def timeout_kills_test_group(ctx):
+    p = ctx.run('faults', ['--mproc=1', '--timeout=1', '--verbose'], ['FAULT_FORK_HANG=1'])
+    seen = results(p)
+    ctx.check(seen.get('faults::forks_a_child_then_hangs') == ['FAIL'], 'the forking test did not time out')
+    ctx.check('faults::forks_a_child_then_hangs: Timed out.' in p.err, 'no timeout line')
+    ctx.check(seen.get('faults::zz_the_forked_child_is_gone') == ['PASS'],
+              'the timed-out test left its child running')
     return [p]
 
 
@@ -211,7 +223,7 @@ def garbage_from_worker(ctx):
     ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
     ctx.check('malformed message' in p.err, 'the garbage was not reported')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (13, 13, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (15, 15, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
