@@ -97,6 +97,7 @@ run_variant() {
         plain) "$exe" -j"$workers" ;;
         mproc) LD_PRELOAD=$plugin "$exe" --mproc="$workers" "${hist[@]}" ;;
         cold)  LD_PRELOAD=$plugin "$exe" --mproc="$workers" --mproc-durations=none ;;
+        fork)  LD_PRELOAD=$plugin "$exe" --mproc="$workers" --mproc-isolation=fork --mproc-durations=none ;;
         off)   LD_PRELOAD=$plugin "$exe" -j"$workers" ;;
     esac >/dev/null 2>&1
 }
@@ -119,6 +120,11 @@ for s in "${suite_list[@]}"; do
 done
 variants=(plain mproc off)
 ((history)) && variants=(plain mproc cold off)
+fork=0
+if LD_PRELOAD=$plugin "$builddir/bench/bench_empty" --help 2>&1 | grep -q -- '--mproc-isolation'; then
+    fork=1
+    variants+=(fork)
+fi
 progress=0
 [[ -t 2 ]] && progress=1
 declare -A times tests
@@ -197,7 +203,24 @@ for s in "${suite_list[@]}"; do
         fi
         printf "$fmt" "$s" "${tests[$s]}" "plugin loaded but off, -j$workers" \
             "$(printf '%.2f s' "${med[off]}")" "${times[$s.off]% }" "$r_off" "<=1.02 $v_off"
+        if ((fork)); then
+            r_fork=$(ratio "${med[fork]}" "${med[plain]}")
+            target=""
+            [[ $s == empty ]] && target="<=0.10 $(verdict "$r_fork" 0.10)"
+            printf "$fmt" "$s" "${tests[$s]}" "criterion-mproc --mproc=$workers, fork isolation" \
+                "$(printf '%.2f s' "${med[fork]}")" "${times[$s.fork]% }" "$r_fork" "$target"
+        fi
     }
+    if [[ $s == empty ]]; then
+        # A worker's time per test: wall time x workers / tests.
+        per() { awk -v t="$1" -v n="$workers" -v k="${tests[$s]}" 'BEGIN { printf "%.0f us", t * n * 1e6 / k }'; }
+        # shellcheck disable=SC2059
+        printf "$fmt" "$s" "${tests[$s]}" "per-test cost: criterion -j$workers" "$(per "${med[plain]}")" "" "" ""
+        if ((fork)); then
+            # shellcheck disable=SC2059
+            printf "$fmt" "$s" "${tests[$s]}" "per-test cost: fork isolation" "$(per "${med[fork]}")" "" "" ""
+        fi
+    fi
     if [[ $s == skewed ]]; then
         # The tests' durations, from the generated source: bench_sleep_ms(MS).
         read -r total longest < <(grep -o 'bench_sleep_ms([0-9]*)' "$builddir/bench/bench_skewed.c" |

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -225,6 +226,8 @@ static int coord_env(struct coord *c)
     if (asprintf(&c->env_owned[5], "%s=%u", CRMPI_ENV_CONNECT_TIMEOUT,
             c->opts->connect_timeout) >= 0)
         c->envp[k++] = c->env_owned[5];
+    if (c->opts->fork_isolation && asprintf(&c->env_owned[6], "%s=fork", CRMPI_ENV_ISOLATION) >= 0)
+        c->envp[k++] = c->env_owned[6];
     /* Slot goes last: coord_spawn rewrites it for each worker. */
     c->envp[k] = NULL;
     return 0;
@@ -1641,9 +1644,13 @@ static void coord_cleanup(struct coord *c)
     if (c->wake[1] >= 0)
         close(c->wake[1]);
     if (*c->dir) {
-        char sock[sizeof(c->dir) + 16];
-        snprintf(sock, sizeof(sock), "%s/queue", c->dir);
-        unlink(sock);
+        /* The queue's socket, and the zygotes' of fork-isolated workers. */
+        DIR *d = opendir(c->dir);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (e->d_name[0] != '.')
+                unlinkat(dirfd(d), e->d_name, 0);
+        if (d)
+            closedir(d);
         rmdir(c->dir);
     }
 }

@@ -200,6 +200,17 @@ static int opts_on_heartbeat(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_isolation(struct opts_state *st, const char *value)
+{
+    if (!strcmp(value, "fork"))
+        st->opts->fork_isolation = 1;
+    else if (!strcmp(value, "exec"))
+        st->opts->fork_isolation = 0;
+    else
+        return opts_fail(st->err, st->errlen, "--mproc-isolation=%s: expected fork or exec", value);
+    return 0;
+}
+
 #define OPTS_PATH_HANDLER(field, name)                                         \
     static int opts_on_##field(struct opts_state *st, const char *value)       \
     {                                                                          \
@@ -240,6 +251,9 @@ static const struct opts_def {
       "--mproc-connect=URL: start --mproc workers that pull from the coordinator at URL" },
     { "mproc-connect-timeout", OPTS_ARG_REQUIRED, opts_on_connect_timeout,
       "--mproc-connect-timeout=S: how long workers retry their coordinator (default 30)" },
+    { "mproc-isolation", OPTS_ARG_REQUIRED, opts_on_isolation,
+      "--mproc-isolation=exec|fork: a process per test by fork + exec (Criterion's, default)\n"
+      "        or by fork only (much cheaper; see the README)" },
     { "mproc-heartbeat", OPTS_ARG_REQUIRED, opts_on_heartbeat,
       "--mproc-heartbeat=S: a worker silent for S seconds is dead (default 20, 0: off)" },
     { "mproc-token-file", OPTS_ARG_REQUIRED, opts_on_token_file,

@@ -37,6 +37,7 @@ struct crmpi_options {
     const char *tls_key;      /* its key (PEM) */
     const char *tls_ca;       /* the CA workers check the coordinator against */
     unsigned heartbeat;       /* seconds without a heartbeat before a worker is dead; 0: off */
+    int fork_isolation;       /* --mproc-isolation=fork */
 };
 
 /*

@@ -26,6 +26,7 @@
 #include "units.h"
 #include "wire.h"
 #include "worker.h"
+#include "zygote.h"
 
 /*
  * A unit wrapped as a one-test suite, laid out the way Criterion's ordered
@@ -917,6 +918,9 @@ static char worker_ipc_dir[256];
 static _Noreturn void worker_abandon(void)
 {
     if (*worker_ipc_path) {
+        const char *zygote = crmpi_zygote_socket();
+        if (zygote)
+            unlink(zygote);
         unlink(worker_ipc_path);
         rmdir(worker_ipc_dir);
     }
@@ -1110,6 +1114,11 @@ int crmpi_worker_run(struct criterion_test_set *set,
 
     worker_watch_parent(url);
 
+    /* Now, while this process is still a single thread. */
+    const char *iso = getenv(CRMPI_ENV_ISOLATION);
+    if (iso && !strcmp(iso, "fork"))
+        crmpi_zygote_start(*worker_ipc_dir ? worker_ipc_dir : NULL);
+
     char err[256];
     if (crmpi_token_load(NULL, getenv(CRMPI_ENV_TOKEN), &W.token, err, sizeof(err))) {
         crmpi_error("worker %u: %s", W.slot, err);
@@ -1149,6 +1158,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
     worker_beat_join();
+    crmpi_zygote_stop();
     if (W.tls)
         crmpi_nng.nng_tls_config_free(W.tls);
     crmpi_token_free(&W.token);

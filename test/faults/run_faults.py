@@ -388,6 +388,24 @@ def valgrind_coordinator(ctx):
     return [p]
 
 
+# The same faults in fork isolation: the zygote's test processes must give
+# the same results and leave nothing behind either.
+def fork_mode(case_fn, extra_args):
+    def run(ctx):
+        real_run = ctx.run
+        real_start = ctx.start
+        ctx.run = lambda exe, args, extra=(), timeout=60: real_run(
+            exe, args + ['--mproc-isolation=fork'], extra, timeout)
+        ctx.start = lambda exe, args, extra=(): real_start(exe, args + ['--mproc-isolation=fork'], extra)
+        return case_fn(ctx)
+    return run
+
+
+for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout',
+              'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint'):
+    CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
+
+
 def main(argv):
     opts = {}
     rest = []
