@@ -170,6 +170,29 @@ static int coord_exited(const struct coord_worker *w)
     return !waitid(P_PID, (id_t) w->pid, &info, WEXITED | WNOHANG | WNOWAIT) && info.si_pid;
 }
 
+/* The handlers a run installs (SIGINT, SIGTERM: stop; SIGCHLD: wake), and what they replaced. */
+struct coord_signals {
+    struct sigaction old_int, old_term, old_chld;
+};
+
+static void coord_signals_install(struct coord_signals *saved)
+{
+    struct sigaction stop = { .sa_handler = coord_on_signal };
+    struct sigaction chld = { .sa_handler = coord_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
+    sigemptyset(&stop.sa_mask);
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGINT, &stop, &saved->old_int);
+    sigaction(SIGTERM, &stop, &saved->old_term);
+    sigaction(SIGCHLD, &chld, &saved->old_chld);
+}
+
+static void coord_signals_restore(const struct coord_signals *saved)
+{
+    sigaction(SIGINT, &saved->old_int, NULL);
+    sigaction(SIGTERM, &saved->old_term, NULL);
+    sigaction(SIGCHLD, &saved->old_chld, NULL);
+}
+
 static void coord_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void) ev;
@@ -1661,7 +1684,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1,
                        .startup_status = -1 };
-    struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
+    struct coord_signals saved;
     int result = 0;
 
     ssize_t len = readlink("/proc/self/exe", c.exe, sizeof(c.exe) - 1);
@@ -1688,13 +1711,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         goto out;
     }
     coord_wake_fd = c.wake[1];
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    struct sigaction chld = { .sa_handler = coord_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP },
-                     old_chld;
-    sigemptyset(&chld.sa_mask);
-    sigaction(SIGCHLD, &chld, &old_chld);
+    coord_signals_install(&saved);
 
     if (coord_listen(&c) || (opts->listen && coord_listen_remote(&c)) || coord_env(&c))
         goto out_signals;
@@ -1757,9 +1774,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         coord_print_efficiency(&c, makespan_ms);
 
 out_signals:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGCHLD, &old_chld, NULL);
+    coord_signals_restore(&saved);
     coord_wake_fd = -1;
 out:
     if (c.report_started)
@@ -1777,7 +1792,7 @@ out:
 int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
 {
     struct coord c = { .opts = opts, .argv = argv, .wake = { -1, -1 }, .recv_fd = -1 };
-    struct sigaction sa = { .sa_handler = coord_on_signal }, old_int, old_term;
+    struct coord_signals saved;
     int status = 1;
     char err[256];
 
@@ -1800,13 +1815,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     if (pipe2(c.wake, O_CLOEXEC | O_NONBLOCK) || coord_env(&c))
         goto out;
     coord_wake_fd = c.wake[1];
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    struct sigaction chld = { .sa_handler = coord_on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP },
-                     old_chld;
-    sigemptyset(&chld.sa_mask);
-    sigaction(SIGCHLD, &chld, &old_chld);
+    coord_signals_install(&saved);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     for (unsigned i = 0; i < opts->workers; ++i)
@@ -1864,9 +1873,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         failed = 1;
     }
     status = failed ? 1 : 0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGCHLD, &old_chld, NULL);
+    coord_signals_restore(&saved);
     coord_wake_fd = -1;
 
 out:
