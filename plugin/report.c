@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,11 +179,43 @@ static void report_event(struct crmpi_report *r, const struct crmpi_report_unit 
     free(owned2);
 }
 
+static void report_raw_output(const Crmp__Result *res)
+{
+    if (res->has_out && res->out.len) {
+        fwrite(res->out.data, 1, res->out.len, stdout);
+        fflush(stdout);
+    }
+    if (res->has_err && res->err.len) {
+        fwrite(res->err.data, 1, res->err.len, stderr);
+        fflush(stderr);
+    }
+}
+
 void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u)
 {
     report_announce(r, u->suite);
-    for (size_t i = 0; i < u->result->n_events; ++i)
-        report_event(r, u, u->result->events[i]);
+    /*
+     * What the test wrote itself goes where it was written in a serial run:
+     * once the test started (after PRE_TEST, or PRE_INIT when the setup
+     * failed), before its assertions and result.
+     */
+    const Crmp__Result *res = u->result;
+    size_t at = 0;
+    for (size_t i = 0; i < res->n_events; ++i) {
+        if (res->events[i]->kind == CRMP__EVENT__KIND__PRE_TEST) {
+            at = i + 1;
+            break;
+        }
+        if (res->events[i]->kind == CRMP__EVENT__KIND__PRE_INIT)
+            at = i + 1;
+    }
+    for (size_t i = 0; i < res->n_events; ++i) {
+        if (i == at)
+            report_raw_output(res);
+        report_event(r, u, res->events[i]);
+    }
+    if (at >= res->n_events)
+        report_raw_output(res);
     fflush(stderr);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,8 @@ static struct worker_state {
     struct worker_node *newest;     /* the unit the runner is on */
     long current;                   /* its index, -1 when none */
     pid_t sandbox;                  /* the process running it, when known */
+    int saved_out, saved_err;       /* the worker's own stdout/stderr, -1 when not capturing */
+    int cap_out, cap_err;           /* memfds the current test writes to, or -1 */
     struct timespec started;
 
     Crmp__Event **events;           /* captured for the current unit */
@@ -75,7 +78,7 @@ static struct worker_state {
     struct criterion_test_params (*param_fn)(void);
     int param_index;
     struct criterion_test_params param_all;
-} W = { .current = -1 };
+} W = { .current = -1, .saved_out = -1, .saved_err = -1, .cap_out = -1, .cap_err = -1 };
 
 /* Set before the worker closes its socket on purpose. */
 static atomic_int worker_closing;
@@ -431,6 +434,76 @@ static void worker_events_clear(void)
     W.warnings = W.errors = 0;
 }
 
+/* ---- the test's own output ------------------------------------------------ */
+
+/* Beyond this, a test's output is cut (with a note): results stay small. */
+#define WORKER_MAX_OUTPUT (1u << 20)
+
+/*
+ * Points stdout and stderr at fresh memory files before a test, so that the
+ * sandbox (which inherits them) writes there; the coordinator prints it with
+ * the test's result.  Not when Criterion silences test output (quiet mode).
+ */
+static void worker_capture_begin(void)
+{
+    if (W.saved_out < 0 || criterion_options.logging_threshold == CRITERION_LOG_LEVEL_QUIET)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    W.cap_out = memfd_create("crmp-stdout", MFD_CLOEXEC);
+    W.cap_err = memfd_create("crmp-stderr", MFD_CLOEXEC);
+    if (W.cap_out < 0 || W.cap_err < 0 || dup2(W.cap_out, STDOUT_FILENO) < 0
+            || dup2(W.cap_err, STDERR_FILENO) < 0) {
+        dup2(W.saved_out, STDOUT_FILENO);
+        dup2(W.saved_err, STDERR_FILENO);
+        if (W.cap_out >= 0)
+            close(W.cap_out);
+        if (W.cap_err >= 0)
+            close(W.cap_err);
+        W.cap_out = W.cap_err = -1;
+    }
+}
+
+/* Reads a capture back into a malloc'd buffer (caller frees) and closes it. */
+static void worker_capture_take(int *fd, ProtobufCBinaryData *into, protobuf_c_boolean *has)
+{
+    if (*fd < 0)
+        return;
+    off_t size = lseek(*fd, 0, SEEK_END);
+    static const char cut[] = "\n[criterion-mproc: output cut at 1 MiB]\n";
+    size_t keep = size > 0 ? (size_t) size : 0;
+    int truncated = keep > WORKER_MAX_OUTPUT;
+    if (truncated)
+        keep = WORKER_MAX_OUTPUT;
+    if (keep) {
+        uint8_t *buf = malloc(keep + (truncated ? sizeof(cut) : 0));
+        ssize_t n = buf ? pread(*fd, buf, keep, 0) : -1;
+        if (n > 0) {
+            if (truncated)
+                memcpy(buf + n, cut, sizeof(cut) - 1);
+            into->data = buf;
+            into->len = (size_t) n + (truncated ? sizeof(cut) - 1 : 0);
+            *has = 1;
+        } else {
+            free(buf);
+        }
+    }
+    close(*fd);
+    *fd = -1;
+}
+
+static void worker_capture_end(Crmp__Result *res)
+{
+    if (W.cap_out < 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    dup2(W.saved_out, STDOUT_FILENO);
+    dup2(W.saved_err, STDERR_FILENO);
+    worker_capture_take(&W.cap_out, &res->out, &res->has_out);
+    worker_capture_take(&W.cap_err, &res->err, &res->has_err);
+}
+
 /* ---- talking to the coordinator ------------------------------------------ */
 
 static uint64_t worker_elapsed_ns(void)
@@ -578,6 +651,7 @@ static void worker_follow(Crmp__Envelope *reply)
             W.dyn_suites_storage.first = &node->suite_node;
         W.newest = node;
         W.current = id;
+        worker_capture_begin();
         clock_gettime(CLOCK_MONOTONIC, &W.started);
         break;
     }
@@ -740,6 +814,7 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
     worker_counters(&counters, ss);
 
     Crmp__Result result = CRMP__RESULT__INIT;
+    worker_capture_end(&result);
     result.unit = (uint32_t) W.current;
     result.events = W.events;
     result.n_events = W.n_events;
@@ -754,6 +829,8 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
     Crmp__AssertStats **asserts = calloc(n_asserts ? n_asserts : 1, sizeof(*asserts));
     if (!asserts) {
         crmpi_error("worker %u: out of memory", W.slot);
+        free(result.out.data);
+        free(result.err.data);
         W.failed = 1;
         W.current = -1;
         worker_events_clear();
@@ -778,6 +855,8 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
     for (size_t i = 0; i < n_asserts; ++i)
         worker_assert_free(asserts[i]);
     free(asserts);
+    free(result.out.data);
+    free(result.err.data);
     worker_stats_free(result.final);
     worker_events_clear();
 
@@ -1140,6 +1219,16 @@ int crmpi_worker_run(struct criterion_test_set *set,
 
     W.set = set;
     W.active = 1;
+    W.saved_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    W.saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (W.saved_out < 0 || W.saved_err < 0) {
+        /* Without a way back, do not capture: output goes straight through. */
+        if (W.saved_out >= 0)
+            close(W.saved_out);
+        if (W.saved_err >= 0)
+            close(W.saved_err);
+        W.saved_out = W.saved_err = -1;
+    }
     worker_beat_start();
     real_run(set);
     W.active = 0;
@@ -1155,6 +1244,13 @@ int crmpi_worker_run(struct criterion_test_set *set,
     worker_events_clear();
     free(W.events);
     crmpi_units_free(&W.units);
+    if (W.saved_out >= 0) {
+        dup2(W.saved_out, STDOUT_FILENO);
+        dup2(W.saved_err, STDERR_FILENO);
+        close(W.saved_out);
+        close(W.saved_err);
+        W.saved_out = W.saved_err = -1;
+    }
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
     worker_beat_join();

@@ -154,6 +154,22 @@ Test(suite_timeout, hangs_under_a_suite_timeout)
             pause();
 }
 
+/* Raw output written slowly: two workers would interleave it line by line. */
+static void slow_lines(const char *who)
+{
+    int lines = getenv("FAULT_OUTPUT") ? 5 : 0;
+    for (int i = 0; i < lines; ++i) {
+        printf("%s line %d\n", who, i);
+        fprintf(stderr, "%s err %d\n", who, i);
+        fflush(stdout);
+        fflush(stderr);
+        usleep(20000);
+    }
+}
+
+Test(output, first) { slow_lines("first"); }
+Test(output, second) { slow_lines("second"); }
+
 /* A few ordinary tests so that there is something to schedule around. */
 Test(plain, one) { cr_assert_eq(1 + 1, 2); }
 Test(plain, two) { cr_assert_str_eq("a", "a"); }

@@ -132,7 +132,8 @@ FAULT_TESTS = ['faults::fails_when_asked', 'faults::forks_a_child_then_hangs',
                'faults::zz_the_forked_child_is_gone', 'faults::hangs_without_a_declared_timeout',
                'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
                'faults::kills_its_worker_once', 'grouped::a', 'grouped::b', 'grouped::c',
-               'grouped::d', 'plain::one', 'plain::three', 'plain::two',
+               'grouped::d', 'output::first', 'output::second', 'plain::one', 'plain::three',
+               'plain::two',
                'suite_timeout::hangs_under_a_suite_timeout']
 
 
@@ -152,7 +153,7 @@ def worker_killed_once(ctx):
     seen = each_once(ctx, p)
     ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
     ctx.check('running it again' in p.err, 'no word that the test is run again')
-    ctx.check(synthesis(ctx, p) == (15, 15, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (17, 17, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -164,7 +165,7 @@ def worker_killed_always(ctx):
     ctx.check(seen.get('faults::kills_its_worker_always') == ['FAIL'], 'not reported failed')
     ctx.check('faults::kills_its_worker_always: CRASH!' in p.err, 'not reported as a crash')
     ctx.check('reported as crashed' in p.err, 'no word on the crash')
-    ctx.check(synthesis(ctx, p) == (15, 14, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (17, 16, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -184,7 +185,7 @@ def hang_timeout(ctx):
     ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
     ctx.check('faults::hangs_without_a_declared_timeout: Timed out.' in p.err, 'no timeout line')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (15, 14, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (17, 16, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -196,6 +197,21 @@ def timeout_kills_test_group(ctx):
     ctx.check('faults::forks_a_child_then_hangs: Timed out.' in p.err, 'no timeout line')
     ctx.check(seen.get('faults::zz_the_forked_child_is_gone') == ['PASS'],
               'the timed-out test left its child running')
+    return [p]
+
+
+@case('output-whole')
+def output_whole(ctx):
+    """A test's own output reaches the terminal in one piece, never interleaved."""
+    p = ctx.run('faults', ['--mproc=2'], ['FAULT_OUTPUT=1'])
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    for stream, text, kind in (('stdout', p.out, 'line'), ('stderr', p.err, 'err')):
+        lines = [l for l in text.splitlines() if re.match(r'(first|second) %s \d$' % kind, l)]
+        ctx.check(len(lines) == 10, '%s: expected 10 lines, got %d' % (stream, len(lines)))
+        for who in ('first', 'second'):
+            idx = [i for i, l in enumerate(lines) if l.startswith(who)]
+            ctx.check(idx == list(range(idx[0], idx[0] + 5)) if idx else False,
+                      '%s: the lines of %s are not together: %s' % (stream, who, lines))
     return [p]
 
 
@@ -223,7 +239,7 @@ def garbage_from_worker(ctx):
     ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
     ctx.check('malformed message' in p.err, 'the garbage was not reported')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (15, 15, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (17, 17, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -401,7 +417,7 @@ def fork_mode(case_fn, extra_args):
     return run
 
 
-for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout',
+for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
               'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint'):
     CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
 
