@@ -4,6 +4,10 @@
     gen_suite.py empty  OUT [--tests N] [--suites S]
         N empty tests spread over S suites (default 2000 over 1).
 
+    gen_suite.py small OUT [--tests N]
+        N small realistic tests (default 400), each sorting, searching and
+        hashing a few thousand integers: a few milliseconds of real work.
+
     gen_suite.py skewed OUT [--tests N] [--ms MS] [--long-ms LMS]
         N tests that each sleep MS milliseconds (default 50 x 60 ms) plus one
         test that sleeps LMS milliseconds (default 3000) whose name,
@@ -50,6 +54,48 @@ def gen_empty(out, tests, suites):
         out.write(f"\nTest(empty{suite:03d}, t{i:0{width}d}) {{ }}\n")
 
 
+SMALL_HELPER = """\
+#include <stdint.h>
+#include <stdlib.h>
+
+static int bench_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts n pseudo-random values from seed, checks order, returns a hash. */
+static uint64_t bench_work(uint32_t seed, size_t n)
+{
+    uint32_t *v = malloc(n * sizeof(*v));
+    cr_assert_not_null(v);
+    for (size_t i = 0; i < n; ++i) {
+        seed = seed * 1664525u + 1013904223u;
+        v[i] = seed;
+    }
+    qsort(v, n, sizeof(*v), bench_cmp);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; ++i) {
+        if (i)
+            cr_assert_leq(v[i - 1], v[i]);
+        h = (h ^ v[i]) * 1099511628211ull;
+    }
+    uint32_t key = v[n / 3];
+    cr_assert_not_null(bsearch(&key, v, n, sizeof(*v), bench_cmp));
+    free(v);
+    return h;
+}
+"""
+
+
+def gen_small(out, tests):
+    out.write(HEADER.format(mode="small"))
+    out.write("\n" + SMALL_HELPER)
+    width = len(str(tests - 1))
+    for i in range(tests):
+        out.write(f"\nTest(small, t{i:0{width}d}) {{ cr_assert_neq(bench_work({i + 1}u, 60000), 0); }}\n")
+
+
 def gen_skewed(out, tests, ms, long_ms):
     out.write(HEADER.format(mode="skewed"))
     out.write("\n" + SLEEP_HELPER)
@@ -61,7 +107,7 @@ def gen_skewed(out, tests, ms, long_ms):
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["empty", "skewed"])
+    ap.add_argument("mode", choices=["empty", "small", "skewed"])
     ap.add_argument("out")
     ap.add_argument("--tests", type=int)
     ap.add_argument("--suites", type=int, default=1)
@@ -70,13 +116,15 @@ def main(argv):
     args = ap.parse_args(argv)
 
     if args.tests is None:
-        args.tests = 2000 if args.mode == "empty" else 50
+        args.tests = {"empty": 2000, "small": 400, "skewed": 50}[args.mode]
     if args.tests < 1 or args.suites < 1 or args.ms < 0 or args.long_ms < 0:
         ap.error("counts must be positive and durations non-negative")
 
     with open(args.out, "w", encoding="ascii") as out:
         if args.mode == "empty":
             gen_empty(out, args.tests, args.suites)
+        elif args.mode == "small":
+            gen_small(out, args.tests)
         else:
             gen_skewed(out, args.tests, args.ms, args.long_ms)
     return 0

@@ -70,13 +70,13 @@ if ((build)); then
     [[ -f $builddir/build.ninja ]] || meson setup "$builddir" >/dev/null
     plugin_target=$(ninja -C "$builddir" -t targets all |
         awk -F: '/^plugin\/libcriterion-mproc\.so[.0-9]*:/ { print $1; exit }')
-    if ! log=$(ninja -C "$builddir" ${plugin_target:+"$plugin_target"} bench/bench_empty bench/bench_skewed 2>&1); then
+    if ! log=$(ninja -C "$builddir" ${plugin_target:+"$plugin_target"} bench/bench_empty bench/bench_small bench/bench_skewed 2>&1); then
         printf '%s\n' "$log" >&2
         echo "bench/run.sh: the build failed" >&2
         exit 1
     fi
 fi
-for f in "$plugin" "$builddir/bench/bench_empty" "$builddir/bench/bench_skewed"; do
+for f in "$plugin" "$builddir/bench/bench_empty" "$builddir/bench/bench_small" "$builddir/bench/bench_skewed"; do
     [[ -e $f ]] || { echo "bench/run.sh: missing $f (build it, or drop --no-build)" >&2; exit 1; }
 done
 ((!build_only)) || exit 0
@@ -116,7 +116,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "ok" : "MISSED" }'
 
 IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
-    [[ $s == empty || $s == skewed ]] || { echo "bench/run.sh: unknown suite: $s" >&2; exit 2; }
+    [[ $s == empty || $s == small || $s == skewed ]] || { echo "bench/run.sh: unknown suite: $s" >&2; exit 2; }
 done
 variants=(plain mproc off)
 ((history)) && variants=(plain mproc cold off)
