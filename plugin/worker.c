@@ -651,7 +651,10 @@ static void worker_follow(Crmp__Envelope *reply)
             W.dyn_suites_storage.first = &node->suite_node;
         W.newest = node;
         W.current = id;
-        worker_capture_begin();
+        /* A disabled test never runs: nothing to capture. */
+        const struct criterion_suite *su = &W.units.v[id].suite->suite;
+        if (!node->data.disabled && !(su->data && su->data->disabled))
+            worker_capture_begin();
         clock_gettime(CLOCK_MONOTONIC, &W.started);
         break;
     }
