@@ -437,7 +437,12 @@ def main(argv):
         print('\n'.join(sorted(CASES)))
         return 0
     ctx = Ctx(opts)
-    runs = CASES[rest[0]](ctx)
+    try:
+        runs = CASES[rest[0]](ctx)
+    except SystemExit:
+        # A case that skips itself (exit 77) still leaves nothing behind.
+        shutil.rmtree(ctx.root, ignore_errors=True)
+        raise
     return ctx.done(runs)
 
 
