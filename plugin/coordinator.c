@@ -476,9 +476,8 @@ static void coord_reply_stop(struct coord *c, nng_msg *req, const char *reason)
 {
     Crmp__Stop stop = CRMP__STOP__INIT;
     stop.reason = (char *) reason;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_STOP;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_STOP);
     env.stop = &stop;
     coord_reply(c, req, &env);
 }
@@ -486,9 +485,8 @@ static void coord_reply_stop(struct coord *c, nng_msg *req, const char *reason)
 static void coord_reply_heartbeat(struct coord *c, nng_msg *req)
 {
     Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_HEARTBEAT;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
     env.heartbeat = &hb;
     coord_reply(c, req, &env);
 }
@@ -497,9 +495,8 @@ static void coord_reply_reject(struct coord *c, nng_msg *req, const char *reason
 {
     Crmp__Reject rej = CRMP__REJECT__INIT;
     rej.reason = (char *) reason;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_REJECT;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_REJECT);
     env.reject = &rej;
     coord_reply(c, req, &env);
 }
@@ -543,9 +540,8 @@ static void coord_dispatch(struct coord *c, struct coord_worker *w, nng_msg *req
     }
     Crmp__Assign assign = CRMP__ASSIGN__INIT;
     assign.unit = (uint32_t) id;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_ASSIGN;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;
     c->units[id].state = COORD_RUNNING;
     w->unit = id;
@@ -927,9 +923,8 @@ static int coord_synthesize_crash(struct coord *c, size_t id, int sig)
     res.n_events = 2;
     res.final = &st;
     res.counters = &counters;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_RESULT;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_RESULT);
     env.result = &res;
 
     /* Round-trip through the codec: one ownership rule for every result. */
@@ -1059,9 +1054,8 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
     ch.nonce.len = CRMPI_NONCE_LEN;
     ch.proof.data = proof;
     ch.proof.len = CRMPI_PROOF_LEN;
-    Crmp__Envelope out = CRMP__ENVELOPE__INIT;
-    out.version = CRMPI_WIRE_VERSION;
-    out.body_case = CRMP__ENVELOPE__BODY_CHALLENGE;
+    Crmp__Envelope out;
+    crmpi_wire_init(&out, CRMP__ENVELOPE__BODY_CHALLENGE);
     out.challenge = &ch;
     coord_reply(c, req, &out);
 }

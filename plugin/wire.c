@@ -136,6 +136,13 @@ int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
     return 0;
 }
 
+void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body)
+{
+    crmp__envelope__init(env);
+    env->version = CRMPI_WIRE_VERSION;
+    env->body_case = body;
+}
+
 void crmpi_wire_free(Crmp__Envelope *env)
 {
     if (env)

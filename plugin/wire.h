@@ -32,6 +32,9 @@ int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out);
 
 void crmpi_wire_free(Crmp__Envelope *env);
 
+/* Initializes env as a message of this protocol version with the given body. */
+void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body);
+
 /* Name of a body case, for messages. */
 const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c);
 

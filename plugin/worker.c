@@ -612,9 +612,8 @@ static void worker_answer_challenge(const Crmp__Challenge *ch)
     Crmp__Auth auth = CRMP__AUTH__INIT;
     auth.proof.data = proof;
     auth.proof.len = sizeof(proof);
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_AUTH;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_AUTH);
     env.auth = &auth;
     Crmp__Envelope *next;
     if (worker_exchange(&env, &next))
@@ -719,9 +718,8 @@ static int worker_hello(void)
         hello.nonce.data = W.nonce;
         hello.nonce.len = sizeof(W.nonce);
     }
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_HELLO;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HELLO);
     env.hello = &hello;
 
     Crmp__Envelope *reply;
@@ -846,9 +844,8 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
     result.n_asserts = n_asserts;
     result.final = worker_stats_snapshot(ts);
 
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_RESULT;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_RESULT);
     env.result = &result;
 
     W.current = -1;
@@ -887,9 +884,8 @@ static int worker_beat_once(nng_ctx ctx, nng_aio *aio)
     Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
     hb.has_slot = 1;
     hb.slot = W.slot;
-    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
-    env.version = CRMPI_WIRE_VERSION;
-    env.body_case = CRMP__ENVELOPE__BODY_HEARTBEAT;
+    Crmp__Envelope env;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
     env.heartbeat = &hb;
     uint8_t buf[32];
     size_t len = crmp__envelope__get_packed_size(&env);
