@@ -53,6 +53,7 @@
     X(int, nng_aio_alloc, (nng_aio **, void (*)(void *), void *))             \
     X(void, nng_aio_free, (nng_aio *))                                        \
     X(void, nng_aio_wait, (nng_aio *))                                        \
+    X(void, nng_aio_cancel, (nng_aio *))                                      \
     X(int, nng_aio_result, (nng_aio *))                                       \
     X(void, nng_aio_set_msg, (nng_aio *, nng_msg *))                          \
     X(nng_msg *, nng_aio_get_msg, (nng_aio *))                                \

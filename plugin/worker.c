@@ -876,6 +876,7 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop;
+    nng_aio *aio;       /* the heartbeat in flight, to cancel at stop */
 } worker_beat = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 /* One heartbeat and its echo, on the heartbeat context. */
@@ -930,6 +931,7 @@ static void *worker_beat_main(void *arg)
     crmpi_nng.nng_aio_set_timeout(aio, 5 * WORKER_BEAT_MS);
 
     pthread_mutex_lock(&worker_beat.lock);
+    worker_beat.aio = aio;
     while (!worker_beat.stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -945,7 +947,9 @@ static void *worker_beat_main(void *arg)
         if (rc == NNG_ECLOSED)
             break;
     }
+    worker_beat.aio = NULL;
     pthread_mutex_unlock(&worker_beat.lock);
+    /* Before the socket closes: nng 1.5 may panic closing a context after it. */
     crmpi_nng.nng_aio_free(aio);
     crmpi_nng.nng_ctx_close(ctx);
     return NULL;
@@ -959,6 +963,7 @@ static void worker_beat_start(void)
         crmpi_warn("worker %u: no heartbeat thread: a long test may be taken for a hang", W.slot);
 }
 
+/* Stops the heartbeat thread and waits for it, while the socket is still open. */
 static void worker_beat_stop(void)
 {
     if (!worker_beat.started)
@@ -966,15 +971,13 @@ static void worker_beat_stop(void)
     pthread_mutex_lock(&worker_beat.lock);
     worker_beat.stop = 1;
     pthread_cond_signal(&worker_beat.wake);
+    if (worker_beat.aio)
+        crmpi_nng.nng_aio_cancel(worker_beat.aio);
     pthread_mutex_unlock(&worker_beat.lock);
-}
-
-static void worker_beat_join(void)
-{
-    if (worker_beat.started)
-        pthread_join(worker_beat.thread, NULL);
+    pthread_join(worker_beat.thread, NULL);
     worker_beat.started = 0;
 }
+
 
 /* ---- process set-up ------------------------------------------------------- */
 
@@ -1252,7 +1255,6 @@ int crmpi_worker_run(struct criterion_test_set *set,
     }
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
-    worker_beat_join();
     crmpi_zygote_stop();
     if (W.tls)
         crmpi_nng.nng_tls_config_free(W.tls);
