@@ -1209,26 +1209,13 @@ static int coord_is_worker(const struct coord *c, pid_t pid)
 }
 
 /*
- * Kills and reaps every child of ours that is not a live worker: test
- * sandboxes whose worker died, reparented to us because the coordinator is
- * their subreaper (sandboxes call setsid(), so no process group reaches them).
+ * Children of ours that are not live workers are test sandboxes (or what
+ * tests forked) whose worker died: the coordinator is their subreaper, and
+ * sandboxes call setsid(), so no process group reaches them.  With kill
+ * set, ends and reaps them all; otherwise reaps, without waiting, those that
+ * have exited.
  */
-/* Reaps, without waiting, children that are not workers and have exited. */
-static void coord_reap_zombies(struct coord *c)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return;
-    long pid;
-    while (fscanf(f, "%ld", &pid) == 1)
-        if (!coord_is_worker(c, (pid_t) pid))
-            waitpid((pid_t) pid, NULL, WNOHANG);
-    fclose(f);
-}
-
-static void coord_reap_orphans(struct coord *c)
+static void coord_strays(struct coord *c, int kill)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
@@ -1239,10 +1226,21 @@ static void coord_reap_orphans(struct coord *c)
     while (fscanf(f, "%ld", &pid) == 1) {
         if (coord_is_worker(c, (pid_t) pid))
             continue;
-        crmpi_kill_tree((pid_t) pid);
-        waitpid((pid_t) pid, NULL, 0);
+        if (kill)
+            crmpi_kill_tree((pid_t) pid);
+        waitpid((pid_t) pid, NULL, kill ? 0 : WNOHANG);
     }
     fclose(f);
+}
+
+static void coord_reap_zombies(struct coord *c)
+{
+    coord_strays(c, 0);
+}
+
+static void coord_reap_orphans(struct coord *c)
+{
+    coord_strays(c, 1);
 }
 
 static void coord_oom(struct coord *c)
