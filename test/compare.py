@@ -144,6 +144,24 @@ class Run:
         return '%s%s%s' % (envs, ' ' if envs else '', ' '.join(self.argv))
 
 
+def leftover_problems(label, env):
+    """What a finished run left behind: processes (killed here) and TMPDIR entries."""
+    problems = []
+    left = wait_gone(find_token_processes(env['CRMP_E2E_TOKEN']), 5.0)
+    if left:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        problems.append('%s: %d process(es) of the run still alive after it exited: %s'
+                        % (label, len(left), sorted(left)))
+    tmp_left = sorted(os.listdir(env['TMPDIR']))
+    if tmp_left:
+        problems.append('%s: left in TMPDIR: %s' % (label, tmp_left))
+    return problems
+
+
 def execute(run, check_leftovers=True):
     token = run.env['CRMP_E2E_TOKEN']
     try:
@@ -163,18 +181,7 @@ def execute(run, check_leftovers=True):
     run.stderr = p.stderr.decode('utf-8', 'replace')
     problems = []
     if check_leftovers:
-        left = wait_gone(find_token_processes(token), 5.0)
-        if left:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            problems.append('%s: %d process(es) of the run still alive after it exited: %s'
-                            % (run.label, len(left), sorted(left)))
-        tmp_left = sorted(os.listdir(run.env['TMPDIR']))
-        if tmp_left:
-            problems.append('%s: left in TMPDIR: %s' % (run.label, tmp_left))
+        problems.extend(leftover_problems(run.label, run.env))
     return problems
 
 

@@ -85,17 +85,7 @@ class Ctx:
         return self.finish(self.start(exe, args, extra), timeout)
 
     def check_leftovers(self, p):
-        token = p.crmp_env['CRMP_E2E_TOKEN']
-        left = compare.wait_gone(compare.find_token_processes(token), 5.0)
-        if left:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            self.problems.append('%d process(es) left after the run: %s' % (len(left), sorted(left)))
-        tmp_left = os.listdir(p.crmp_env['TMPDIR'])
-        self.check(not tmp_left, 'left in TMPDIR: %s' % tmp_left)
+        self.problems.extend(compare.leftover_problems('run', p.crmp_env))
 
     def done(self, runs):
         if self.problems:
