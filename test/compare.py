@@ -144,6 +144,19 @@ class Run:
         return '%s%s%s' % (envs, ' ' if envs else '', ' '.join(self.argv))
 
 
+def driver_args(argv):
+    """'--name value' pairs and the remaining words, for the test drivers."""
+    opts, rest, i = {}, [], 1
+    while i < len(argv):
+        if argv[i].startswith('--') and i + 1 < len(argv):
+            opts[argv[i][2:]] = argv[i + 1]
+            i += 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    return opts, rest
+
+
 def leftover_problems(label, env):
     """What a finished run left behind: processes (killed here) and TMPDIR entries."""
     problems = []

@@ -266,14 +266,7 @@ def different_binary(ctx, net):
 
 
 def main(argv):
-    opts, rest, i = {}, [], 1
-    while i < len(argv):
-        if argv[i].startswith('--') and i + 1 < len(argv):
-            opts[argv[i][2:]] = argv[i + 1]
-            i += 2
-        else:
-            rest.append(argv[i])
-            i += 1
+    opts, rest = compare.driver_args(argv)
     if not rest:
         print('\n'.join(sorted(CASES)))
         return 0
