@@ -202,7 +202,8 @@ static json_object *json_messages(const struct criterion_test_stats *ts)
             char *save = NULL;
             char *line = dup ? strtok_r(dup, "\n", &save) : NULL;
             char *first = NULL;
-            if (asprintf(&first, "%s:%u: %s", json_path(a->file), a->line, line ? line : "") >= 0) {
+            /* A message with no line at all prints as Criterion's does (printf of NULL). */
+            if (asprintf(&first, "%s:%u: %s", json_path(a->file), a->line, line ? line : "(null)") >= 0) {
                 json_object_array_add(msgs, json_object_new_string(first));
                 free(first);
             }
