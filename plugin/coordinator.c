@@ -85,7 +85,7 @@ struct coord {
     char exe[PATH_MAX];
     char **argv;
     char **envp;                /* owned array; strings borrowed or owned (see coord_env) */
-    char *env_owned[8];
+    char *env_owned[9];
 
     nng_socket sock;
     int sock_open;
@@ -216,7 +216,7 @@ static int coord_env(struct coord *c)
     size_t n = 0;
     while (environ[n])
         ++n;
-    c->envp = calloc(n + 10, sizeof(*c->envp));
+    c->envp = calloc(n + 11, sizeof(*c->envp));
     if (!c->envp)
         return -ENOMEM;
     size_t k = 0;
@@ -251,6 +251,10 @@ static int coord_env(struct coord *c)
         c->envp[k++] = c->env_owned[5];
     if (c->opts->fork_isolation && asprintf(&c->env_owned[6], "%s=fork", CRMPI_ENV_ISOLATION) >= 0)
         c->envp[k++] = c->env_owned[6];
+    /* Workers do not see --mproc-verbose (their arguments are Criterion's): tell them. */
+    if (c->opts->verbose && asprintf(&c->env_owned[7], "%s=%d", CRMPI_ENV_VERBOSE,
+            c->opts->verbose) >= 0)
+        c->envp[k++] = c->env_owned[7];
     /* Slot goes last: coord_spawn rewrites it for each worker. */
     c->envp[k] = NULL;
     return 0;
@@ -1659,7 +1663,7 @@ static void coord_cleanup(struct coord *c)
     if (c->wake[1] >= 0)
         close(c->wake[1]);
     if (*c->dir) {
-        /* The queue's socket, and the zygotes' of fork-isolated workers. */
+        /* The queue's socket, and anything a worker left there. */
         DIR *d = opendir(c->dir);
         for (struct dirent *e; d && (e = readdir(d));)
             if (e->d_name[0] != '.')

@@ -1,11 +1,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "diag.h"
 
 static int diag_level = CRMPI_DIAG_WARN;
+static int diag_fd = -1;        /* -1: standard error */
+
+void crmpi_diag_set_fd(int fd)
+{
+    diag_fd = fd;
+}
 
 void crmpi_diag_set_level(int level)
 {
@@ -32,6 +39,13 @@ void crmpi_diag(enum crmpi_diag_level level, const char *fmt, ...)
         vsnprintf(line + n, sizeof(line) - (size_t) n, fmt, ap);
     va_end(ap);
     /* One write per line: lines from several processes never interleave. */
+    if (diag_fd >= 0) {
+        size_t len = strnlen(line, sizeof(line) - 1);
+        line[len] = '\n';
+        ssize_t w = write(diag_fd, line, len + 1);
+        (void) w;
+        return;
+    }
     fprintf(stderr, "%s\n", line);
     fflush(stderr);
 }

@@ -13,6 +13,12 @@ enum crmpi_diag_level {
 };
 
 void crmpi_diag_set_level(int level);
+
+/*
+ * Where messages go: fd (a worker's own standard error, while its fd 2
+ * captures a test's output), or standard error again with -1.
+ */
+void crmpi_diag_set_fd(int fd);
 int crmpi_diag_level(void);
 
 void crmpi_diag(enum crmpi_diag_level level, const char *fmt, ...)

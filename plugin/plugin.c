@@ -34,6 +34,7 @@
 #include "options.h"
 #include "outputs.h"
 #include "worker.h"
+#include "zygote.h"
 
 #define CRMP_EXPORT __attribute__((visibility("default")))
 
@@ -152,6 +153,10 @@ static void plugin_apply_options(void)
 
 CRMP_EXPORT struct criterion_test_set *criterion_initialize(void)
 {
+    /* Fork isolation's zygote: born now, as Criterion's sandboxes are (see zygote.h). */
+    const char *iso = getenv(CRMPI_ENV_ISOLATION);
+    if (plugin_role == PLUGIN_WORKER && iso && !strcmp(iso, "fork"))
+        crmpi_zygote_start();
     plugin_in_initialize = 1;
     struct criterion_test_set *set = real.initialize();
     plugin_in_initialize = 0;

@@ -25,6 +25,7 @@
 #include "nng_api.h"
 #include "proc.h"
 #include "units.h"
+#include "forkrun.h"
 #include "wire.h"
 #include "worker.h"
 #include "zygote.h"
@@ -60,8 +61,10 @@ static struct worker_state {
     struct criterion_ordered_set dyn_suites_storage;
     struct crmpi_units units;
     struct worker_node *newest;     /* the unit the runner is on */
-    long current;                   /* its index, -1 when none */
+    long current;                   /* the unit being run, -1 when none */
+    long pending;                   /* assigned, not started yet, -1 when none */
     pid_t sandbox;                  /* the process running it, when known */
+    int forked;                     /* the unit runs in fork isolation */
     int saved_out, saved_err;       /* the worker's own stdout/stderr, -1 when not capturing */
     int cap_out, cap_err;           /* memfds the current test writes to, or -1 */
     struct timespec started;
@@ -78,7 +81,7 @@ static struct worker_state {
     struct criterion_test_params (*param_fn)(void);
     int param_index;
     struct criterion_test_params param_all;
-} W = { .current = -1, .saved_out = -1, .saved_err = -1, .cap_out = -1, .cap_err = -1 };
+} W = { .current = -1, .pending = -1, .saved_out = -1, .saved_err = -1, .cap_out = -1, .cap_err = -1 };
 
 /* Set before the worker closes its socket on purpose. */
 static atomic_int worker_closing;
@@ -263,7 +266,8 @@ static pid_t worker_current_sandbox(void)
     FILE *f = fopen(path, "re");
     long pid = 0;
     if (f) {
-        if (fscanf(f, "%ld", &pid) != 1)
+        /* A fork-mode worker's zygote is a child too: not the one. */
+        while (fscanf(f, "%ld", &pid) == 1 && pid == (long) crmpi_zygote_pid())
             pid = 0;
         fclose(f);
     }
@@ -291,7 +295,9 @@ static void worker_end_sandbox_group(pid_t pgid)
 
 static void wlog_pre_init(struct criterion_suite *suite, struct criterion_test *test)
 {
-    W.sandbox = worker_current_sandbox();
+    /* Criterion's sandbox, in exec mode; a forked unit's process is known already. */
+    if (!W.forked)
+        W.sandbox = worker_current_sandbox();
     Crmp__Event *e = worker_event(CRMP__EVENT__KIND__PRE_INIT);
     if (!e)
         return;
@@ -587,6 +593,7 @@ static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
 }
 
 static void worker_follow(Crmp__Envelope *reply);
+static void worker_dispatch(void);
 
 /* Checks that the coordinator knows the token, then proves that we do. */
 static void worker_answer_challenge(const Crmp__Challenge *ch)
@@ -638,23 +645,7 @@ static void worker_follow(Crmp__Envelope *reply)
             W.failed = 1;
             break;
         }
-        struct worker_node *node = worker_node_new(&W.units.v[id]);
-        if (!node) {
-            crmpi_error("worker %u: out of memory", W.slot);
-            W.failed = 1;
-            break;
-        }
-        if (W.newest)
-            W.newest->suite_node.next = &node->suite_node;
-        else
-            W.dyn_suites_storage.first = &node->suite_node;
-        W.newest = node;
-        W.current = id;
-        /* A disabled test never runs: nothing to capture. */
-        const struct criterion_suite *su = &W.units.v[id].suite->suite;
-        if (!node->data.disabled && !(su->data && su->data->disabled))
-            worker_capture_begin();
-        clock_gettime(CLOCK_MONOTONIC, &W.started);
+        W.pending = id;     /* see worker_dispatch */
         break;
     }
     case CRMP__ENVELOPE__BODY_STOP:
@@ -750,6 +741,8 @@ void crmpi_worker_on_pre_all(struct criterion_test_set *set)
     }
     if (worker_hello())
         W.failed = 1;
+    else
+        worker_dispatch();
 }
 
 static void worker_counters(Crmp__Counters *c, const struct criterion_suite_stats *ss)
@@ -801,16 +794,12 @@ static int worker_send_garbage(void)
     return -ECONNRESET;
 }
 
-void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
+/*
+ * Sends the result of the current unit, whose one-test suite's statistics
+ * are ss, and follows the coordinator's answer.
+ */
+static void worker_send_result(const struct criterion_suite_stats *ss)
 {
-    if (!W.active || W.current < 0)
-        return;
-
-    const struct criterion_test_stats *fin = ss->tests;
-    if (fin && (fin->timed_out || fin->crashed))
-        worker_end_sandbox_group(W.sandbox);
-    W.sandbox = 0;
-
     Crmp__Counters counters = CRMP__COUNTERS__INIT;
     worker_counters(&counters, ss);
 
@@ -864,6 +853,300 @@ void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
         W.failed = 1;
     else
         worker_follow(reply);
+}
+
+void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
+{
+    if (!W.active || W.current < 0)
+        return;
+
+    const struct criterion_test_stats *fin = ss->tests;
+    if (fin && (fin->timed_out || fin->crashed))
+        worker_end_sandbox_group(W.sandbox);
+    W.sandbox = 0;
+    worker_send_result(ss);
+    worker_dispatch();
+}
+
+/* ---- running units --------------------------------------------------------- */
+
+/* Gives unit id to Criterion's runner: it runs it next, in exec mode. */
+static void worker_queue_for_runner(long id)
+{
+    struct worker_node *node = worker_node_new(&W.units.v[id]);
+    if (!node) {
+        crmpi_error("worker %u: out of memory", W.slot);
+        W.failed = 1;
+        return;
+    }
+    if (W.newest)
+        W.newest->suite_node.next = &node->suite_node;
+    else
+        W.dyn_suites_storage.first = &node->suite_node;
+    W.newest = node;
+    W.current = id;
+    /* A disabled test never runs: nothing to capture. */
+    const struct criterion_suite *su = &W.units.v[id].suite->suite;
+    if (!node->data.disabled && !(su->data && su->data->disabled))
+        worker_capture_begin();
+    clock_gettime(CLOCK_MONOTONIC, &W.started);
+}
+
+/* Fork isolation's state in this worker (see plugin/zygote.h). */
+static struct {
+    int chan;                           /* memfd: the test process's messages, -1 when off */
+    struct crmpi_forkrun_hooks hooks;
+    int hooks_ok;
+} WF = { .chan = -1 };
+
+static double worker_timeout_of(const struct crmpi_unit *u)
+{
+    /* Criterion's rule, and --timeout capping every test (see worker_node_new). */
+    double t = 0;
+    const struct criterion_test_extra_data *sd = u->suite->suite.data;
+    if (sd && sd->timeout > 0)
+        t = sd->timeout;
+    if (u->test->data->timeout > 0)
+        t = u->test->data->timeout;
+    if (criterion_options.timeout > 0 && (t <= 0 || t > criterion_options.timeout))
+        t = criterion_options.timeout;
+    return t;
+}
+
+/*
+ * Criterion's arena (where cr_malloc'd parameters live): mapped shared in
+ * this process as /dev/shm/bxf_arena_<pid>.  Finds its address, length and
+ * descriptor; returns 0 or -ENOENT.
+ */
+static int worker_find_arena(void **addr, size_t *len, int *fd)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "/dev/shm/bxf_arena_%ld", (long) getpid());
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps)
+        return -ENOENT;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), maps)) {
+        unsigned long lo, hi;
+        char perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3 || !path_at)
+            continue;
+        const char *path = line + path_at;
+        size_t n = strlen(name);
+        if (strncmp(path, name, n) || (path[n] != '\n' && path[n] != ' '))
+            continue;
+        *addr = (void *) lo;
+        *len = hi - lo;
+        found = 1;
+    }
+    fclose(maps);
+    if (!found)
+        return -ENOENT;
+    for (int i = 3; i < 1024; ++i) {
+        char link[64], target[128];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (!strncmp(target, name, strlen(name))
+                && (target[strlen(name)] == '\0' || target[strlen(name)] == ' ')) {
+            *fd = i;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* Why fork isolation cannot run u (NULL: it can). */
+static const char *worker_fork_refusal(const struct crmpi_unit *u)
+{
+    if (WF.chan < 0 || !crmpi_zygote_ready())
+        return "no zygote";
+    if (criterion_options.debug)
+        return "--debug";
+    const struct criterion_suite *su = &u->suite->suite;
+    if (u->test->data->disabled || (su->data && su->data->disabled))
+        return "";      /* nothing runs: the runner reports it, no process needed */
+    return NULL;
+}
+
+/* Reads the channel back (caller frees *buf).  Returns 0 or -errno. */
+static int worker_read_chan(uint8_t **buf, size_t *len)
+{
+    off_t size = lseek(WF.chan, 0, SEEK_END);
+    if (size < 0)
+        return -errno;
+    *buf = malloc(size ? (size_t) size : 1);
+    if (!*buf)
+        return -ENOMEM;
+    size_t got = 0;
+    while (got < (size_t) size) {
+        ssize_t n = pread(WF.chan, *buf + got, (size_t) size - got, (off_t) got);
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    *len = got;
+    return 0;
+}
+
+static double worker_seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double) (now.tv_sec - t0->tv_sec) + (double) (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A forked unit that could not run: undo, for the runner to take it. */
+static void worker_forked_abandon(struct criterion_test_params *params)
+{
+    Crmp__Result discard = CRMP__RESULT__INIT;
+    worker_capture_end(&discard);
+    free(discard.out.data);
+    free(discard.err.data);
+    worker_events_clear();
+    W.current = -1;
+    W.forked = 0;
+    if (params->cleanup)
+        params->cleanup(params);
+}
+
+/*
+ * Runs unit id in a fork of the zygote and sends its result.  Returns 0,
+ * or -EAGAIN when fork isolation could not start it (nothing ran, nothing
+ * was sent: the runner must take it).
+ */
+static int worker_run_forked(long id)
+{
+    const struct crmpi_unit *u = &W.units.v[id];
+    struct criterion_test_params params = { 0 };
+    const void *param = NULL;
+    size_t param_size = 0;
+    void *arena_addr = NULL;
+    size_t arena_len = 0;
+    int arena_fd = -1;
+
+    if (u->param >= 0) {
+        /* As Criterion's runner: the generator runs here, the test gets a copy. */
+        params = u->test->data->param_();
+        if ((size_t) u->param >= params.length || params.size > CRMPI_ZYGOTE_MAX_PARAM
+                || worker_find_arena(&arena_addr, &arena_len, &arena_fd)) {
+            if (params.cleanup)
+                params.cleanup(&params);
+            crmpi_info("worker %u: %s::%s[%d] runs in exec mode (%s)", W.slot,
+                    u->suite->suite.name, u->test->name, u->param,
+                    params.size > CRMPI_ZYGOTE_MAX_PARAM ? "parameter over 64 KiB"
+                    : "parameter not found");
+            return -EAGAIN;
+        }
+        param = (const char *) params.params + (size_t) u->param * params.size;
+        param_size = params.size;
+    }
+
+    W.current = id;
+    W.forked = 1;
+    if (ftruncate(WF.chan, 0) || lseek(WF.chan, 0, SEEK_SET) < 0) {
+        W.forked = 0;
+        W.current = -1;
+        if (params.cleanup)
+            params.cleanup(&params);
+        return -EAGAIN;
+    }
+    worker_capture_begin();
+    clock_gettime(CLOCK_MONOTONIC, &W.started);
+    struct crmpi_zygote_test zt = {
+        .test = u->test,
+        .suite = &u->suite->suite,
+        .out_fd = STDOUT_FILENO,
+        .err_fd = STDERR_FILENO,
+        .chan_fd = WF.chan,
+        .param = param,
+        .param_size = param_size,
+        .arena_fd = arena_fd,
+        .arena_addr = arena_addr,
+        .arena_len = arena_len,
+    };
+    pid_t pid;
+    int rc = crmpi_zygote_spawn(&zt, &pid);
+    if (rc) {
+        worker_forked_abandon(&params);
+        return -EAGAIN;
+    }
+
+    double timeout = worker_timeout_of(u);
+    int status = 0, timed_out = 0;
+    double elapsed = 0;
+    rc = crmpi_zygote_wait(timeout > 0 ? (int) (timeout * 1000.0 + 0.5) : -1, &status);
+    if (rc == -ETIMEDOUT) {
+        /* What BoxFort does to a sandbox past its time. */
+        kill(pid, SIGKILL);
+        timed_out = 1;
+        elapsed = worker_seconds_since(&W.started);
+        rc = crmpi_zygote_wait(-1, &status);
+    }
+    if (rc) {
+        /* The zygote died under the test: it never finished; run it again, in exec mode. */
+        worker_forked_abandon(&params);
+        return -EAGAIN;
+    }
+    if (timed_out || WIFSIGNALED(status))
+        worker_end_sandbox_group(pid);
+
+    uint8_t *chan = NULL;
+    size_t chan_len = 0;
+    rc = worker_read_chan(&chan, &chan_len);
+    if (!rc && chan_len >= sizeof(uint32_t) && !memcmp(chan, CRMPI_ZYGOTE_SETUP_FAILED, sizeof(uint32_t))) {
+        /* The test process could not become the test's sandbox: nothing of the test ran. */
+        crmpi_info("worker %u: %s::%s runs in exec mode (%.*s)", W.slot, u->suite->suite.name,
+                u->test->name, (int) (chan_len - sizeof(uint32_t)), chan + sizeof(uint32_t));
+        free(chan);
+        worker_forked_abandon(&params);
+        return -EAGAIN;
+    }
+    struct crmpi_forkrun fr;
+    crmpi_forkrun_begin(&fr, u->test, &u->suite->suite, criterion_options.logger,
+            WF.hooks_ok ? &WF.hooks : NULL, pid);
+    if (!rc)
+        rc = crmpi_forkrun_feed(&fr, chan, chan_len);
+    free(chan);
+    if (rc == -ENOMEM)
+        crmpi_error("worker %u: out of memory replaying %s::%s", W.slot,
+                u->suite->suite.name, u->test->name);
+    if (fr.dropped)
+        crmpi_debug("worker %u: %s::%s: %u message(s) out of place dropped", W.slot,
+                u->suite->suite.name, u->test->name, fr.dropped);
+    crmpi_forkrun_death(&fr, status, timed_out, elapsed);
+    if (params.cleanup)
+        params.cleanup(&params);
+    worker_send_result(&fr.ss);
+    crmpi_forkrun_end(&fr);
+    W.forked = 0;
+    return 0;
+}
+
+/*
+ * Runs what the coordinator assigned: in fork mode, one unit after another
+ * here, until a unit needs Criterion's runner (exec mode), which is then
+ * queued for it; in exec mode, straight to the runner.
+ */
+static void worker_dispatch(void)
+{
+    while (W.pending >= 0 && !W.failed) {
+        long id = W.pending;
+        W.pending = -1;
+        const struct crmpi_unit *u = &W.units.v[id];
+        const char *refusal = WF.chan >= 0 ? worker_fork_refusal(u) : "";
+        if (!refusal && worker_run_forked(id) == 0)
+            continue;
+        if (refusal && *refusal)
+            crmpi_info("worker %u: %s::%s runs in exec mode (%s)", W.slot, u->suite->suite.name,
+                    u->test->name, refusal);
+        worker_queue_for_runner(id);
+        return;
+    }
 }
 
 /* ---- heartbeats -------------------------------------------------------------- */
@@ -999,9 +1282,6 @@ static char worker_ipc_dir[256];
 static _Noreturn void worker_abandon(void)
 {
     if (*worker_ipc_path) {
-        const char *zygote = crmpi_zygote_socket();
-        if (zygote)
-            unlink(zygote);
         unlink(worker_ipc_path);
         rmdir(worker_ipc_dir);
     }
@@ -1194,11 +1474,26 @@ int crmpi_worker_run(struct criterion_test_set *set,
     }
 
     worker_watch_parent(url);
+    const char *verbose = getenv(CRMPI_ENV_VERBOSE);
+    if (verbose)
+        crmpi_diag_set_level(CRMPI_DIAG_WARN + (int) strtol(verbose, NULL, 10));
 
-    /* Now, while this process is still a single thread. */
-    const char *iso = getenv(CRMPI_ENV_ISOLATION);
-    if (iso && !strcmp(iso, "fork"))
-        crmpi_zygote_start(*worker_ipc_dir ? worker_ipc_dir : NULL);
+    /* The zygote, when fork isolation was asked for, was born in criterion_initialize. */
+    if (crmpi_zygote_ready()) {
+        WF.chan = memfd_create("crmp-channel", MFD_CLOEXEC);
+        WF.hooks_ok = !crmpi_forkrun_hooks_collect(&WF.hooks);
+        if (WF.chan < 0 || !WF.hooks_ok) {
+            crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
+                    WF.chan < 0 ? strerror(errno) : "out of memory");
+            if (WF.chan >= 0)
+                close(WF.chan);
+            WF.chan = -1;
+            if (WF.hooks_ok)
+                crmpi_forkrun_hooks_free(&WF.hooks);
+            WF.hooks_ok = 0;
+            crmpi_zygote_stop();
+        }
+    }
 
     char err[256];
     if (crmpi_token_load(NULL, getenv(CRMPI_ENV_TOKEN), &W.token, err, sizeof(err))) {
@@ -1231,6 +1526,9 @@ int crmpi_worker_run(struct criterion_test_set *set,
             close(W.saved_err);
         W.saved_out = W.saved_err = -1;
     }
+    /* The worker's own messages never land in a test's captured output. */
+    fflush(stderr);
+    crmpi_diag_set_fd(W.saved_err);
     worker_beat_start();
     real_run(set);
     W.active = 0;
@@ -1246,6 +1544,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     worker_events_clear();
     free(W.events);
     crmpi_units_free(&W.units);
+    crmpi_diag_set_fd(-1);
     if (W.saved_out >= 0) {
         dup2(W.saved_out, STDOUT_FILENO);
         dup2(W.saved_err, STDERR_FILENO);
@@ -1256,6 +1555,12 @@ int crmpi_worker_run(struct criterion_test_set *set,
     atomic_store(&worker_closing, 1);
     crmpi_nng.nng_close(W.sock);
     crmpi_zygote_stop();
+    if (WF.chan >= 0) {
+        close(WF.chan);
+        WF.chan = -1;
+    }
+    if (WF.hooks_ok)
+        crmpi_forkrun_hooks_free(&WF.hooks);
     if (W.tls)
         crmpi_nng.nng_tls_config_free(W.tls);
     crmpi_token_free(&W.token);

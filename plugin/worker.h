@@ -23,6 +23,7 @@
 #define CRMPI_ENV_TLS_CA "CRITERION_MPROC_TLS_CA"
 #define CRMPI_ENV_CONNECT_TIMEOUT "CRITERION_MPROC_CONNECT_TIMEOUT"
 #define CRMPI_ENV_ISOLATION "CRITERION_MPROC_ISOLATION"
+#define CRMPI_ENV_VERBOSE "CRITERION_MPROC_VERBOSE"    /* local workers only */
 
 /* Exit status of a worker whose coordinator vanished. */
 #define CRMPI_WORKER_EXIT_LOST 3

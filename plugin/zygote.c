@@ -1,374 +1,640 @@
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "crit.h"
 #include "diag.h"
 #include "zygote.h"
 
 #define CRMP_EXPORT __attribute__((visibility("default")))
 
-/* Messages on a proxy's connection, one byte each (plus a status). */
-#define ZYG_STOPPED 'S'     /* zygote -> proxy: the test process stopped */
-#define ZYG_CONT 'C'        /* proxy -> zygote: the runner continued me */
-#define ZYG_EXIT 'X'        /* zygote -> proxy: it ended; a wait status follows */
+/* Replies of the zygote, one per message. */
+#define ZYG_READY 'R'       /* value: 0, or -errno when it cannot serve */
+#define ZYG_STARTED 'P'     /* value: the test process's pid, or -errno */
+#define ZYG_EXITED 'X'      /* value: its wait status */
 
-#define ZYG_MAX_FDS 32
+#define ZYG_FDS 4           /* stdout, stderr, channel, arena */
+
+struct zyg_reply {
+    char tag;
+    int value;
+};
+
+#define ZYG_NAME_MAX 256
 
 /*
- * What the proxy sends; its inherited descriptors (BoxFort's maps and
- * arenas, by number) travel alongside with SCM_RIGHTS.
+ * A test to run, by value: the zygote was born before Criterion built its
+ * test set, so nothing of the worker's heap means anything to it.  What the
+ * structures point to (functions, fixtures, file names) is the binary's own
+ * static data, the same in both; names are carried along in case a custom
+ * main made them up.  The parameter's bytes follow.
  */
 struct zyg_request {
-    pid_t proxy;
-    pid_t worker;
-    char map[256];      /* BoxFort's BXFI_MAP, naming the shared map of this sandbox */
-    int n_fds;
-    int fd_numbers[ZYG_MAX_FDS];
+    struct criterion_test test;
+    struct criterion_test_extra_data data;
+    struct criterion_suite suite;
+    struct criterion_test_extra_data suite_data;
+    int has_suite_data;
+    char name[ZYG_NAME_MAX], category[ZYG_NAME_MAX], suite_name[ZYG_NAME_MAX];
+    /* The runner's options, which Criterion copies into its sandboxes. */
+    struct criterion_options options;
+    void *arena_addr;
+    size_t arena_len;
+    uint32_t param_size;
+    uint8_t has_arena;
 };
 
-struct zyg_exit {
-    char tag;
-    int status;
-};
+/* The worker's side. */
+static struct {
+    pid_t pid;                  /* the zygote, 0 when none */
+    int sock;                   /* our end of the pair, -1 when none */
+    struct rlimit nofile;       /* the limit tests must see */
+} Z = { .sock = -1 };
 
-typedef void (*zyg_ctor)(void);
+/* ---- inside the test process ------------------------------------------------------ */
+
+/* Where the test's messages go: the channel's descriptor, in a test process only. */
+static int zyg_chan = -1;
+
+/* libcriterion's, found by the zygote (the plugin does not link it). */
+static struct {
+    void (*redirect_stdin)(void);
+    int (*diff_init)(void);         /* libgit2's, for the new assertions' diffs */
+    int (*diff_term)(void);
+    const struct criterion_test **current_test;     /* declared const in its header */
+    const struct criterion_suite **current_suite;
+} zyg_crit;
+
+/* The signals whose disposition the zygote inherited or set: a test gets them back to default. */
+static int zyg_changed_signals[NSIG];
+static int zyg_n_changed_signals;
+
+/* A parameterized test's parameter, and its function (see criterion_internal_test_main). */
+static void *zyg_param;
+static void (*zyg_param_fn)(void *);
 
 /*
- * Worker state, inherited by the proxies (forks of the worker): only
- * async-signal-safe work happens there, so everything is prepared here.
+ * libcriterion's test-side nanomsg calls, in a test process: the one
+ * socket a test opens to its runner becomes the channel, every message is
+ * a record on it, and every acknowledgement an OK.
  */
-static struct {
-    pid_t pid;                      /* the zygote, 0 when none */
-    struct sockaddr_un addr;
-    char dir[64];                   /* ours to remove; empty when in_dir was given */
-    zyg_ctor ctors[16];             /* libcriterion's .init_array */
-    size_t n_ctors;
-    int (*main_fn)(int, char **, char **);
-    int (*real_execve)(const char *, char *const[], char *const[]);
-    struct rlimit nofile;           /* the limit tests must see */
-} Z;
-
-/* Set in a test process only: the pids it must see as its own and parent's. */
-static pid_t zyg_pretend_pid, zyg_pretend_ppid;
-
-CRMP_EXPORT pid_t getpid(void)
+static int zyg_nn_socket(int domain, int protocol)
 {
-    return zyg_pretend_pid ? zyg_pretend_pid : (pid_t) syscall(SYS_getpid);
+    (void) domain;
+    (void) protocol;
+    return 0;
 }
 
-CRMP_EXPORT pid_t getppid(void)
+static int zyg_nn_connect(int s, const char *addr)
 {
-    return zyg_pretend_ppid ? zyg_pretend_ppid : (pid_t) syscall(SYS_getppid);
+    (void) s;
+    (void) addr;
+    return 1;
 }
 
-/* ---- finding BoxFort's start-up ---------------------------------------------- */
+static int zyg_nn_send(int s, const void *buf, size_t len, int flags)
+{
+    (void) s;
+    (void) flags;
+    if (len > INT_MAX - sizeof(uint32_t)) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    uint32_t n = (uint32_t) len;
+    struct iovec iov[2] = { { &n, sizeof(n) }, { (void *) buf, len } };
+    size_t left = sizeof(n) + len;
+    while (left) {
+        ssize_t w = writev(zyg_chan, iov, 2);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        left -= (size_t) w;
+        for (int i = 0; i < 2 && w; ++i) {
+            size_t take = (size_t) w < iov[i].iov_len ? (size_t) w : iov[i].iov_len;
+            iov[i].iov_base = (char *) iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            w -= (ssize_t) take;
+        }
+    }
+    return (int) len;
+}
 
-static int zyg_find_ctors(struct dl_phdr_info *info, size_t size, void *data)
+/* An acknowledgement with status OK (field 1, varint 0). */
+static const unsigned char zyg_ack[] = { 0x08, 0x00 };
+
+static int zyg_nn_recv(int s, void *buf, size_t len, int flags)
+{
+    (void) s;
+    (void) flags;
+    if (len == (size_t) -1) {       /* NN_MSG: the library allocates, here a constant */
+        *(const void **) buf = zyg_ack;
+    } else {
+        memcpy(buf, zyg_ack, len < sizeof(zyg_ack) ? len : sizeof(zyg_ack));
+    }
+    return (int) sizeof(zyg_ack);
+}
+
+static int zyg_nn_freemsg(void *msg)
+{
+    (void) msg;
+    return 0;
+}
+
+static int zyg_nn_close(int s)
+{
+    (void) s;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    void *fn;
+} zyg_redirects[] = {
+    { "nn_socket", (void *) zyg_nn_socket },
+    { "nn_connect", (void *) zyg_nn_connect },
+    { "nn_send", (void *) zyg_nn_send },
+    { "nn_recv", (void *) zyg_nn_recv },
+    { "nn_freemsg", (void *) zyg_nn_freemsg },
+    { "nn_close", (void *) zyg_nn_close },
+};
+
+#define ZYG_N_REDIRECTS (sizeof(zyg_redirects) / sizeof(zyg_redirects[0]))
+
+/* d_ptr entries are relocated in place by the dynamic linker, or not. */
+static uintptr_t zyg_dyn_addr(uintptr_t base, uintptr_t v)
+{
+    return v >= base ? v : base + v;
+}
+
+/*
+ * Points libcriterion's own calls to nanomsg (its relocation slots, not
+ * the global symbols: tests that use nanomsg themselves keep it) at the
+ * functions above.  Runs in the zygote: every test process inherits it.
+ */
+static int zyg_patch_object(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void) size;
-    (void) data;
+    unsigned *patched = data;
     if (!info->dlpi_name || !strstr(info->dlpi_name, "libcriterion.so"))
         return 0;
-    for (int i = 0; i < info->dlpi_phnum; ++i) {
-        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-            continue;
-        const ElfW(Dyn) *dyn = (const ElfW(Dyn) *) (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-        ElfW(Addr) array = 0;
-        size_t bytes = 0;
-        for (; dyn->d_tag != DT_NULL; ++dyn) {
-            if (dyn->d_tag == DT_INIT_ARRAY)
-                array = dyn->d_un.d_ptr;
-            else if (dyn->d_tag == DT_INIT_ARRAYSZ)
-                bytes = dyn->d_un.d_val;
-        }
-        if (!array || !bytes || bytes / sizeof(zyg_ctor) > sizeof(Z.ctors) / sizeof(Z.ctors[0]))
-            return 1;
-        const zyg_ctor *fns = (const zyg_ctor *) (info->dlpi_addr + array);
-        for (size_t k = 0; k < bytes / sizeof(zyg_ctor); ++k)
-            if (fns[k] && fns[k] != (zyg_ctor) -1)
-                Z.ctors[Z.n_ctors++] = fns[k];
+    uintptr_t base = info->dlpi_addr;
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; ++i)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *) (base + info->dlpi_phdr[i].p_vaddr);
+    if (!dyn)
         return 1;
+    uintptr_t symtab = 0, strtab = 0, jmprel = 0, rela = 0;
+    size_t jmprel_size = 0, rela_size = 0;
+    for (; dyn->d_tag != DT_NULL; ++dyn) {
+        switch (dyn->d_tag) {
+        case DT_SYMTAB: symtab = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
+        case DT_STRTAB: strtab = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
+        case DT_JMPREL: jmprel = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
+        case DT_PLTRELSZ: jmprel_size = dyn->d_un.d_val; break;
+        case DT_RELA: rela = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
+        case DT_RELASZ: rela_size = dyn->d_un.d_val; break;
+        default: break;
+        }
+    }
+    if (!symtab || !strtab)
+        return 1;
+    const struct { uintptr_t at; size_t size; } tables[] = { { jmprel, jmprel_size }, { rela, rela_size } };
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t t = 0; t < 2; ++t) {
+        const ElfW(Rela) *r = (const ElfW(Rela) *) tables[t].at;
+        for (size_t k = 0; r && k < tables[t].size / sizeof(*r); ++k) {
+            unsigned long type = ELF64_R_TYPE(r[k].r_info);
+            if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+                continue;
+            const ElfW(Sym) *sym = (const ElfW(Sym) *) symtab + ELF64_R_SYM(r[k].r_info);
+            const char *name = (const char *) strtab + sym->st_name;
+            for (size_t i = 0; i < ZYG_N_REDIRECTS; ++i) {
+                if (strcmp(name, zyg_redirects[i].name))
+                    continue;
+                void **slot = (void **) (base + r[k].r_offset);
+                /* Slots under RELRO are read-only once relocated. */
+                uintptr_t first = (uintptr_t) slot & ~((uintptr_t) page - 1);
+                if (mprotect((void *) first, (size_t) page, PROT_READ | PROT_WRITE))
+                    return 1;
+                *slot = zyg_redirects[i].fn;
+                *patched |= 1u << i;
+            }
+        }
     }
     return 1;
 }
 
-/* ---- the test process ------------------------------------------------------------ */
+static int zyg_patch_criterion(void)
+{
+    unsigned patched = 0;
+    dl_iterate_phdr(zyg_patch_object, &patched);
+    /* The test side uses all of them: a missing one would reach real nanomsg. */
+    return patched == (1u << ZYG_N_REDIRECTS) - 1 ? 0 : -ENOENT;
+}
+
+static void zyg_param_trampoline(void)
+{
+    zyg_param_fn(zyg_param);
+}
+
+static void (*zyg_real_test_main)(void (*)(void));
 
 /*
- * Puts the proxy's descriptors (received as fds[]) at the numbers they had
- * there, and closes everything else but stdio, as after BoxFort's exec.
+ * Criterion's test trampoline calls this with the test's body.  For a
+ * parameterized test, Criterion fetches the parameter from the exec'd
+ * sandbox's context; a forked test process has none, so the body gets the
+ * parameter the worker sent (its test copy says "not parameterized").
+ * Everywhere else it is Criterion's own.
  */
-static void zyg_restore_fds(const struct zyg_request *req, const int *fds)
+CRMP_EXPORT void criterion_internal_test_main(void (*fn)(void))
 {
-    int top = 3;
-    for (int i = 0; i < req->n_fds; ++i) {
-        top = fds[i] >= top ? fds[i] + 1 : top;
-        top = req->fd_numbers[i] >= top ? req->fd_numbers[i] + 1 : top;
+    if (!zyg_real_test_main)
+        *(void **) &zyg_real_test_main = dlsym(RTLD_NEXT, "criterion_internal_test_main");
+    if (zyg_param && fn) {
+        zyg_param_fn = (void (*)(void *)) fn;
+        zyg_real_test_main(zyg_param_trampoline);
+        return;
     }
-    int tmp[ZYG_MAX_FDS];
-    for (int i = 0; i < req->n_fds; ++i)
-        tmp[i] = fcntl(fds[i], F_DUPFD, top);
-    int high = top + req->n_fds;
-    close_range(3, (unsigned) top - 1, 0);
-    close_range((unsigned) high, ~0u, 0);
-    for (int i = 0; i < req->n_fds; ++i) {
-        if (tmp[i] >= 0) {
-            dup2(tmp[i], req->fd_numbers[i]);
-            close(tmp[i]);
+    zyg_real_test_main(fn);
+}
+
+__attribute__((constructor)) static void zyg_init(void)
+{
+    *(void **) &zyg_real_test_main = dlsym(RTLD_NEXT, "criterion_internal_test_main");
+}
+
+/* A request as received: the message, its descriptors. */
+struct zyg_received {
+    ssize_t len;
+    int fds[ZYG_FDS];
+    int n_fds;
+    int flags;
+};
+
+static int zyg_recv(int sock, void *buf, size_t cap, struct zyg_received *rcv)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(int) * ZYG_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { buf, cap };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                         .msg_controllen = sizeof(ctl.b) };
+    do
+        rcv->len = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (rcv->len < 0 && errno == EINTR);
+    rcv->n_fds = 0;
+    rcv->flags = mh.msg_flags;
+    if (rcv->len <= 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            rcv->n_fds = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(rcv->fds, CMSG_DATA(c), (size_t) rcv->n_fds * sizeof(int));
         }
     }
+    return 0;
 }
 
-/* In a fork of the zygote: become what the exec'd sandbox would have been. */
-static _Noreturn void zyg_become_test(const struct zyg_request *req, const int *fds)
+/* Sends the bytes of iov[] in one message, with n_fds descriptors.  Returns 0 or -1. */
+static int zyg_sendmsg(int sock, struct iovec *iov, int n_iov, const int *fds, int n_fds)
 {
-    /* An exec'd sandbox starts with default handlers and no inherited fds. */
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    zyg_restore_fds(req, fds);
-    setrlimit(RLIMIT_NOFILE, &Z.nofile);
-    setsid();
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-    zyg_pretend_pid = req->proxy;
-    zyg_pretend_ppid = req->worker;
-    if (*req->map)
-        setenv("BXFI_MAP", req->map, 1);
-    /* BoxFort's constructor now finds the map named after the proxy and patches main. */
-    for (size_t i = 0; i < Z.n_ctors; ++i)
-        Z.ctors[i]();
-    char *argv[] = { (char *) "boxfort-worker", NULL };
-    extern char **environ;
-    exit(Z.main_fn(1, argv, environ));
-}
-
-/* ---- the zygote ------------------------------------------------------------------ */
-
-static int zyg_send(int fd, const void *buf, size_t len)
-{
+    union {
+        char b[CMSG_SPACE(sizeof(int) * ZYG_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    size_t len = 0;
+    for (int i = 0; i < n_iov; ++i)
+        len += iov[i].iov_len;
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t) n_iov, .msg_control = ctl.b,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t) n_fds) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t) n_fds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t) n_fds);
     ssize_t n;
     do
-        n = send(fd, buf, len, MSG_NOSIGNAL);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     return n == (ssize_t) len ? 0 : -1;
 }
 
-/* The test process being served, for the zygote's exit path. */
-static volatile pid_t zyg_serving;
+/* Whether a received request is whole and consistent. */
+static int zyg_request_ok(const struct zyg_received *rcv, const struct zyg_request *req)
+{
+    return rcv->len >= (ssize_t) sizeof(*req) && rcv->n_fds >= 3
+        && !(rcv->flags & (MSG_TRUNC | MSG_CTRUNC))
+        && (size_t) rcv->len == sizeof(*req) + req->param_size
+        && (!req->has_arena || rcv->n_fds >= 4);
+}
+
+/* Tells the worker, on the channel, that this process could not become the test's sandbox. */
+static _Noreturn void zyg_setup_failed(int chan, const char *what, int err)
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg), CRMPI_ZYGOTE_SETUP_FAILED "%s: %s", what, strerror(err));
+    if (n > 0 && write(chan, msg, (size_t) n < sizeof(msg) ? (size_t) n : sizeof(msg) - 1) < 0)
+        _exit(126);
+    _exit(126);
+}
+
+/* The zygote's request buffer: allocated once, inherited by every spare. */
+static void *zyg_buf;
+static size_t zyg_buf_cap;
 
 /*
- * The worker is gone (its parent-death signal): leave no test process and
- * no socket behind.  Async-signal-safe calls only.
+ * A spare test process: forked ahead of need, it becomes what an exec'd
+ * sandbox is before its test (default signal dispositions, a session of its
+ * own), then waits for the zygote to hand it a test.
  */
+static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    sigemptyset(&dfl.sa_mask);
+    for (int i = 0; i < zyg_n_changed_signals; ++i)
+        sigaction(zyg_changed_signals[i], &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    setsid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != zygote)
+        _exit(127);
+
+    struct zyg_received rcv;
+    if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
+        _exit(0);       /* not needed after all */
+    const struct zyg_request *req = zyg_buf;
+    if (!zyg_request_ok(&rcv, req))
+        _exit(127);
+    const void *param = req->param_size ? (const char *) zyg_buf + sizeof(*req) : NULL;
+    int *fds = rcv.fds;
+    int n_fds = rcv.n_fds;
+
+    if (req->has_arena && n_fds > 3) {
+        /* As in the exec'd sandbox: the runner's arena, at its address, copy-on-write. */
+        void *at = mmap(req->arena_addr, req->arena_len, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_FIXED_NOREPLACE, fds[3], 0);
+        if (at != req->arena_addr)
+            zyg_setup_failed(fds[2], "cannot map Criterion's arena", errno);
+    }
+    if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
+        zyg_setup_failed(fds[2], "cannot set up stdout and stderr", errno);
+    /* Nothing of the worker's or the zygote's: only stdio and the channel. */
+    (void) sock;
+    int chan = fds[2];
+    if (chan != 3) {
+        if (dup3(chan, 3, O_CLOEXEC) < 0)
+            zyg_setup_failed(chan, "cannot set up the channel", errno);
+        chan = 3;
+    }
+    close_range(4, ~0u, 0);
+    zyg_chan = chan;
+    setrlimit(RLIMIT_NOFILE, &Z.nofile);
+
+    /* What Criterion's sandbox does first: its diff engine, a stdin of its own. */
+    if (zyg_crit.diff_init)
+        zyg_crit.diff_init();
+    zyg_crit.redirect_stdin();
+
+    struct zyg_request r = *req;
+    r.test.name = r.name;
+    r.test.category = r.category;
+    r.test.data = &r.data;
+    r.suite.name = r.suite_name;
+    r.suite.data = r.has_suite_data ? &r.suite_data : NULL;
+    criterion_options = r.options;
+    if (param) {
+        zyg_param = (void *) param;
+        r.data.param_ = NULL;
+    }
+    *zyg_crit.current_test = &r.test;
+    *zyg_crit.current_suite = &r.suite;
+    if (r.test.test)
+        r.test.test();
+    if (zyg_crit.diff_term)
+        zyg_crit.diff_term();
+    exit(0);
+}
+
+/* ---- the zygote -------------------------------------------------------------------- */
+
+/* The test process being served, for the exit path. */
+static volatile pid_t zyg_serving;
+
+/* The worker is gone: take the test process along.  Async-signal-safe. */
 static void zyg_on_orphaned(int sig)
 {
     (void) sig;
-    if (zyg_serving > 0) {
-        kill(-zyg_serving, SIGKILL);
-        kill(zyg_serving, SIGKILL);
+    pid_t p = zyg_serving;
+    if (p > 0) {
+        kill(-p, SIGKILL);
+        kill(p, SIGKILL);
     }
-    unlink(Z.addr.sun_path);
-    if (*Z.dir)
-        rmdir(Z.dir);
     _exit(0);
 }
 
-/* Serves one proxy: forks its test process and relays until it ends. */
-static void zyg_serve_one(int conn, int sigfd)
+static int zyg_send(int fd, char tag, int value)
 {
-    struct zyg_request req;
-    int fds[ZYG_MAX_FDS];
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * ZYG_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = { &req, sizeof(req) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf) };
-    ssize_t n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-    if (n != (ssize_t) sizeof(req) || req.n_fds < 0 || req.n_fds > ZYG_MAX_FDS)
-        return;
-    int got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            got = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            memcpy(fds, CMSG_DATA(c), (size_t) got * sizeof(int));
-        }
-    }
-    if (got != req.n_fds) {
-        for (int i = 0; i < got; ++i)
-            close(fds[i]);
-        return;
-    }
-    pid_t test = fork();
-    if (test == 0)
-        zyg_become_test(&req, fds);
-    for (int i = 0; i < got; ++i)
-        close(fds[i]);
-    if (test < 0)
-        return;
-    zyg_serving = test;
-
-    for (;;) {
-        struct pollfd fds[2] = { { .fd = conn, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (fds[1].revents) {
-            struct signalfd_siginfo si;
-            while (read(sigfd, &si, sizeof(si)) > 0)
-                ;
-            int status;
-            pid_t r = waitpid(test, &status, WNOHANG | WUNTRACED);
-            if (r == test && WIFSTOPPED(status)) {
-                char tag = ZYG_STOPPED;
-                if (zyg_send(conn, &tag, 1))
-                    break;
-            } else if (r == test) {
-                struct zyg_exit ex = { ZYG_EXIT, status };
-                zyg_send(conn, &ex, sizeof(ex));
-                kill(-test, SIGKILL);       /* what the test left in its group */
-                zyg_serving = 0;
-                return;
-            }
-        }
-        if (fds[0].revents) {
-            char tag;
-            n = recv(conn, &tag, 1, 0);
-            if (n == 1 && tag == ZYG_CONT) {
-                kill(test, SIGCONT);
-                continue;
-            }
-            break;      /* the proxy is gone: a timeout killed it, or its worker */
-        }
-    }
-    kill(-test, SIGKILL);
-    kill(test, SIGKILL);
-    waitpid(test, NULL, 0);
-    zyg_serving = 0;
+    struct zyg_reply r = { tag, value };
+    ssize_t n;
+    do
+        n = send(fd, &r, sizeof(r), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t) sizeof(r) ? 0 : -1;
 }
 
-static _Noreturn void zyg_main(int listener, pid_t worker)
+/* The next test process, forked ahead (see zyg_spare_main), and our end of its socket. */
+static pid_t zyg_spare = -1;
+static int zyg_spare_sock = -1;
+
+static void zyg_make_spare(int worker_sock)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+        return;
+    pid_t zygote = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        close(worker_sock);
+        zyg_spare_main(sv[1], zygote);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return;
+    }
+    zyg_spare = pid;
+    zyg_spare_sock = sv[0];
+}
+
+/* Serves one request: the test process, then its end.  Returns -1 when the worker is gone. */
+static int zyg_serve_one(int sock)
+{
+    struct zyg_received rcv;
+    if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
+        return -1;
+    int err = 0;
+    if (!zyg_request_ok(&rcv, zyg_buf))
+        err = EPROTO;
+    if (!err && zyg_spare < 0)
+        zyg_make_spare(sock);
+    if (!err && zyg_spare < 0)
+        err = errno ? errno : EAGAIN;
+    pid_t pid = -1;
+    if (!err) {
+        pid = zyg_spare;
+        struct iovec iov = { zyg_buf, (size_t) rcv.len };
+        if (zyg_sendmsg(zyg_spare_sock, &iov, 1, rcv.fds, rcv.n_fds))
+            err = EPIPE;
+        close(zyg_spare_sock);
+        zyg_spare_sock = -1;
+        zyg_spare = -1;
+    }
+    for (int i = 0; i < rcv.n_fds; ++i)
+        close(rcv.fds[i]);
+    if (err) {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        return zyg_send(sock, ZYG_STARTED, -err);
+    }
+    zyg_serving = pid;
+    if (zyg_send(sock, ZYG_STARTED, pid))
+        return -1;
+    int status;
+    pid_t r;
+    do
+        r = waitpid(pid, &status, 0);
+    while (r < 0 && errno == EINTR);
+    zyg_serving = 0;
+    return zyg_send(sock, ZYG_EXITED, r == pid ? status : W_EXITCODE(127, 0));
+}
+
+static _Noreturn void zyg_main(int sock, pid_t worker)
 {
     struct sigaction sa = { .sa_handler = zyg_on_orphaned };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != worker)
-        zyg_on_orphaned(SIGTERM);
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
-    int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0)
-        _exit(1);
-    for (;;) {
-        int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        if (conn < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            _exit(1);
-        }
-        zyg_serve_one(conn, sigfd);
-        close(conn);
+    /* As after an exec: every handler back to default in the test (ignored ones too). */
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction old;
+        if (sig != SIGKILL && sig != SIGSTOP && !sigaction(sig, NULL, &old)
+                && (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)))
+            zyg_changed_signals[zyg_n_changed_signals++] = sig;
     }
+    if (getppid() != worker)
+        _exit(0);
+    prctl(PR_SET_NAME, "crmp-zygote");
+
+    int rc = zyg_patch_criterion();
+    *(void **) &zyg_crit.redirect_stdin = dlsym(RTLD_DEFAULT, "cr_redirect_stdin");
+    zyg_crit.current_test = dlsym(RTLD_DEFAULT, "criterion_current_test");
+    zyg_crit.current_suite = dlsym(RTLD_DEFAULT, "criterion_current_suite");
+    *(void **) &zyg_crit.diff_init = dlsym(RTLD_DEFAULT, "git_libgit2_init");
+    *(void **) &zyg_crit.diff_term = dlsym(RTLD_DEFAULT, "git_libgit2_shutdown");
+    if (!rc && (!zyg_crit.redirect_stdin || !zyg_crit.current_test || !zyg_crit.current_suite))
+        rc = -ENOENT;
+    /*
+     * Every sandbox starts libgit2 (Criterion's diff engine), which starts
+     * OpenSSL and libssh2: milliseconds, which is much of what Criterion
+     * pays per test.  Started once here, a test's own start is a reference
+     * count (its state is libgit2's initialized state either way).
+     * OpenSSL's exit-time clean-up (freeing its tables) would then run in
+     * every test process, for nothing a test can see: it is left out.
+     */
+    if (!rc && zyg_crit.diff_init) {
+        OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+        zyg_crit.diff_init();
+    }
+    zyg_buf_cap = sizeof(struct zyg_request) + CRMPI_ZYGOTE_MAX_PARAM;
+    zyg_buf = malloc(zyg_buf_cap);
+    if (!zyg_buf)
+        rc = -ENOMEM;
+    if (zyg_send(sock, ZYG_READY, rc) || rc)
+        _exit(0);
+    for (;;) {
+        /* Forked while the worker talks to its coordinator, off the test's path. */
+        if (zyg_spare < 0)
+            zyg_make_spare(sock);
+        if (zyg_serve_one(sock))
+            break;
+    }
+    if (zyg_spare > 0)
+        kill(zyg_spare, SIGKILL);
+    _exit(0);
 }
 
-int crmpi_zygote_start(const char *in_dir)
+int crmpi_zygote_start(void)
 {
-    dl_iterate_phdr(zyg_find_ctors, NULL);
-    *(void **) &Z.main_fn = dlsym(RTLD_DEFAULT, "main");
-    *(void **) &Z.real_execve = dlsym(RTLD_NEXT, "execve");
-    if (!Z.n_ctors || !Z.main_fn || !Z.real_execve) {
-        crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
-                !Z.n_ctors ? "no libcriterion constructors" : !Z.main_fn
-                ? "main is not exported" : "no execve");
-        return -ENOSYS;
-    }
-    DIR *tasks = opendir("/proc/self/task");
-    int threads = 0;
-    for (struct dirent *d; tasks && (d = readdir(tasks));)
-        threads += d->d_name[0] != '.';
-    if (tasks)
-        closedir(tasks);
-    if (threads != 1) {
-        crmpi_warn("fork isolation unavailable (%d threads at start-up): tests run in exec mode",
-                threads);
-        return -EBUSY;
-    }
-
     if (getrlimit(RLIMIT_NOFILE, &Z.nofile))
         return -errno;
-    Z.addr.sun_family = AF_UNIX;
-    if (in_dir && strlen(in_dir) + 32 < sizeof(Z.addr.sun_path)) {
-        /* The coordinator's private directory: it removes what is left. */
-        snprintf(Z.addr.sun_path, sizeof(Z.addr.sun_path), "%s/zygote-%ld", in_dir, (long) getpid());
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        if (!tmp || strlen(tmp) > 40)
-            tmp = "/tmp";
-        snprintf(Z.dir, sizeof(Z.dir), "%s/crmp-zygote.XXXXXX", tmp);
-        if (!mkdtemp(Z.dir)) {
-            crmpi_warn("fork isolation unavailable (%s): tests run in exec mode", strerror(errno));
-            *Z.dir = '\0';
-            return -errno;
-        }
-        snprintf(Z.addr.sun_path, sizeof(Z.addr.sun_path), "%s/s", Z.dir);
-    }
-    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *) &Z.addr, sizeof(Z.addr)) || listen(lfd, 8)) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
         int e = errno;
-        if (lfd >= 0)
-            close(lfd);
-        if (*Z.dir)
-            rmdir(Z.dir);
-        *Z.dir = '\0';
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode", strerror(e));
         return -e;
     }
+    /* Nothing buffered may be written twice, by the zygote's tests. */
+    fflush(NULL);
     pid_t worker = getpid();
     pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        zyg_main(sv[1], worker);
+    }
+    int e = errno;
+    close(sv[1]);
     if (pid < 0) {
-        int e = errno;
-        close(lfd);
-        crmpi_zygote_stop();
+        close(sv[0]);
+        crmpi_warn("fork isolation unavailable (%s): tests run in exec mode", strerror(e));
         return -e;
     }
-    if (pid == 0)
-        zyg_main(lfd, worker);
-    close(lfd);
     Z.pid = pid;
+    Z.sock = sv[0];
+    struct zyg_reply r;
+    ssize_t n;
+    do
+        n = recv(Z.sock, &r, sizeof(r), 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_READY || r.value) {
+        crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
+                n == (ssize_t) sizeof(r) && r.value ? "libcriterion's nanomsg calls not found"
+                : "the zygote did not start");
+        crmpi_zygote_stop();
+        return -ENOSYS;
+    }
     /*
-     * BoxFort's child closes every descriptor up to the soft limit before it
-     * would exec (20000 close() calls where the limit is 20000, per test):
-     * keep the worker's limit low; test processes get the original back.
+     * Criterion's sandboxes (exec mode, for what fork mode cannot serve)
+     * close every descriptor up to the soft limit before they exec: keep
+     * the worker's low; test processes get the original back.
      */
     struct rlimit low = Z.nofile;
     if (low.rlim_cur > 1024) {
@@ -379,168 +645,97 @@ int crmpi_zygote_start(const char *in_dir)
     return 0;
 }
 
+int crmpi_zygote_ready(void)
+{
+    return Z.pid > 0;
+}
+
+pid_t crmpi_zygote_pid(void)
+{
+    return Z.pid > 0 ? Z.pid : 0;
+}
+
+int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
+{
+    if (Z.pid <= 0)
+        return -ENOSYS;
+    if (t->param_size > CRMPI_ZYGOTE_MAX_PARAM)
+        return -EMSGSIZE;
+    struct zyg_request req = {
+        .test = *t->test,
+        .data = *t->test->data,
+        .suite = *t->suite,
+        .has_suite_data = t->suite->data != NULL,
+        .options = criterion_options,
+        .arena_addr = t->arena_addr,
+        .arena_len = t->arena_len,
+        .param_size = (uint32_t) (t->param ? t->param_size : 0),
+        .has_arena = t->arena_fd >= 0,
+    };
+    if (t->suite->data)
+        req.suite_data = *t->suite->data;
+    const char *names[] = { t->test->name, t->test->category, t->suite->name };
+    char *into[] = { req.name, req.category, req.suite_name };
+    for (int i = 0; i < 3; ++i) {
+        if (!names[i] || strlen(names[i]) >= ZYG_NAME_MAX)
+            return -ENAMETOOLONG;
+        strcpy(into[i], names[i]);
+    }
+    int fds[ZYG_FDS] = { t->out_fd, t->err_fd, t->chan_fd, t->arena_fd };
+    struct iovec iov[2] = { { &req, sizeof(req) }, { (void *) t->param, req.param_size } };
+    int sent = zyg_sendmsg(Z.sock, iov, req.param_size ? 2 : 1, fds, req.has_arena ? 4 : 3);
+    struct zyg_reply r = { 0, 0 };
+    ssize_t n = -1;
+    if (!sent) {
+        do
+            n = recv(Z.sock, &r, sizeof(r), 0);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_STARTED) {
+        crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
+        crmpi_zygote_stop();
+        return -EPIPE;
+    }
+    if (r.value < 0)
+        return r.value;
+    *pid = r.value;
+    return 0;
+}
+
+int crmpi_zygote_wait(int timeout_ms, int *status)
+{
+    if (Z.pid <= 0)
+        return -ENOSYS;
+    struct pollfd p = { .fd = Z.sock, .events = POLLIN };
+    int rc;
+    do
+        rc = poll(&p, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return -ETIMEDOUT;
+    struct zyg_reply r;
+    ssize_t n;
+    do
+        n = recv(Z.sock, &r, sizeof(r), 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_EXITED) {
+        crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
+        crmpi_zygote_stop();
+        return -EPIPE;
+    }
+    *status = r.value;
+    return 0;
+}
+
 void crmpi_zygote_stop(void)
 {
+    if (Z.sock >= 0) {
+        close(Z.sock);
+        Z.sock = -1;
+    }
     if (Z.pid > 0) {
         kill(Z.pid, SIGKILL);
         waitpid(Z.pid, NULL, 0);
         Z.pid = 0;
     }
-    if (*Z.addr.sun_path)
-        unlink(Z.addr.sun_path);
-    if (*Z.dir) {
-        rmdir(Z.dir);
-        *Z.dir = '\0';
-    }
-}
-
-const char *crmpi_zygote_socket(void)
-{
-    return Z.pid > 0 ? Z.addr.sun_path : NULL;
-}
-
-/* ---- the proxy: BoxFort's child, where it would exec -------------------------- */
-
-/*
- * Runs in a fork of a multi-threaded worker: async-signal-safe calls only.
- * Returns only when the zygote cannot be reached (then the real exec runs).
- */
-static void zyg_proxy(char *const envp[])
-{
-    /* Far above BoxFort's descriptors, so that it does not hide one. */
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
-    if (high >= 0) {
-        close(fd);
-        fd = high;
-    }
-    if (connect(fd, (struct sockaddr *) &Z.addr, sizeof(Z.addr))) {
-        close(fd);
-        return;
-    }
-    struct zyg_request req = { .proxy = (pid_t) syscall(SYS_getpid),
-                               .worker = (pid_t) syscall(SYS_getppid) };
-    for (size_t i = 0; envp && envp[i]; ++i) {
-        if (!strncmp(envp[i], "BXFI_MAP=", 9)) {
-            size_t len = strlen(envp[i] + 9);
-            if (len >= sizeof(req.map)) {
-                close(fd);
-                return;
-            }
-            memcpy(req.map, envp[i] + 9, len + 1);
-        }
-    }
-    /* What BoxFort left open for the sandbox: its maps and arenas. */
-    int fds[ZYG_MAX_FDS];
-    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) {
-        close(fd);
-        return;
-    }
-    char dents[4096];
-    long got;
-    while ((got = syscall(SYS_getdents64, dir, dents, sizeof(dents))) > 0) {
-        for (long off = 0; off < got;) {
-            const struct zyg_dirent64 {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (const void *) (dents + off);
-            off += d->reclen;
-            int num = 0;
-            const char *c = d->name;
-            if (*c < '0' || *c > '9')
-                continue;
-            for (; *c >= '0' && *c <= '9'; ++c)
-                num = num * 10 + (*c - '0');
-            /* stdio too: a worker points it at the test's output capture. */
-            if (num == fd || num == dir)
-                continue;
-            if (req.n_fds == ZYG_MAX_FDS) {
-                close(dir);
-                close(fd);
-                return;     /* more than we can carry: exec instead */
-            }
-            req.fd_numbers[req.n_fds] = num;
-            fds[req.n_fds++] = num;
-        }
-    }
-    close(dir);
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * ZYG_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    struct iovec iov = { &req, sizeof(req) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (req.n_fds) {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t) req.n_fds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t) req.n_fds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t) req.n_fds);
-    }
-    ssize_t sent;
-    do
-        sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
-    if (sent != (ssize_t) sizeof(req)) {
-        close(fd);
-        return;
-    }
-    for (;;) {
-        struct zyg_exit ex;
-        ssize_t n = recv(fd, &ex, sizeof(ex), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 1 && ex.tag == ZYG_STOPPED) {
-            /* BoxFort's handshake: the runner waits for us to stop, then continues us. */
-            raise(SIGSTOP);
-            char tag = ZYG_CONT;
-            if (zyg_send(fd, &tag, 1))
-                _exit(127);
-            continue;
-        }
-        if (n == (ssize_t) sizeof(ex) && ex.tag == ZYG_EXIT) {
-            if (WIFSIGNALED(ex.status)) {
-                int sig = WTERMSIG(ex.status);
-                struct rlimit none = { 0, 0 };
-                setrlimit(RLIMIT_CORE, &none);
-                struct sigaction dfl = { .sa_handler = SIG_DFL };
-                sigemptyset(&dfl.sa_mask);
-                sigaction(sig, &dfl, NULL);
-                sigset_t set;
-                sigemptyset(&set);
-                sigaddset(&set, sig);
-                sigprocmask(SIG_UNBLOCK, &set, NULL);
-                raise(sig);
-                _exit(128 + sig);
-            }
-            _exit(WEXITSTATUS(ex.status));
-        }
-        _exit(127);     /* the zygote died under us */
-    }
-}
-
-/*
- * BoxFort execs the sandbox with execve(exe, {"boxfort-worker", NULL}, env):
- * in a fork-mode worker, that exec is replaced (see above); anything else
- * passes through.
- */
-CRMP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-    const char *arg0 = argv[0];
-    if (Z.pid > 0 && arg0 && !strcmp(arg0, "boxfort-worker"))
-        zyg_proxy(envp);
-
-    int (*next)(const char *, char *const[], char *const[]) = Z.real_execve;
-    if (!next)
-        *(void **) &next = dlsym(RTLD_NEXT, "execve");
-    return next(path, argv, envp);
 }

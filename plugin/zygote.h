@@ -1,43 +1,82 @@
 /*
  * Fork isolation (--mproc-isolation=fork): a fresh process per test for the
- * price of a fork instead of Criterion's fork + exec.
+ * price of one fork, where Criterion pays a fork, an exec of the whole
+ * binary and a round of messages per test.
  *
- * Criterion (its embedded BoxFort) starts each sandbox by forking the
- * runner, handshaking over SIGSTOP and a shared-memory map named after the
- * child's pid, then exec'ing the binary, whose BoxFort constructor finds the
- * map and jumps into the test.  The exec is what costs (~8 ms: relinking
- * libcriterion's dependency tree).  In fork mode:
+ * Each fork-mode worker forks a zygote first thing in criterion_initialize:
+ * after the binary's constructors, before Criterion builds its test set and
+ * starts libgit2 and friends, and before nng and nanomsg start (neither is
+ * fork-safe).  That is the state Criterion's exec'd sandbox has.  The
+ * zygote points libcriterion's nanomsg calls at a channel (see
+ * plugin/forkrun.h), then forks one test process per request.  A test
+ * process is what Criterion's exec'd sandbox would be: default signal
+ * dispositions, the worker's stdout/stderr, a fresh stdin pipe, a session of
+ * its own, the runner's shared arena mapped privately at its address, and
+ * Criterion's own test code (fixtures, assertions, theories, exceptions)
+ * running the test; its messages go down the channel.  The zygote reports
+ * the process's pid and then its wait status; the worker kills it on timeout
+ * and replays the channel (plugin/forkrun.c).
  *
- *  - each worker forks a zygote very early, while it is still a single
- *    thread with neither nng nor nanomsg started (neither is fork-safe);
- *  - when BoxFort's child (the "proxy") calls execve, the plugin's execve asks
- *    the zygote, over a unix socket, for a fork of itself;
- *  - that fork takes the proxy's pid as its own (getpid is interposed, so
- *    BoxFort's map name and Criterion's message ids match), re-runs
- *    libcriterion's constructors so BoxFort finds the map and patches main,
- *    and calls main: from there it is exactly the exec'd sandbox;
- *  - the proxy mirrors the test process for the runner: it stops when it
- *    stops (BoxFort's handshake), and ends with its exit status or signal;
- *    when the proxy is killed (a timeout), the zygote kills the test.
- *
- * Whatever cannot be set up (no zygote, no libcriterion constructors, no
- * exported main) falls back to the real exec, with a warning.
+ * What fork isolation cannot serve (no zygote, a debugger, a parameter too
+ * large) runs in exec mode: see the worker.
  */
 #ifndef CRMPI_ZYGOTE_H_
 #define CRMPI_ZYGOTE_H_
 
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <criterion/criterion.h>
+
+/* A parameter this large goes to exec mode. */
+#define CRMPI_ZYGOTE_MAX_PARAM (64u * 1024u)
+
+struct crmpi_zygote_test {
+    const struct criterion_test *test;      /* sent by value, with the runner's options */
+    const struct criterion_suite *suite;
+    int out_fd, err_fd;                     /* the test's stdout and stderr */
+    int chan_fd;                            /* where its messages go */
+    const void *param;                      /* its parameter's bytes, or NULL */
+    size_t param_size;
+    int arena_fd;                           /* Criterion's arena, -1 for none */
+    void *arena_addr;
+    size_t arena_len;
+};
+
 /*
- * Starts this worker's zygote.  Must run while the process is one thread.
- * Its socket goes in in_dir (a local coordinator's private directory), or
- * in a private directory of its own when in_dir is NULL.  Returns 0, or a
- * negative errno code after a warning (exec mode then).
+ * Starts this worker's zygote.  Must run while the process is one thread,
+ * before criterion_initialize.  Returns 0, or a negative errno code after a
+ * warning (exec mode then).
  */
-int crmpi_zygote_start(const char *in_dir);
+int crmpi_zygote_start(void);
 
-/* The zygote's socket path, or NULL: async-signal-safe, for clean-up. */
-const char *crmpi_zygote_socket(void);
+/* Whether a zygote serves this worker. */
+int crmpi_zygote_ready(void);
 
-/* Stops the zygote and removes its socket; safe when none was started. */
+/* The zygote's pid, 0 when none. */
+pid_t crmpi_zygote_pid(void);
+
+/*
+ * What a test process writes first on its channel when it could not set
+ * itself up (the reason follows, as text): nothing of the test ran, and the
+ * worker runs it in exec mode instead.
+ */
+#define CRMPI_ZYGOTE_SETUP_FAILED "\xff\xff\xff\xff"
+
+/*
+ * Starts the test process for t.  Returns 0 and its pid, or a negative
+ * errno code (the zygote is then stopped: exec mode from there on).
+ */
+int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid);
+
+/*
+ * Waits for the test process to end, at most timeout_ms (< 0: no limit).
+ * Returns 0 and its wait status, -ETIMEDOUT (it still runs: kill it and
+ * wait again), or another negative errno code when the zygote is lost.
+ */
+int crmpi_zygote_wait(int timeout_ms, int *status);
+
+/* Stops the zygote; safe when none was started. */
 void crmpi_zygote_stop(void);
 
 #endif /* !CRMPI_ZYGOTE_H_ */

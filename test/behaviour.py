@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Behaviour tests of the criterion-mproc plugin, one case per invocation:
 
-    behaviour.py --plugin LIB --strlib EXE --failing EXE --hookprobe EXE CASE
+    behaviour.py --plugin LIB --strlib EXE --failing EXE --hookprobe EXE --slow EXE
+                 --semantics EXE CASE
 
 Every run happens in its own temporary directory with its own TMPDIR, in the
 fixed environment of compare.py; after every plugin run no process of the
@@ -265,7 +266,9 @@ def stdout_is_pure_tap(ctx):
 def hooks(ctx):
     serial = ctx.run('hookprobe', ['-j1'], preload=False, hooks=True)
     ctx.check(serial.hooks and serial.hooks[0].startswith('PRE_ALL'), 'probe: no PRE_ALL first')
-    for args, env in ((['--mproc=2'], []), ([], ['CRITERION_MPROC=3'])):
+    # In fork isolation the worker calls the per-test hooks itself.
+    for args, env in ((['--mproc=2'], []), ([], ['CRITERION_MPROC=3']),
+                      (['--mproc=2', '--mproc-isolation=fork'], [])):
         r = ctx.run('hookprobe', args, env=env, hooks=True)
         what = ' '.join(args + env)
         ctx.check(r.status == serial.status, '%s: exit status %s, serial %s'
@@ -281,6 +284,19 @@ def hooks(ctx):
         got = collections.Counter(r.hooks)
         d = compare.counter_diff('hook call', want, got)
         ctx.check(not d, '%s: hook calls differ from -j1:\n%s' % (what, '\n'.join(d)))
+
+
+@case('fork-fallback-said')
+def fork_fallback_said(ctx):
+    # What fork isolation cannot serve runs in exec mode, with a word in verbose output.
+    args = ['--mproc=1', '--mproc-isolation=fork', '--filter', 'params/big_parameter']
+    r = ctx.run('semantics', args + ['--mproc-verbose'])
+    ctx.check(r.status == 0, 'exit status %s' % r.status)
+    ctx.check('params::big_parameter[0] runs in exec mode (parameter over 64 KiB)' in r.stderr,
+              'no word that the big parameter runs in exec mode')
+    ctx.check('Tested: 2 | Passing: 2' in r.stderr, 'both parameters did not pass')
+    r = ctx.run('semantics', args)
+    ctx.check('exec mode' not in r.stderr, 'the word is shown without --mproc-verbose')
 
 
 # ---- cleanup ------------------------------------------------------------------------------
@@ -400,7 +416,7 @@ def main(argv):
     rest = []
     i = 0
     while i < len(argv):
-        if argv[i] in ('--plugin', '--strlib', '--failing', '--hookprobe', '--slow') \
+        if argv[i] in ('--plugin', '--strlib', '--failing', '--hookprobe', '--slow', '--semantics') \
                 and i + 1 < len(argv):
             args[argv[i][2:]] = argv[i + 1]
             i += 2

@@ -31,11 +31,46 @@ static int first_time(const char *name)
     return 1;
 }
 
-/* The sandbox's parent is the worker (or, serially, Criterion's runner). */
+/* The parent of pid, from /proc; 0 when unknown. */
+static pid_t parent_of(pid_t pid, char *comm, size_t len)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
+    FILE *f = fopen(path, "re");
+    long ppid = 0;
+    *comm = '\0';
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "Name:\t", 6))
+            snprintf(comm, len, "%.*s", (int) strcspn(line + 6, "\n"), line + 6);
+        if (sscanf(line, "PPid: %ld", &ppid) == 1)
+            break;
+    }
+    if (f)
+        fclose(f);
+    return (pid_t) ppid;
+}
+
+/*
+ * The sandbox's parent is the worker (or, serially, Criterion's runner); in
+ * fork isolation it is the worker's zygote, whose parent is the worker.
+ */
 static void kill_worker(void)
 {
-    kill(getppid(), SIGKILL);
+    char comm[64];
+    pid_t parent = getppid();
+    pid_t grandparent = parent_of(parent, comm, sizeof(comm));
+    kill(!strcmp(comm, "crmp-zygote") && grandparent > 1 ? grandparent : parent, SIGKILL);
     pause();
+}
+
+/* In fork isolation: the zygote (the test process's parent) dies under the test. */
+Test(faults, kills_its_parent_once)
+{
+    if (getenv("FAULT_KILL_PARENT_ONCE") && first_time("kill_parent_once")) {
+        kill(getppid(), SIGKILL);
+        pause();
+    }
+    cr_assert(1);
 }
 
 Test(faults, kills_its_worker_once)

@@ -121,7 +121,8 @@ def results(p):
 FAULT_TESTS = ['faults::fails_when_asked', 'faults::forks_a_child_then_hangs',
                'faults::zz_the_forked_child_is_gone', 'faults::hangs_without_a_declared_timeout',
                'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
-               'faults::kills_its_worker_once', 'grouped::a', 'grouped::b', 'grouped::c',
+               'faults::kills_its_parent_once', 'faults::kills_its_worker_once', 'grouped::a',
+               'grouped::b', 'grouped::c',
                'grouped::d', 'output::first', 'output::second', 'plain::one', 'plain::three',
                'plain::two',
                'suite_timeout::hangs_under_a_suite_timeout']
@@ -143,7 +144,19 @@ def worker_killed_once(ctx):
     seen = each_once(ctx, p)
     ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
     ctx.check('running it again' in p.err, 'no word that the test is run again')
-    ctx.check(synthesis(ctx, p) == (17, 17, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
+@case('fork-zygote-killed')
+def fork_zygote_killed(ctx):
+    p = ctx.run('faults', ['--mproc=2', '--verbose', '--mproc-isolation=fork'],
+                ['FAULT_KILL_PARENT_ONCE=1'])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0: the test passes on its second try' % p.returncode)
+    seen = each_once(ctx, p)
+    ctx.check(seen.get('faults::kills_its_parent_once') == ['PASS'], 'the test did not pass again')
+    ctx.check('the zygote is gone' in p.err, 'no word that the zygote is gone')
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -155,7 +168,7 @@ def worker_killed_always(ctx):
     ctx.check(seen.get('faults::kills_its_worker_always') == ['FAIL'], 'not reported failed')
     ctx.check('faults::kills_its_worker_always: CRASH!' in p.err, 'not reported as a crash')
     ctx.check('reported as crashed' in p.err, 'no word on the crash')
-    ctx.check(synthesis(ctx, p) == (17, 16, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (18, 17, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -175,7 +188,7 @@ def hang_timeout(ctx):
     ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
     ctx.check('faults::hangs_without_a_declared_timeout: Timed out.' in p.err, 'no timeout line')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (17, 16, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (18, 17, 1, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
@@ -229,7 +242,7 @@ def garbage_from_worker(ctx):
     ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
     ctx.check('malformed message' in p.err, 'the garbage was not reported')
     each_once(ctx, p)
-    ctx.check(synthesis(ctx, p) == (17, 17, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
     return [p]
 
 
