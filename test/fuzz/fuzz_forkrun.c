@@ -116,9 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a->passed ? ++passed_listed : ++failed;
     if ((size_t) fr.ts.failed_asserts != failed || fr.ss.asserts_failed != failed)
         abort();
+    /* (A test may announce itself more than once: Criterion counts it again too.) */
     if (fr.ss.tests && fr.ss.tests != &fr.ts)
-        abort();
-    if (fr.ss.nb_tests > 1)
         abort();
     touch_stats(&fr.ts);
     crmpi_forkrun_end(&fr);

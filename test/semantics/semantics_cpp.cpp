@@ -44,5 +44,6 @@ Test(cpp, assert_throws)
 Test(cpp, fails)
 {
     cr_expect_eq(1, 2, "in C++");
-    cr_assert_str_eq(std::string("a").c_str(), "b");
+    std::string a = "a";
+    cr_assert_str_eq(a.c_str(), "b");
 }
