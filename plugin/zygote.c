@@ -27,10 +27,14 @@
 
 #define CRMP_EXPORT __attribute__((visibility("default")))
 
-/* Replies of the zygote, one per message. */
+/*
+ * What the zygote tells its worker (it never reads from it): READY once,
+ * then for every test process SPARE, with the spare's socket (the worker
+ * sends it its test directly), and EXITED when it has ended.
+ */
 #define ZYG_READY 'R'       /* value: 0, or -errno when it cannot serve */
-#define ZYG_STARTED 'P'     /* value: the test process's pid, or -errno */
-#define ZYG_EXITED 'X'      /* value: its wait status */
+#define ZYG_SPARE 'S'       /* value: the spare's pid; its socket travels along */
+#define ZYG_EXITED 'X'      /* value: the spare's wait status */
 
 #define ZYG_FDS 4           /* stdout, stderr, channel, arena */
 
@@ -67,8 +71,10 @@ struct zyg_request {
 static struct {
     pid_t pid;                  /* the zygote, 0 when none */
     int sock;                   /* our end of the pair, -1 when none */
+    pid_t spare;                /* the next test process, 0 until announced */
+    int spare_sock;             /* where its test goes, -1 when none */
     struct rlimit nofile;       /* the limit tests must see */
-} Z = { .sock = -1 };
+} Z = { .sock = -1, .spare_sock = -1 };
 
 /* ---- inside the test process ------------------------------------------------------ */
 
@@ -468,15 +474,16 @@ static int zyg_send(int fd, char tag, int value)
     return n == (ssize_t) sizeof(r) ? 0 : -1;
 }
 
-/* The next test process, forked ahead (see zyg_spare_main), and our end of its socket. */
-static pid_t zyg_spare = -1;
-static int zyg_spare_sock = -1;
-
-static void zyg_make_spare(int worker_sock)
+/*
+ * Forks the next test process and hands its socket to the worker, then
+ * waits for it to end (it waits for its test first) and says so.  Returns
+ * -1 when the worker is gone.
+ */
+static int zyg_serve_one(int worker_sock)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-        return;
+        return -1;
     pid_t zygote = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -487,54 +494,25 @@ static void zyg_make_spare(int worker_sock)
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
-        return;
-    }
-    zyg_spare = pid;
-    zyg_spare_sock = sv[0];
-}
-
-/* Serves one request: the test process, then its end.  Returns -1 when the worker is gone. */
-static int zyg_serve_one(int sock)
-{
-    struct zyg_received rcv;
-    if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
         return -1;
-    int err = 0;
-    if (!zyg_request_ok(&rcv, zyg_buf))
-        err = EPROTO;
-    if (!err && zyg_spare < 0)
-        zyg_make_spare(sock);
-    if (!err && zyg_spare < 0)
-        err = errno ? errno : EAGAIN;
-    pid_t pid = -1;
-    if (!err) {
-        pid = zyg_spare;
-        struct iovec iov = { zyg_buf, (size_t) rcv.len };
-        if (zyg_sendmsg(zyg_spare_sock, &iov, 1, rcv.fds, rcv.n_fds))
-            err = EPIPE;
-        close(zyg_spare_sock);
-        zyg_spare_sock = -1;
-        zyg_spare = -1;
-    }
-    for (int i = 0; i < rcv.n_fds; ++i)
-        close(rcv.fds[i]);
-    if (err) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        return zyg_send(sock, ZYG_STARTED, -err);
     }
     zyg_serving = pid;
-    if (zyg_send(sock, ZYG_STARTED, pid))
+    struct zyg_reply r = { ZYG_SPARE, pid };
+    struct iovec iov = { &r, sizeof(r) };
+    int rc = zyg_sendmsg(worker_sock, &iov, 1, &sv[0], 1);
+    close(sv[0]);
+    if (rc) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
         return -1;
+    }
     int status;
-    pid_t r;
+    pid_t w;
     do
-        r = waitpid(pid, &status, 0);
-    while (r < 0 && errno == EINTR);
+        w = waitpid(pid, &status, 0);
+    while (w < 0 && errno == EINTR);
     zyg_serving = 0;
-    return zyg_send(sock, ZYG_EXITED, r == pid ? status : W_EXITCODE(127, 0));
+    return zyg_send(worker_sock, ZYG_EXITED, w == pid ? status : W_EXITCODE(127, 0));
 }
 
 static _Noreturn void zyg_main(int sock, pid_t worker)
@@ -580,15 +558,9 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         rc = -ENOMEM;
     if (zyg_send(sock, ZYG_READY, rc) || rc)
         _exit(0);
-    for (;;) {
-        /* Forked while the worker talks to its coordinator, off the test's path. */
-        if (zyg_spare < 0)
-            zyg_make_spare(sock);
-        if (zyg_serve_one(sock))
-            break;
-    }
-    if (zyg_spare > 0)
-        kill(zyg_spare, SIGKILL);
+    /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
+    while (zyg_serve_one(sock) == 0)
+        ;
     _exit(0);
 }
 
@@ -655,6 +627,33 @@ pid_t crmpi_zygote_pid(void)
     return Z.pid > 0 ? Z.pid : 0;
 }
 
+/* The zygote said something else than expected, or nothing: fork isolation is over. */
+static int zyg_lost(void)
+{
+    crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
+    crmpi_zygote_stop();
+    return -EPIPE;
+}
+
+/* Reads the zygote's next message (and the descriptor of a SPARE).  Returns 0 or -1. */
+static int zyg_next(struct zyg_reply *r, int *fd)
+{
+    struct zyg_received rcv;
+    if (zyg_recv(Z.sock, r, sizeof(*r), &rcv) || rcv.len != (ssize_t) sizeof(*r)) {
+        for (int i = 0; i < rcv.n_fds; ++i)
+            close(rcv.fds[i]);
+        return -1;
+    }
+    *fd = -1;
+    for (int i = 0; i < rcv.n_fds; ++i) {
+        if (*fd < 0 && r->tag == ZYG_SPARE)
+            *fd = rcv.fds[i];
+        else
+            close(rcv.fds[i]);
+    }
+    return r->tag == ZYG_SPARE && *fd < 0 ? -1 : 0;
+}
+
 int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
 {
     if (Z.pid <= 0)
@@ -681,24 +680,20 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
             return -ENAMETOOLONG;
         strcpy(into[i], names[i]);
     }
+    if (Z.spare_sock < 0) {
+        struct zyg_reply r;
+        if (zyg_next(&r, &Z.spare_sock) || r.tag != ZYG_SPARE)
+            return zyg_lost();
+        Z.spare = r.value;
+    }
     int fds[ZYG_FDS] = { t->out_fd, t->err_fd, t->chan_fd, t->arena_fd };
     struct iovec iov[2] = { { &req, sizeof(req) }, { (void *) t->param, req.param_size } };
-    int sent = zyg_sendmsg(Z.sock, iov, req.param_size ? 2 : 1, fds, req.has_arena ? 4 : 3);
-    struct zyg_reply r = { 0, 0 };
-    ssize_t n = -1;
-    if (!sent) {
-        do
-            n = recv(Z.sock, &r, sizeof(r), 0);
-        while (n < 0 && errno == EINTR);
-    }
-    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_STARTED) {
-        crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
-        crmpi_zygote_stop();
-        return -EPIPE;
-    }
-    if (r.value < 0)
-        return r.value;
-    *pid = r.value;
+    int rc = zyg_sendmsg(Z.spare_sock, iov, req.param_size ? 2 : 1, fds, req.has_arena ? 4 : 3);
+    close(Z.spare_sock);
+    Z.spare_sock = -1;
+    if (rc)
+        return zyg_lost();      /* the spare died before its test */
+    *pid = Z.spare;
     return 0;
 }
 
@@ -714,21 +709,19 @@ int crmpi_zygote_wait(int timeout_ms, int *status)
     if (rc == 0)
         return -ETIMEDOUT;
     struct zyg_reply r;
-    ssize_t n;
-    do
-        n = recv(Z.sock, &r, sizeof(r), 0);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_EXITED) {
-        crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
-        crmpi_zygote_stop();
-        return -EPIPE;
-    }
+    int fd;
+    if (zyg_next(&r, &fd) || r.tag != ZYG_EXITED)
+        return zyg_lost();
     *status = r.value;
     return 0;
 }
 
 void crmpi_zygote_stop(void)
 {
+    if (Z.spare_sock >= 0) {
+        close(Z.spare_sock);
+        Z.spare_sock = -1;
+    }
     if (Z.sock >= 0) {
         close(Z.sock);
         Z.sock = -1;

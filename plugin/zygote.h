@@ -8,14 +8,15 @@
  * starts libgit2 and friends, and before nng and nanomsg start (neither is
  * fork-safe).  That is the state Criterion's exec'd sandbox has.  The
  * zygote points libcriterion's nanomsg calls at a channel (see
- * plugin/forkrun.h), then forks one test process per request.  A test
+ * plugin/forkrun.h), then forks test processes one ahead of need: it hands
+ * each spare's socket to the worker, which sends the test straight to it,
+ * and tells the worker when the spare has ended (its wait status).  A test
  * process is what Criterion's exec'd sandbox would be: default signal
  * dispositions, the worker's stdout/stderr, a fresh stdin pipe, a session of
  * its own, the runner's shared arena mapped privately at its address, and
  * Criterion's own test code (fixtures, assertions, theories, exceptions)
- * running the test; its messages go down the channel.  The zygote reports
- * the process's pid and then its wait status; the worker kills it on timeout
- * and replays the channel (plugin/forkrun.c).
+ * running the test; its messages go down the channel.  The worker kills it
+ * on timeout and replays the channel (plugin/forkrun.c).
  *
  * What fork isolation cannot serve (no zygote, a debugger, a parameter too
  * large) runs in exec mode: see the worker.
@@ -64,8 +65,9 @@ pid_t crmpi_zygote_pid(void);
 #define CRMPI_ZYGOTE_SETUP_FAILED "\xff\xff\xff\xff"
 
 /*
- * Starts the test process for t.  Returns 0 and its pid, or a negative
- * errno code (the zygote is then stopped: exec mode from there on).
+ * Starts the test process for t (the spare the zygote announced, waiting
+ * for it if needed).  Returns 0 and its pid, or a negative errno code (the
+ * zygote is then stopped: exec mode from there on).
  */
 int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid);
 
