@@ -395,8 +395,12 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
         _exit(0);       /* not needed after all */
     const struct zyg_request *req = zyg_buf;
-    if (!zyg_request_ok(&rcv, req))
+    if (!zyg_request_ok(&rcv, req)) {
+        /* Never the test's doing: let the worker run it in exec mode. */
+        if (rcv.n_fds >= 3)
+            zyg_setup_failed(rcv.fds[2], "malformed request", EPROTO);
         _exit(127);
+    }
     const void *param = req->param_size ? (const char *) zyg_buf + sizeof(*req) : NULL;
     int *fds = rcv.fds;
     int n_fds = rcv.n_fds;
