@@ -367,6 +367,49 @@ static _Noreturn void zyg_setup_failed(int chan, const char *what, int err)
     _exit(126);
 }
 
+/*
+ * A test process's exit runs every loaded library's destructors, and the
+ * first touch of each one's code is a page fault (a fork copies no page
+ * tables for code).  The zygote lists them once; a spare takes those faults
+ * while it waits for its test, off the test's path.  Only reads: nothing of
+ * the libraries runs early.
+ */
+#define ZYG_MAX_DESTRUCTORS 512
+static const volatile char *zyg_destructors[ZYG_MAX_DESTRUCTORS];
+static size_t zyg_n_destructors;
+
+static void zyg_note_destructor(uintptr_t fn)
+{
+    if (fn && fn != (uintptr_t) -1 && zyg_n_destructors < ZYG_MAX_DESTRUCTORS)
+        zyg_destructors[zyg_n_destructors++] = (const volatile char *) fn;
+}
+
+static int zyg_list_destructors(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void) size;
+    (void) data;
+    uintptr_t base = info->dlpi_addr;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        uintptr_t array = 0, fini = 0;
+        size_t bytes = 0;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *) (base + info->dlpi_phdr[i].p_vaddr);
+                d->d_tag != DT_NULL; ++d) {
+            if (d->d_tag == DT_FINI_ARRAY)
+                array = zyg_dyn_addr(base, d->d_un.d_ptr);
+            else if (d->d_tag == DT_FINI_ARRAYSZ)
+                bytes = d->d_un.d_val;
+            else if (d->d_tag == DT_FINI)
+                fini = zyg_dyn_addr(base, d->d_un.d_ptr);
+        }
+        zyg_note_destructor(fini);
+        for (size_t k = 0; array && k < bytes / sizeof(uintptr_t); ++k)
+            zyg_note_destructor(((const uintptr_t *) array)[k]);
+    }
+    return 0;
+}
+
 /* The zygote's request buffer: allocated once, inherited by every spare. */
 static void *zyg_buf;
 static size_t zyg_buf_cap;
@@ -391,6 +434,8 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     if (getppid() != zygote)
         _exit(127);
 
+    for (size_t i = 0; i < zyg_n_destructors; ++i)
+        (void) *zyg_destructors[i];
     struct zyg_received rcv;
     if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
         _exit(0);       /* not needed after all */
@@ -556,6 +601,7 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
         zyg_crit.diff_init();
     }
+    dl_iterate_phdr(zyg_list_destructors, NULL);
     zyg_buf_cap = sizeof(struct zyg_request) + CRMPI_ZYGOTE_MAX_PARAM;
     zyg_buf = malloc(zyg_buf_cap);
     if (!zyg_buf)
