@@ -1488,6 +1488,10 @@ int crmpi_worker_run(struct criterion_test_set *set,
         crmpi_diag_set_level(CRMPI_DIAG_WARN + (int) strtol(verbose, NULL, 10));
 
     /* The zygote, when fork isolation was asked for, was born in criterion_initialize. */
+    const char *iso = getenv(CRMPI_ENV_ISOLATION);
+    if (iso && !strcmp(iso, "fork") && !crmpi_zygote_tried())
+        crmpi_warn("fork isolation unavailable (criterion_initialize was not called through the "
+                "plugin): tests run in exec mode");
     if (crmpi_zygote_ready()) {
         WF.chan = memfd_create("crmp-channel", MFD_CLOEXEC);
         WF.hooks_ok = !crmpi_forkrun_hooks_collect(&WF.hooks);

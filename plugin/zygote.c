@@ -71,6 +71,7 @@ struct zyg_request {
 static struct {
     pid_t pid;                  /* the zygote, 0 when none */
     int sock;                   /* our end of the pair, -1 when none */
+    int tried;                  /* crmpi_zygote_start was called */
     pid_t spare;                /* the next test process, 0 until announced */
     int spare_sock;             /* where its test goes, -1 when none */
     struct rlimit nofile;       /* the limit tests must see */
@@ -616,6 +617,7 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
 
 int crmpi_zygote_start(void)
 {
+    Z.tried = 1;
     if (getrlimit(RLIMIT_NOFILE, &Z.nofile))
         return -errno;
     int sv[2];
@@ -670,6 +672,11 @@ int crmpi_zygote_start(void)
 int crmpi_zygote_ready(void)
 {
     return Z.pid > 0;
+}
+
+int crmpi_zygote_tried(void)
+{
+    return Z.tried;
 }
 
 pid_t crmpi_zygote_pid(void)

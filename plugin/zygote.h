@@ -54,6 +54,9 @@ int crmpi_zygote_start(void);
 /* Whether a zygote serves this worker. */
 int crmpi_zygote_ready(void);
 
+/* Whether crmpi_zygote_start was called (it warns when it fails). */
+int crmpi_zygote_tried(void);
+
 /* The zygote's pid, 0 when none. */
 pid_t crmpi_zygote_pid(void);
 
