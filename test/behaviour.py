@@ -21,14 +21,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
 
-CASES = {}
-
-
-def case(name):
-    def register(fn):
-        CASES[name] = fn
-        return fn
-    return register
+CASES, case = compare.case_registry()
 
 
 class Ctx:
@@ -412,17 +405,7 @@ def long_tmpdir(ctx):
 
 
 def main(argv):
-    args = {}
-    rest = []
-    i = 0
-    while i < len(argv):
-        if argv[i] in ('--plugin', '--strlib', '--failing', '--hookprobe', '--slow', '--semantics') \
-                and i + 1 < len(argv):
-            args[argv[i][2:]] = argv[i + 1]
-            i += 2
-        else:
-            rest.append(argv[i])
-            i += 1
+    args, rest = compare.driver_args(argv)
     if len(rest) != 1 or rest[0] not in CASES or 'plugin' not in args:
         print(__doc__ + '\ncases: ' + ' '.join(sorted(CASES)))
         return 2
@@ -432,4 +415,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv))

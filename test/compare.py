@@ -144,6 +144,18 @@ class Run:
         return '%s%s%s' % (envs, ' ' if envs else '', ' '.join(self.argv))
 
 
+def case_registry():
+    """The test drivers' named cases: a dict, and the decorator @case('name') that fills it."""
+    cases = {}
+
+    def case(name):
+        def register(fn):
+            cases[name] = fn
+            return fn
+        return register
+    return cases, case
+
+
 def driver_args(argv):
     """'--name value' pairs and the remaining words, for the test drivers."""
     opts, rest, i = {}, [], 1
