@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -895,9 +896,10 @@ static void worker_queue_for_runner(long id)
 /* Fork isolation's state in this worker (see plugin/zygote.h). */
 static struct {
     int chan;                           /* memfd: the test process's messages, -1 when off */
+    int arena_fd;                       /* the runner's arena (not ours), -1 until found */
     struct crmpi_forkrun_hooks hooks;
     int hooks_ok;
-} WF = { .chan = -1 };
+} WF = { .chan = -1, .arena_fd = -1 };
 
 static double worker_timeout_of(const struct crmpi_unit *u)
 {
@@ -913,10 +915,18 @@ static double worker_timeout_of(const struct crmpi_unit *u)
     return t;
 }
 
+/* Whether path (from /proc: a mapping or a descriptor) is Criterion's arena, named name. */
+static int worker_is_arena(const char *path, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(path, name, n) && (path[n] == '\0' || path[n] == ' ' || path[n] == '\n');
+}
+
 /*
  * Criterion's arena (where cr_malloc'd parameters live): mapped shared in
- * this process as /dev/shm/bxf_arena_<pid>.  Finds its address, length and
- * descriptor; returns 0 or -ENOENT.
+ * this process as /dev/shm/bxf_arena_<pid>.  Finds its address and length
+ * (it may have grown since the last unit) and its descriptor (the runner's,
+ * open for the whole run: looked up once).  Returns 0 or -ENOENT.
  */
 static int worker_find_arena(void **addr, size_t *len, int *fd)
 {
@@ -931,11 +941,8 @@ static int worker_find_arena(void **addr, size_t *len, int *fd)
         unsigned long lo, hi;
         char perms[8];
         int path_at = 0;
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3 || !path_at)
-            continue;
-        const char *path = line + path_at;
-        size_t n = strlen(name);
-        if (strncmp(path, name, n) || (path[n] != '\n' && path[n] != ' '))
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3 || !path_at
+                || !worker_is_arena(line + path_at, name))
             continue;
         *addr = (void *) lo;
         *len = hi - lo;
@@ -944,20 +951,20 @@ static int worker_find_arena(void **addr, size_t *len, int *fd)
     fclose(maps);
     if (!found)
         return -ENOENT;
-    for (int i = 3; i < 1024; ++i) {
-        char link[64], target[128];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
-        ssize_t n = readlink(link, target, sizeof(target) - 1);
+    DIR *fds = WF.arena_fd < 0 ? opendir("/proc/self/fd") : NULL;
+    for (struct dirent *d; fds && WF.arena_fd < 0 && (d = readdir(fds));) {
+        char target[128];
+        ssize_t n = readlinkat(dirfd(fds), d->d_name, target, sizeof(target) - 1);
         if (n <= 0)
             continue;
         target[n] = '\0';
-        if (!strncmp(target, name, strlen(name))
-                && (target[strlen(name)] == '\0' || target[strlen(name)] == ' ')) {
-            *fd = i;
-            return 0;
-        }
+        if (worker_is_arena(target, name))
+            WF.arena_fd = (int) strtol(d->d_name, NULL, 10);
     }
-    return -ENOENT;
+    if (fds)
+        closedir(fds);
+    *fd = WF.arena_fd;
+    return WF.arena_fd >= 0 ? 0 : -ENOENT;
 }
 
 /* Why fork isolation cannot run u (NULL: it can). */
