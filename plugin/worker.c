@@ -967,11 +967,13 @@ static int worker_find_arena(void **addr, size_t *len, int *fd)
     return WF.arena_fd >= 0 ? 0 : -ENOENT;
 }
 
-/* Why fork isolation cannot run u (NULL: it can). */
+/* Why fork isolation cannot run u (NULL: it can; "": nothing worth saying). */
 static const char *worker_fork_refusal(const struct crmpi_unit *u)
 {
-    if (WF.chan < 0 || !crmpi_zygote_ready())
-        return "no zygote";
+    if (WF.chan < 0)
+        return "";      /* exec mode was asked for */
+    if (!crmpi_zygote_ready())
+        return "the zygote is gone";
     if (criterion_options.debug)
         return "--debug";
     const struct criterion_suite *su = &u->suite->suite;
@@ -1055,7 +1057,7 @@ static int worker_run_forked(long id)
             crmpi_info("worker %u: %s::%s[%d] runs in exec mode (%s)", W.slot,
                     u->suite->suite.name, u->test->name, u->param,
                     params.size > CRMPI_ZYGOTE_MAX_PARAM ? "parameter over 64 KiB"
-                    : "parameter not found");
+                    : "no such parameter, or no arena to map");
             return -EAGAIN;
         }
         param = (const char *) params.params + (size_t) u->param * params.size;
@@ -1065,10 +1067,7 @@ static int worker_run_forked(long id)
     W.current = id;
     W.forked = 1;
     if (lseek(WF.chan, 0, SEEK_SET) < 0) {
-        W.forked = 0;
-        W.current = -1;
-        if (params.cleanup)
-            params.cleanup(&params);
+        worker_forked_abandon(&params);
         return -EAGAIN;
     }
     worker_capture_begin();
@@ -1154,7 +1153,7 @@ static void worker_dispatch(void)
         long id = W.pending;
         W.pending = -1;
         const struct crmpi_unit *u = &W.units.v[id];
-        const char *refusal = WF.chan >= 0 ? worker_fork_refusal(u) : "";
+        const char *refusal = worker_fork_refusal(u);
         if (!refusal && worker_run_forked(id) == 0)
             continue;
         if (refusal && *refusal)

@@ -276,8 +276,6 @@ static void (*zyg_real_test_main)(void (*)(void));
  */
 CRMP_EXPORT void criterion_internal_test_main(void (*fn)(void))
 {
-    if (!zyg_real_test_main)
-        *(void **) &zyg_real_test_main = dlsym(RTLD_NEXT, "criterion_internal_test_main");
     if (zyg_param && fn) {
         zyg_param_fn = (void (*)(void *)) fn;
         zyg_real_test_main(zyg_param_trampoline);
@@ -461,7 +459,6 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
         zyg_setup_failed(fds[2], "cannot set up stdout and stderr", errno);
     /* Nothing of the worker's or the zygote's: only stdio and the channel. */
-    (void) sock;
     int chan = fds[2];
     if (chan != 3) {
         if (dup3(chan, 3, O_CLOEXEC) < 0)
