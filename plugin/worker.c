@@ -562,6 +562,25 @@ err_nng:
     return -ECONNRESET;
 }
 
+/*
+ * A unit's timeout: Criterion's rule (the test's, else its suite's, capped
+ * by --timeout), and --timeout capping every test, also those that declare
+ * no timeout of their own (Criterion 2.4.1 caps only the declared ones: its
+ * issue #279).  0: none.
+ */
+static double worker_timeout_of(const struct crmpi_unit *u)
+{
+    double t = 0;
+    const struct criterion_test_extra_data *sd = u->suite->suite.data;
+    if (sd && sd->timeout > 0)
+        t = sd->timeout;
+    if (u->test->data->timeout > 0)
+        t = u->test->data->timeout;
+    if (criterion_options.timeout > 0 && (t <= 0 || t > criterion_options.timeout))
+        t = criterion_options.timeout;
+    return t;
+}
+
 static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
 {
     struct worker_node *node = calloc(1, sizeof(*node));
@@ -571,13 +590,10 @@ static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
     node->test = *unit->test;
     node->data = *unit->test->data;
     node->test.data = &node->data;
-    /*
-     * --timeout caps every test, also those that declare no timeout of their
-     * own (Criterion 2.4.1 caps only the declared ones: its issue #279).
-     */
-    const struct criterion_test_extra_data *sd = unit->suite->suite.data;
-    if (criterion_options.timeout > 0 && node->data.timeout <= 0 && !(sd && sd->timeout > 0))
-        node->data.timeout = criterion_options.timeout;
+    /* The runner then computes the same timeout from the test's own. */
+    double timeout = worker_timeout_of(unit);
+    if (timeout > 0)
+        node->data.timeout = timeout;
     if (unit->param >= 0) {
         W.param_fn = unit->test->data->param_;
         W.param_index = unit->param;
@@ -900,20 +916,6 @@ static struct {
     struct crmpi_forkrun_hooks hooks;
     int hooks_ok;
 } WF = { .chan = -1, .arena_fd = -1 };
-
-static double worker_timeout_of(const struct crmpi_unit *u)
-{
-    /* Criterion's rule, and --timeout capping every test (see worker_node_new). */
-    double t = 0;
-    const struct criterion_test_extra_data *sd = u->suite->suite.data;
-    if (sd && sd->timeout > 0)
-        t = sd->timeout;
-    if (u->test->data->timeout > 0)
-        t = u->test->data->timeout;
-    if (criterion_options.timeout > 0 && (t <= 0 || t > criterion_options.timeout))
-        t = criterion_options.timeout;
-    return t;
-}
 
 /* Whether path (from /proc: a mapping or a descriptor) is Criterion's arena, named name. */
 static int worker_is_arena(const char *path, const char *name)
