@@ -36,7 +36,6 @@
 #include "worker.h"
 #include "zygote.h"
 
-#define CRMP_EXPORT __attribute__((visibility("default")))
 
 enum plugin_role { PLUGIN_PLAIN, PLUGIN_SANDBOX, PLUGIN_WORKER, PLUGIN_COORDINATOR };
 
@@ -56,12 +55,12 @@ static int plugin_in_initialize;
 static char **plugin_argv;          /* owned array, borrowed strings */
 static char *plugin_cmdline;        /* owned, when argv came from /proc */
 
-CRMP_EXPORT const char *crmp_version(void)
+CRMP_API const char *crmp_version(void)
 {
-    return CRMPI_VERSION;
+    return CRMP_VERSION_STRING;
 }
 
-CRMP_EXPORT int crmp_in_worker(void)
+CRMP_API int crmp_in_worker(void)
 {
     return crmpi_worker_requested();
 }
@@ -151,7 +150,7 @@ static void plugin_apply_options(void)
         plugin_role = PLUGIN_COORDINATOR;
 }
 
-CRMP_EXPORT struct criterion_test_set *criterion_initialize(void)
+CRMP_API struct criterion_test_set *criterion_initialize(void)
 {
     /* Fork isolation's zygote: born now, as Criterion's sandboxes are (see zygote.h). */
     const char *iso = getenv(CRMPI_ENV_ISOLATION);
@@ -163,14 +162,14 @@ CRMP_EXPORT struct criterion_test_set *criterion_initialize(void)
     return set;
 }
 
-CRMP_EXPORT int criterion_register_output_provider(const char *name, criterion_reporter *fn)
+CRMP_API int criterion_register_output_provider(const char *name, criterion_reporter *fn)
 {
     if (!plugin_inert() && crmpi_outputs_register(name, fn, plugin_in_initialize))
         crmpi_warn("cannot record output provider %s", name);
     return real.register_output_provider(name, fn);
 }
 
-CRMP_EXPORT int criterion_add_output(const char *provider, const char *path)
+CRMP_API int criterion_add_output(const char *provider, const char *path)
 {
     if (plugin_inert())
         return real.add_output(provider, path);
@@ -182,7 +181,7 @@ CRMP_EXPORT int criterion_add_output(const char *provider, const char *path)
     return real.add_output(provider, path);
 }
 
-CRMP_EXPORT int criterion_handle_args(int argc, char *argv[], bool handle_unknown_arg)
+CRMP_API int criterion_handle_args(int argc, char *argv[], bool handle_unknown_arg)
 {
     if (plugin_inert())
         return real.handle_args(argc, argv, handle_unknown_arg);
@@ -277,7 +276,7 @@ static int plugin_argv_from_proc(void)
     return 0;
 }
 
-CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
+CRMP_API int criterion_run_all_tests(struct criterion_test_set *set)
 {
     if (plugin_inert())
         return real.run_all_tests(set);
@@ -316,7 +315,7 @@ CRMP_EXPORT int criterion_run_all_tests(struct criterion_test_set *set)
     return criterion_options.always_succeed || res;
 }
 
-CRMP_EXPORT void criterion_finalize(struct criterion_test_set *set)
+CRMP_API void criterion_finalize(struct criterion_test_set *set)
 {
     real.finalize(set);
     if (plugin_inert())

@@ -23,9 +23,9 @@
 
 #include "crit.h"
 #include "diag.h"
+#include "criterion-mproc.h"
 #include "zygote.h"
 
-#define CRMP_EXPORT __attribute__((visibility("default")))
 
 /*
  * What the zygote tells its worker (it never reads from it): READY once,
@@ -274,7 +274,7 @@ static void (*zyg_real_test_main)(void (*)(void));
  * parameter the worker sent (its test copy says "not parameterized").
  * Everywhere else it is Criterion's own.
  */
-CRMP_EXPORT void criterion_internal_test_main(void (*fn)(void))
+CRMP_API void criterion_internal_test_main(void (*fn)(void))
 {
     if (zyg_param && fn) {
         zyg_param_fn = (void (*)(void *)) fn;
