@@ -29,6 +29,7 @@
 
 #include "criterion-mproc.h"
 #include "coordinator.h"
+#include "cpus.h"
 #include "crit.h"
 #include "diag.h"
 #include "options.h"
@@ -92,12 +93,6 @@ __attribute__((constructor)) static void plugin_init(void)
 static int plugin_inert(void)
 {
     return !crmpi_have_criterion() || plugin_role == PLUGIN_SANDBOX;
-}
-
-static long plugin_ncpu(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? n : 1;
 }
 
 static void plugin_usage_error(const char *msg)
@@ -190,7 +185,7 @@ CRMP_API int criterion_handle_args(int argc, char *argv[], bool handle_unknown_a
     int nargc;
     char **nargv;
     int rc = crmpi_options_parse(argc, argv, getenv("CRITERION_MPROC"), getenv("CRITERION_JOBS"),
-            plugin_ncpu(), &plugin_opts, &nargc, &nargv, err, sizeof(err));
+            crmpi_cpus_usable(), &plugin_opts, &nargc, &nargv, err, sizeof(err));
     if (rc)
         plugin_usage_error(err);
     free(plugin_argv);
@@ -264,7 +259,7 @@ static int plugin_argv_from_proc(void)
     char **nargv;
     char err[512];
     int rc = crmpi_options_parse((int) k, args, getenv("CRITERION_MPROC"),
-            getenv("CRITERION_JOBS"), plugin_ncpu(), &plugin_opts, &nargc, &nargv,
+            getenv("CRITERION_JOBS"), crmpi_cpus_usable(), &plugin_opts, &nargc, &nargv,
             err, sizeof(err));
     free(args);
     if (rc) {
