@@ -11,6 +11,7 @@ static int wakepipe_signal_fd = -1;
 
 int crmpi_wakepipe_open(struct crmpi_wakepipe *wp)
 {
+    wp->have = 0;
     if (pipe2(wp->fd, O_CLOEXEC | O_NONBLOCK)) {
         wp->fd[0] = wp->fd[1] = -1;
         return -errno;
@@ -25,6 +26,7 @@ void crmpi_wakepipe_close(struct crmpi_wakepipe *wp)
             close(wp->fd[i]);
         wp->fd[i] = -1;
     }
+    wp->have = 0;
 }
 
 int crmpi_wakepipe_fd(const struct crmpi_wakepipe *wp)
@@ -34,13 +36,9 @@ int crmpi_wakepipe_fd(const struct crmpi_wakepipe *wp)
 
 static void wakepipe_write(int fd, enum crmpi_wake_kind kind, uint32_t value)
 {
-    char buf[1 + sizeof(value)] = { (char) kind };
-    size_t len = 1;
-    if (kind == CRMPI_WAKE_PIPE) {
-        memcpy(buf + 1, &value, sizeof(value));
-        len += sizeof(value);
-    }
-    ssize_t n = write(fd, buf, len);
+    uint32_t rec[2] = { (uint32_t) kind, value };
+    _Static_assert(sizeof(rec) == CRMPI_WAKEPIPE_REC_LEN, "one record size");
+    ssize_t n = write(fd, rec, sizeof(rec));
     (void) n;
 }
 
@@ -54,30 +52,36 @@ void crmpi_wakepipe_post(struct crmpi_wakepipe *wp, enum crmpi_wake_kind kind, u
 
 int crmpi_wakepipe_read(struct crmpi_wakepipe *wp, struct crmpi_wake_rec *out, size_t cap)
 {
-    char buf[256];
-    size_t want = cap < sizeof(buf) ? cap : sizeof(buf);
-    ssize_t n = read(wp->fd[0], buf, want);
+    enum { REC = CRMPI_WAKEPIPE_REC_LEN, MAX_RECS = 32 };
+    uint32_t words[MAX_RECS * REC / sizeof(uint32_t)];
+    unsigned char *buf = (unsigned char *) words;
+    if (cap > MAX_RECS)
+        cap = MAX_RECS;
+    if (!cap)
+        return 0;
+    memcpy(buf, wp->partial, wp->have);
+    ssize_t n = read(wp->fd[0], buf + wp->have, cap * REC - wp->have);
     if (n <= 0)
         return -EAGAIN;
-    int k = 0;
-    for (ssize_t i = 0; i < n; ++i) {
-        if (buf[i] == CRMPI_WAKE_CHILD || buf[i] == CRMPI_WAKE_SIGNAL) {
-            out[k++] = (struct crmpi_wake_rec) { .kind = (enum crmpi_wake_kind) buf[i] };
-        } else if (buf[i] == CRMPI_WAKE_PIPE && i + 1 + (ssize_t) sizeof(uint32_t) <= n) {
-            uint32_t id;
-            memcpy(&id, buf + i + 1, sizeof(id));
-            i += sizeof(id);
-            out[k++] = (struct crmpi_wake_rec) { .kind = CRMPI_WAKE_PIPE, .value = id };
-        }
+    size_t len = wp->have + (size_t) n;
+    size_t whole = len / REC;
+    for (size_t i = 0; i < whole; ++i) {
+        uint32_t rec[2];
+        memcpy(rec, buf + i * REC, sizeof(rec));
+        out[i] = (struct crmpi_wake_rec) { .kind = (enum crmpi_wake_kind) rec[0], .value = rec[1] };
     }
-    return k;
+    wp->have = len - whole * REC;
+    memcpy(wp->partial, buf + whole * REC, wp->have);
+    return (int) whole;
 }
 
 static void wakepipe_on_signal(int sig)
 {
+    int saved = errno;
     wakepipe_caught = sig;
     if (wakepipe_signal_fd >= 0)
         wakepipe_write(wakepipe_signal_fd, CRMPI_WAKE_SIGNAL, 0);
+    errno = saved;
 }
 
 static void wakepipe_on_sigchld(int sig)

@@ -1,6 +1,9 @@
 /*
  * The self-pipe that wakes the coordinator's (and the launcher's) poll: signal
  * handlers and nng's threads post records on it, the loop reads them back.
+ * Records have one size and are written whole (atomic: under PIPE_BUF); a
+ * read that ends inside one keeps its first part for the next (as libuv's
+ * signal pipe does), so no record is lost or misread.
  */
 #ifndef CRMPI_WAKEPIPE_H_
 #define CRMPI_WAKEPIPE_H_
@@ -20,8 +23,13 @@ struct crmpi_wake_rec {
     uint32_t value;
 };
 
+/* One record on the pipe. */
+#define CRMPI_WAKEPIPE_REC_LEN 8u
+
 struct crmpi_wakepipe {
     int fd[2];                  /* -1 when closed */
+    unsigned char partial[CRMPI_WAKEPIPE_REC_LEN];  /* a record's first bytes, read already */
+    size_t have;                /* how many */
 };
 
 #define CRMPI_WAKEPIPE_INIT { .fd = { -1, -1 } }
