@@ -99,9 +99,11 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     int status = 1;
     char err[256];
 
-    ssize_t len = readlink("/proc/self/exe", l->exe, sizeof(l->exe) - 1);
-    if (len <= 0 || (size_t) len >= sizeof(l->url)) {
-        crmpi_error("cannot find the test executable");
+    /* A path that fills the buffer may have been cut: refuse it rather than run another file. */
+    ssize_t len = readlink("/proc/self/exe", l->exe, sizeof(l->exe));
+    if (len <= 0 || (size_t) len >= sizeof(l->exe)) {
+        crmpi_error("cannot find the test executable: %s",
+                len < 0 ? strerror(errno) : "path too long");
         goto out;
     }
     l->exe[len] = '\0';

@@ -404,6 +404,60 @@ def long_tmpdir(ctx):
     ctx.check(os.listdir(deep) == [], 'left in the long TMPDIR: %s' % os.listdir(deep))
 
 
+@case('launcher-long-path')
+def launcher_long_path(ctx):
+    """A worker host (--mproc-connect) whose executable's path is 128 bytes or
+    longer serves its coordinator (it was refused: issue 10, defect 7)."""
+    deep = os.path.join(ctx.root, 'a-directory-name-that-makes-the-path-long-' * 3)
+    os.makedirs(deep)
+    exe = os.path.join(deep, 'strlib')
+    shutil.copy2(ctx.exes['strlib'], exe)
+    ctx.check(len(exe) >= 128, 'test assumption: the path is only %d bytes' % len(exe))
+    plain = ctx.run('strlib', ['-j1'], preload=False)
+    url = 'ipc://' + os.path.join(ctx.root, 'remote.ipc')
+
+    ctx.n += 1
+    wd = os.path.join(ctx.root, 'r%d' % ctx.n)
+    tmp = os.path.join(wd, 't')
+    os.makedirs(tmp)
+    token = 'behaviour-coord-%d-%d' % (os.getpid(), ctx.n)
+    env = compare.base_env(tmp, token)
+    env['LD_PRELOAD'] = ctx.plugin
+    coord = subprocess.Popen([ctx.exes['strlib'], '--mproc=0', '--mproc-listen=' + url,
+                              '--mproc-verbose'], env=env, cwd=wd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        # The event "listening", then the worker host.
+        for raw in coord.stderr:
+            seen.append(raw.decode('utf-8', 'replace'))
+            if 'accepting remote workers' in seen[-1]:
+                break
+        host = ctx.run(exe, ['--mproc=1', '--mproc-connect=' + url])
+        if host.status != 0:
+            coord.send_signal(signal.SIGINT)
+        _, rest = coord.communicate(timeout=30)
+        rest = rest.decode('utf-8', 'replace')
+        status = coord.returncode
+    except subprocess.TimeoutExpired:
+        coord.kill()
+        coord.communicate()
+        ctx.problems.append('the coordinator did not end within 30 s of its worker host')
+        return
+    err = ''.join(seen) + rest
+    print('coordinator -> %s\n%s' % (status, err))
+    ctx.check(host.status == 0, 'worker host at a %d-byte path: exit status %s'
+              % (len(exe), host.status))
+    ctx.check(status == plain.status, 'coordinator: exit status %s, plain %s'
+              % (status, plain.status))
+    synth = [l for l in plain.stderr.splitlines() if 'Synthesis' in l]
+    ctx.check(synth and synth[0] in err, 'coordinator: not the serial synthesis %s' % synth)
+    left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+    ctx.check(not left, 'processes left: %s' % sorted(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+
+
 def main(argv):
     args, rest = compare.driver_args(argv)
     if len(rest) != 1 or rest[0] not in CASES or 'plugin' not in args:
