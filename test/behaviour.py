@@ -59,6 +59,18 @@ class Ctx:
         self.log.append(r)
         return r
 
+    def background_env(self, what, preload):
+        """For a process run in the background: (cwd, TMPDIR, token, environment)."""
+        self.n += 1
+        wd = os.path.join(self.root, 'r%d' % self.n)
+        tmp = os.path.join(wd, 't')
+        os.makedirs(tmp)
+        token = 'behaviour-%s-%d-%d' % (what, os.getpid(), self.n)
+        env = compare.base_env(tmp, token)
+        if preload:
+            env['LD_PRELOAD'] = self.plugin
+        return wd, tmp, token, env
+
     def finish(self):
         for r in self.log:
             print('%s: %s -> exit %s' % (r.label, r.describe(), r.status))
@@ -314,14 +326,7 @@ def cleanup_crashes(ctx):
 def interrupted_run(ctx, args, preload):
     """Runs the slow sample, sends SIGINT once a test has finished (an event,
     not a delay), and returns (status, stderr, tmpdir, token)."""
-    ctx.n += 1
-    wd = os.path.join(ctx.root, 'r%d' % ctx.n)
-    tmp = os.path.join(wd, 't')
-    os.makedirs(tmp)
-    token = 'behaviour-int-%d-%d' % (os.getpid(), ctx.n)
-    env = compare.base_env(tmp, token)
-    if preload:
-        env['LD_PRELOAD'] = ctx.plugin
+    wd, tmp, token, env = ctx.background_env('int', preload)
     p = subprocess.Popen([ctx.exes['slow'], '--verbose'] + args, env=env, cwd=wd,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -416,13 +421,7 @@ def launcher_long_path(ctx):
     plain = ctx.run('strlib', ['-j1'], preload=False)
     url = 'ipc://' + os.path.join(ctx.root, 'remote.ipc')
 
-    ctx.n += 1
-    wd = os.path.join(ctx.root, 'r%d' % ctx.n)
-    tmp = os.path.join(wd, 't')
-    os.makedirs(tmp)
-    token = 'behaviour-coord-%d-%d' % (os.getpid(), ctx.n)
-    env = compare.base_env(tmp, token)
-    env['LD_PRELOAD'] = ctx.plugin
+    wd, _, token, env = ctx.background_env('coord', True)
     coord = subprocess.Popen([ctx.exes['strlib'], '--mproc=0', '--mproc-listen=' + url,
                               '--mproc-verbose'], env=env, cwd=wd, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
