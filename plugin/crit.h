@@ -1,13 +1,25 @@
 /*
- * The few libcriterion symbols the plugin uses directly, declared weak: the
- * plugin does not link libcriterion, so that preloading it into a program
- * without Criterion (a shell, make) neither fails nor drags Criterion in.
+ * What the plugin knows of Criterion 2.4.x beyond its public headers, in
+ * one place: the next release is this file (and crit.c) to read.
+ *
+ * - the few libcriterion symbols used directly, declared weak: the plugin
+ *   does not link libcriterion, so that preloading it into a program
+ *   without Criterion (a shell, make) neither fails nor drags Criterion in;
+ * - the report-hook section names;
+ * - the layout the runner expects of an ordered set's nodes;
+ * - where BoxFort keeps the runner's arena (cr_malloc'd parameters);
+ * - the timeout rule, the exit-verdict rule;
+ * - the private symbols the zygote looks up or redirects in a test process.
  */
 #ifndef CRMPI_CRIT_H_
 #define CRMPI_CRIT_H_
 
+#include <stddef.h>
+
+#include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <criterion/options.h>
+#include <criterion/stats.h>
 
 /*
  * Exported by libcriterion 2.4.1 but declared only in its private headers:
@@ -28,5 +40,86 @@ static inline int crmpi_have_criterion(void)
 {
     return &criterion_options != NULL;
 }
+
+/* ---- report hooks: ELF sections of ReportHook(KIND) slots ------------------ */
+
+#define CRMPI_CRIT_SECTION_PRE_ALL "cr_pra"
+#define CRMPI_CRIT_SECTION_PRE_SUITE "cr_prs"
+#define CRMPI_CRIT_SECTION_PRE_INIT "cr_pri"
+#define CRMPI_CRIT_SECTION_PRE_TEST "cr_prt"
+#define CRMPI_CRIT_SECTION_ASSERT "cr_ast"
+#define CRMPI_CRIT_SECTION_THEORY_FAIL "cr_thf"
+#define CRMPI_CRIT_SECTION_TEST_CRASH "cr_tsc"
+#define CRMPI_CRIT_SECTION_POST_TEST "cr_pot"
+#define CRMPI_CRIT_SECTION_POST_FINI "cr_pof"
+#define CRMPI_CRIT_SECTION_POST_SUITE "cr_pos"
+#define CRMPI_CRIT_SECTION_POST_ALL "cr_poa"
+
+/* ---- one test as a one-test suite, for the runner's lazy suite walk ---------- */
+
+/*
+ * The runner's ordered set stores each payload immediately after its node
+ * header (criterion_ordered_set_node has no data pointer): a unit handed to
+ * the runner is laid out the same way.
+ */
+struct crmpi_crit_unit_node {
+    struct criterion_ordered_set_node suite_node;
+    struct criterion_suite_set suite_set;
+    struct criterion_ordered_set tests;
+    struct criterion_ordered_set_node test_node;
+    struct criterion_test test;
+    struct criterion_test_extra_data data;
+};
+
+/*
+ * Fills node as a suite (suite's copy) holding one test (a copy of test
+ * and its data, whose timeout becomes `timeout` when > 0).  The node is
+ * the caller's and must outlive the runner's walk.
+ */
+void crmpi_crit_unit_node_init(struct crmpi_crit_unit_node *node,
+        const struct criterion_suite *suite, const struct criterion_test *test, double timeout);
+
+/* Makes node the suite the runner reads after `after` (NULL: the first of set). */
+void crmpi_crit_unit_node_append(struct criterion_ordered_set *set,
+        struct crmpi_crit_unit_node *after, struct crmpi_crit_unit_node *node);
+
+/* ---- rules ------------------------------------------------------------------- */
+
+/*
+ * A test's timeout: Criterion's rule (the test's, else its suite's), and
+ * --timeout capping every test, also those that declare no timeout of their
+ * own (Criterion 2.4.1 caps only the declared ones: its issue #279).  0: none.
+ */
+double crmpi_crit_timeout_of(const struct criterion_suite *suite,
+        const struct criterion_test *test);
+
+/* Whether a test does not run at all (it or its suite disabled). */
+int crmpi_crit_disabled(const struct criterion_suite *suite, const struct criterion_test *test);
+
+/* Whether Criterion would exit successfully after a run with these statistics. */
+int crmpi_crit_verdict(const struct criterion_global_stats *gs);
+
+/* ---- BoxFort's arena ------------------------------------------------------------ */
+
+/*
+ * The runner's arena (where cr_malloc'd parameters live): mapped shared in
+ * this process as /dev/shm/bxf_arena_<pid>.  Finds its address and length
+ * (it may have grown since the last call) and its descriptor, looked up
+ * once and cached in *fd_cache (start it at -1).  Returns 0 or -ENOENT.
+ */
+int crmpi_crit_arena_find(int *fd_cache, void **addr, size_t *len);
+
+/* ---- libcriterion's private symbols, for the zygote ------------------------------ */
+
+/* The shared object whose relocation slots the zygote patches. */
+#define CRMPI_CRIT_LIBRARY "libcriterion.so"
+/* Test-side calls to a function of this name get the body of a test. */
+#define CRMPI_CRIT_TEST_MAIN "criterion_internal_test_main"
+#define CRMPI_CRIT_REDIRECT_STDIN "cr_redirect_stdin"
+#define CRMPI_CRIT_CURRENT_TEST "criterion_current_test"
+#define CRMPI_CRIT_CURRENT_SUITE "criterion_current_suite"
+/* Criterion's diff engine, started by every sandbox. */
+#define CRMPI_CRIT_DIFF_INIT "git_libgit2_init"
+#define CRMPI_CRIT_DIFF_TERM "git_libgit2_shutdown"
 
 #endif /* !CRMPI_CRIT_H_ */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "crit.h"
 #include "critproto.pb-c.h"
 #include "forkrun.h"
 
@@ -18,13 +19,13 @@ enum { FK_SETUP = 0, FK_MAIN = 1, FK_TEARDOWN = 2, FK_END = 3, FK_MAX = 4,
 
 
 static const char *const fk_hook_sections[CRMPI_FK_HOOK_COUNT] = {
-    [CRMPI_FK_PRE_INIT] = "cr_pri",
-    [CRMPI_FK_PRE_TEST] = "cr_prt",
-    [CRMPI_FK_ASSERT] = "cr_ast",
-    [CRMPI_FK_THEORY_FAIL] = "cr_thf",
-    [CRMPI_FK_TEST_CRASH] = "cr_tsc",
-    [CRMPI_FK_POST_TEST] = "cr_pot",
-    [CRMPI_FK_POST_FINI] = "cr_pof",
+    [CRMPI_FK_PRE_INIT] = CRMPI_CRIT_SECTION_PRE_INIT,
+    [CRMPI_FK_PRE_TEST] = CRMPI_CRIT_SECTION_PRE_TEST,
+    [CRMPI_FK_ASSERT] = CRMPI_CRIT_SECTION_ASSERT,
+    [CRMPI_FK_THEORY_FAIL] = CRMPI_CRIT_SECTION_THEORY_FAIL,
+    [CRMPI_FK_TEST_CRASH] = CRMPI_CRIT_SECTION_TEST_CRASH,
+    [CRMPI_FK_POST_TEST] = CRMPI_CRIT_SECTION_POST_TEST,
+    [CRMPI_FK_POST_FINI] = CRMPI_CRIT_SECTION_POST_FINI,
 };
 
 int crmpi_forkrun_hooks_collect(struct crmpi_forkrun_hooks *h)

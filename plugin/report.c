@@ -6,6 +6,7 @@
 #include <criterion/options.h>
 
 #include "crit.h"
+#include "events.h"
 #include "outputs.h"
 #include "report.h"
 
@@ -16,10 +17,10 @@
     } while (0)
 
 static const char *const report_sections[CRMPI_HOOK_COUNT] = {
-    [CRMPI_HOOK_PRE_ALL] = "cr_pra",
-    [CRMPI_HOOK_PRE_SUITE] = "cr_prs",
-    [CRMPI_HOOK_POST_SUITE] = "cr_pos",
-    [CRMPI_HOOK_POST_ALL] = "cr_poa",
+    [CRMPI_HOOK_PRE_ALL] = CRMPI_CRIT_SECTION_PRE_ALL,
+    [CRMPI_HOOK_PRE_SUITE] = CRMPI_CRIT_SECTION_PRE_SUITE,
+    [CRMPI_HOOK_POST_SUITE] = CRMPI_CRIT_SECTION_POST_SUITE,
+    [CRMPI_HOOK_POST_ALL] = CRMPI_CRIT_SECTION_POST_ALL,
 };
 
 int crmpi_report_begin(struct crmpi_report *r, struct criterion_test_set *set)
@@ -49,134 +50,6 @@ static int report_announce(struct crmpi_report *r, struct criterion_suite_set *s
     crmpi_hooks_call(&r->hooks[CRMPI_HOOK_PRE_SUITE], ss);
     report_call(r, log_pre_suite, ss);
     return 0;
-}
-
-static void report_fill_test_stats(struct criterion_test_stats *ts, struct criterion_test *test,
-        const Crmp__TestStats *s)
-{
-    *ts = (struct criterion_test_stats) { .test = test };
-    if (!s)
-        return;
-    ts->test_status = (enum criterion_test_status) s->status;
-    ts->passed_asserts = s->passed_asserts;
-    ts->failed_asserts = s->failed_asserts;
-    ts->signal = s->signal;
-    ts->exit_code = s->exit_code;
-    ts->elapsed_time = s->elapsed_time;
-    ts->timed_out = s->timed_out;
-    ts->crashed = s->crashed;
-    ts->progress = s->progress;
-    ts->file = s->file;
-    ts->message = s->message;
-}
-
-static void report_fill_assert(struct criterion_assert_stats *as, const Crmp__AssertStats *a)
-{
-    *as = (struct criterion_assert_stats) { .message = "", .file = "unknown" };
-    if (!a)
-        return;
-    as->message = a->message ? a->message : "";
-    as->passed = a->passed;
-    as->line = a->line;
-    as->file = a->file ? a->file : "unknown";
-}
-
-/*
- * The logger prints a string parameter with %s: give it a terminated copy
- * (*owned, to free after the call); raw data goes by pointer and size.
- */
-static void report_fill_param(struct cr_log_assert_param *p, const Crmp__LogParam *lp,
-        char **owned)
-{
-    *p = (struct cr_log_assert_param) { .name = "", .data = (void *) "" };
-    *owned = NULL;
-    if (!lp)
-        return;
-    p->name = lp->name ? lp->name : "";
-    p->size = lp->data.len;
-    p->kind = (enum cr_log_assert_param_kind) lp->kind;
-    if (p->kind == CR_LOG_PARAM_STR) {
-        *owned = strndup((const char *) lp->data.data, lp->data.len);
-        p->data = *owned ? *owned : (void *) "";
-        p->size = strlen(p->data);
-    } else {
-        p->data = lp->data.data;
-    }
-}
-
-static void report_event(struct crmpi_report *r, const struct crmpi_report_unit *u,
-        const Crmp__Event *e)
-{
-    struct criterion_test_stats ts;
-    struct criterion_assert_stats as;
-    struct cr_log_assert_param p1, p2;
-    char *owned1, *owned2;
-    report_fill_test_stats(&ts, u->test, e->stats);
-    report_fill_assert(&as, e->assert);
-    report_fill_param(&p1, e->p1, &owned1);
-    report_fill_param(&p2, e->p2, &owned2);
-    const char *text = e->text ? e->text : "";
-    const char *text2 = e->text2;
-
-    switch (e->kind) {
-    case CRMP__EVENT__KIND__PRE_INIT:
-        /* --filter disables in the worker's copy of the data; mirror it. */
-        if (e->has_disabled && e->disabled)
-            u->test->data->disabled = true;
-        report_call(r, log_pre_init, &u->suite->suite, u->test);
-        break;
-    case CRMP__EVENT__KIND__PRE_TEST:
-        report_call(r, log_pre_test, &u->suite->suite, u->test);
-        break;
-    case CRMP__EVENT__KIND__ASSERT:
-        report_call(r, log_assert, &as);
-        break;
-    case CRMP__EVENT__KIND__THEORY_FAIL: {
-        struct criterion_theory_stats th = { .formatted_args = text, .stats = &ts };
-        report_call(r, log_theory_fail, &th);
-        break;
-    }
-    case CRMP__EVENT__KIND__TEST_TIMEOUT:
-        report_call(r, log_test_timeout, &ts);
-        break;
-    case CRMP__EVENT__KIND__TEST_CRASH:
-        report_call(r, log_test_crash, &ts);
-        break;
-    case CRMP__EVENT__KIND__TEST_ABORT:
-        report_call(r, log_test_abort, &ts, text);
-        break;
-    case CRMP__EVENT__KIND__OTHER_CRASH:
-        report_call(r, log_other_crash, &ts);
-        break;
-    case CRMP__EVENT__KIND__ABNORMAL_EXIT:
-        report_call(r, log_abnormal_exit, &ts);
-        break;
-    case CRMP__EVENT__KIND__POST_TEST:
-        report_call(r, log_post_test, &ts);
-        break;
-    case CRMP__EVENT__KIND__POST_FINI:
-        report_call(r, log_post_fini, &ts);
-        break;
-    case CRMP__EVENT__KIND__MESSAGE:
-        report_call(r, log_message, (enum criterion_severity) e->severity, text);
-        break;
-    case CRMP__EVENT__KIND__ASSERT_SUB:
-        report_call(r, log_assert_sub, &as, text, text2);
-        break;
-    case CRMP__EVENT__KIND__ASSERT_FORMATTED:
-        report_call(r, log_assert_formatted, &as, text);
-        break;
-    case CRMP__EVENT__KIND__ASSERT_PARAM:
-        report_call(r, log_assert_param, &as, &p1);
-        break;
-    case CRMP__EVENT__KIND__ASSERT_PARAM_EQ:
-        report_call(r, log_assert_param_eq, &as, &p1, &p2);
-        break;
-    default:
-        break;
-    }
-    free(owned1);
-    free(owned2);
 }
 
 static void report_raw_output(const Crmp__Result *res)
@@ -212,7 +85,7 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
     for (size_t i = 0; i < res->n_events; ++i) {
         if (i == at)
             report_raw_output(res);
-        report_event(r, u, res->events[i]);
+        crmpi_events_replay(r->logger, &u->suite->suite, u->test, res->events[i]);
     }
     if (at >= res->n_events)
         report_raw_output(res);
@@ -246,13 +119,13 @@ static struct criterion_test_stats *report_test_stats(const struct crmpi_report_
     struct criterion_test_stats *ts = malloc(sizeof(*ts));
     if (!ts)
         return NULL;
-    report_fill_test_stats(ts, u->test, res->final);
+    crmpi_events_fill_test_stats(ts, u->test, res->final);
     struct criterion_assert_stats **tail = &ts->asserts;
     for (size_t i = 0; i < res->n_asserts; ++i) {
         struct criterion_assert_stats *a = malloc(sizeof(*a));
         if (!a)
             return ts;      /* partial asserts: freed with the tree */
-        report_fill_assert(a, res->asserts[i]);
+        crmpi_events_fill_assert(a, res->asserts[i]);
         *tail = a;
         tail = &a->next;
     }
@@ -345,11 +218,7 @@ int crmpi_report_end(struct crmpi_report *r, const struct crmpi_report_unit *uni
     report_call(r, log_post_all, r->stats);
     fflush(stderr);
 
-    const struct criterion_global_stats *gs = r->stats;
-    int ok = gs->tests_failed == 0 && gs->errors == 0;
-    if (!criterion_options.ignore_warnings)
-        ok = ok && gs->warnings == 0;
-    return ok;
+    return crmpi_crit_verdict(r->stats);
 }
 
 void crmpi_report_free(struct crmpi_report *r)

@@ -1,9 +1,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +21,7 @@
 
 #include "crit.h"
 #include "diag.h"
+#include "elfpatch.h"
 #include "criterion-mproc.h"
 #include "zygote.h"
 
@@ -75,7 +74,7 @@ static struct {
     pid_t spare;                /* the next test process, 0 until announced */
     int spare_sock;             /* where its test goes, -1 when none */
     struct rlimit nofile;       /* the limit tests must see */
-} Z = { .sock = -1, .spare_sock = -1 };
+} zyg_worker = { .sock = -1, .spare_sock = -1 };
 
 /* ---- inside the test process ------------------------------------------------------ */
 
@@ -173,10 +172,7 @@ static int zyg_nn_close(int s)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    void *fn;
-} zyg_redirects[] = {
+static const struct crmpi_elf_redirect zyg_redirects[] = {
     { "nn_socket", (void *) zyg_nn_socket },
     { "nn_connect", (void *) zyg_nn_connect },
     { "nn_send", (void *) zyg_nn_send },
@@ -184,81 +180,6 @@ static const struct {
     { "nn_freemsg", (void *) zyg_nn_freemsg },
     { "nn_close", (void *) zyg_nn_close },
 };
-
-#define ZYG_N_REDIRECTS (sizeof(zyg_redirects) / sizeof(zyg_redirects[0]))
-
-/* d_ptr entries are relocated in place by the dynamic linker, or not. */
-static uintptr_t zyg_dyn_addr(uintptr_t base, uintptr_t v)
-{
-    return v >= base ? v : base + v;
-}
-
-/*
- * Points libcriterion's own calls to nanomsg (its relocation slots, not
- * the global symbols: tests that use nanomsg themselves keep it) at the
- * functions above.  Runs in the zygote: every test process inherits it.
- */
-static int zyg_patch_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void) size;
-    unsigned *patched = data;
-    if (!info->dlpi_name || !strstr(info->dlpi_name, "libcriterion.so"))
-        return 0;
-    uintptr_t base = info->dlpi_addr;
-    const ElfW(Dyn) *dyn = NULL;
-    for (int i = 0; i < info->dlpi_phnum; ++i)
-        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-            dyn = (const ElfW(Dyn) *) (base + info->dlpi_phdr[i].p_vaddr);
-    if (!dyn)
-        return 1;
-    uintptr_t symtab = 0, strtab = 0, jmprel = 0, rela = 0;
-    size_t jmprel_size = 0, rela_size = 0;
-    for (; dyn->d_tag != DT_NULL; ++dyn) {
-        switch (dyn->d_tag) {
-        case DT_SYMTAB: symtab = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
-        case DT_STRTAB: strtab = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
-        case DT_JMPREL: jmprel = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
-        case DT_PLTRELSZ: jmprel_size = dyn->d_un.d_val; break;
-        case DT_RELA: rela = zyg_dyn_addr(base, dyn->d_un.d_ptr); break;
-        case DT_RELASZ: rela_size = dyn->d_un.d_val; break;
-        default: break;
-        }
-    }
-    if (!symtab || !strtab)
-        return 1;
-    const struct { uintptr_t at; size_t size; } tables[] = { { jmprel, jmprel_size }, { rela, rela_size } };
-    long page = sysconf(_SC_PAGESIZE);
-    for (size_t t = 0; t < 2; ++t) {
-        const ElfW(Rela) *r = (const ElfW(Rela) *) tables[t].at;
-        for (size_t k = 0; r && k < tables[t].size / sizeof(*r); ++k) {
-            unsigned long type = ELF64_R_TYPE(r[k].r_info);
-            if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
-                continue;
-            const ElfW(Sym) *sym = (const ElfW(Sym) *) symtab + ELF64_R_SYM(r[k].r_info);
-            const char *name = (const char *) strtab + sym->st_name;
-            for (size_t i = 0; i < ZYG_N_REDIRECTS; ++i) {
-                if (strcmp(name, zyg_redirects[i].name))
-                    continue;
-                void **slot = (void **) (base + r[k].r_offset);
-                /* Slots under RELRO are read-only once relocated. */
-                uintptr_t first = (uintptr_t) slot & ~((uintptr_t) page - 1);
-                if (mprotect((void *) first, (size_t) page, PROT_READ | PROT_WRITE))
-                    return 1;
-                *slot = zyg_redirects[i].fn;
-                *patched |= 1u << i;
-            }
-        }
-    }
-    return 1;
-}
-
-static int zyg_patch_criterion(void)
-{
-    unsigned patched = 0;
-    dl_iterate_phdr(zyg_patch_object, &patched);
-    /* The test side uses all of them: a missing one would reach real nanomsg. */
-    return patched == (1u << ZYG_N_REDIRECTS) - 1 ? 0 : -ENOENT;
-}
 
 static void zyg_param_trampoline(void)
 {
@@ -286,7 +207,7 @@ CRMP_API void criterion_internal_test_main(void (*fn)(void))
 
 __attribute__((constructor)) static void zyg_init(void)
 {
-    *(void **) &zyg_real_test_main = dlsym(RTLD_NEXT, "criterion_internal_test_main");
+    *(void **) &zyg_real_test_main = dlsym(RTLD_NEXT, CRMPI_CRIT_TEST_MAIN);
 }
 
 /* A request as received: the message, its descriptors. */
@@ -311,8 +232,10 @@ static int zyg_recv(int sock, void *buf, size_t cap, struct zyg_received *rcv)
     while (rcv->len < 0 && errno == EINTR);
     rcv->n_fds = 0;
     rcv->flags = mh.msg_flags;
-    if (rcv->len <= 0)
-        return -1;
+    if (rcv->len < 0)
+        return -errno;
+    if (rcv->len == 0)
+        return -ECONNRESET;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
             rcv->n_fds = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -322,7 +245,7 @@ static int zyg_recv(int sock, void *buf, size_t cap, struct zyg_received *rcv)
     return 0;
 }
 
-/* Sends the bytes of iov[] in one message, with n_fds descriptors.  Returns 0 or -1. */
+/* Sends the bytes of iov[] in one message, with n_fds descriptors.  Returns 0 or -errno. */
 static int zyg_sendmsg(int sock, struct iovec *iov, int n_iov, const int *fds, int n_fds)
 {
     union {
@@ -344,7 +267,9 @@ static int zyg_sendmsg(int sock, struct iovec *iov, int n_iov, const int *fds, i
     do
         n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    return n == (ssize_t) len ? 0 : -1;
+    if (n < 0)
+        return -errno;
+    return n == (ssize_t) len ? 0 : -EMSGSIZE;
 }
 
 /* Whether a received request is whole and consistent. */
@@ -377,36 +302,11 @@ static _Noreturn void zyg_setup_failed(int chan, const char *what, int err)
 static const volatile char *zyg_destructors[ZYG_MAX_DESTRUCTORS];
 static size_t zyg_n_destructors;
 
-static void zyg_note_destructor(uintptr_t fn)
+static void zyg_note_destructor(uintptr_t fn, void *arg)
 {
+    (void) arg;
     if (fn && fn != (uintptr_t) -1 && zyg_n_destructors < ZYG_MAX_DESTRUCTORS)
         zyg_destructors[zyg_n_destructors++] = (const volatile char *) fn;
-}
-
-static int zyg_list_destructors(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void) size;
-    (void) data;
-    uintptr_t base = info->dlpi_addr;
-    for (int i = 0; i < info->dlpi_phnum; ++i) {
-        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-            continue;
-        uintptr_t array = 0, fini = 0;
-        size_t bytes = 0;
-        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *) (base + info->dlpi_phdr[i].p_vaddr);
-                d->d_tag != DT_NULL; ++d) {
-            if (d->d_tag == DT_FINI_ARRAY)
-                array = zyg_dyn_addr(base, d->d_un.d_ptr);
-            else if (d->d_tag == DT_FINI_ARRAYSZ)
-                bytes = d->d_un.d_val;
-            else if (d->d_tag == DT_FINI)
-                fini = zyg_dyn_addr(base, d->d_un.d_ptr);
-        }
-        zyg_note_destructor(fini);
-        for (size_t k = 0; array && k < bytes / sizeof(uintptr_t); ++k)
-            zyg_note_destructor(((const uintptr_t *) array)[k]);
-    }
-    return 0;
 }
 
 /* The zygote's request buffer: allocated once, inherited by every spare. */
@@ -467,7 +367,7 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     }
     close_range(4, ~0u, 0);
     zyg_chan = chan;
-    setrlimit(RLIMIT_NOFILE, &Z.nofile);
+    setrlimit(RLIMIT_NOFILE, &zyg_worker.nofile);
 
     /* What Criterion's sandbox does first: its diff engine, a stdin of its own. */
     if (zyg_crit.diff_init)
@@ -579,12 +479,14 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         _exit(0);
     prctl(PR_SET_NAME, "crmp-zygote");
 
-    int rc = zyg_patch_criterion();
-    *(void **) &zyg_crit.redirect_stdin = dlsym(RTLD_DEFAULT, "cr_redirect_stdin");
-    zyg_crit.current_test = dlsym(RTLD_DEFAULT, "criterion_current_test");
-    zyg_crit.current_suite = dlsym(RTLD_DEFAULT, "criterion_current_suite");
-    *(void **) &zyg_crit.diff_init = dlsym(RTLD_DEFAULT, "git_libgit2_init");
-    *(void **) &zyg_crit.diff_term = dlsym(RTLD_DEFAULT, "git_libgit2_shutdown");
+    /* The test side uses all of them: a missing one would reach real nanomsg. */
+    int rc = crmpi_elf_redirect(CRMPI_CRIT_LIBRARY, zyg_redirects,
+            sizeof(zyg_redirects) / sizeof(zyg_redirects[0]));
+    *(void **) &zyg_crit.redirect_stdin = dlsym(RTLD_DEFAULT, CRMPI_CRIT_REDIRECT_STDIN);
+    zyg_crit.current_test = dlsym(RTLD_DEFAULT, CRMPI_CRIT_CURRENT_TEST);
+    zyg_crit.current_suite = dlsym(RTLD_DEFAULT, CRMPI_CRIT_CURRENT_SUITE);
+    *(void **) &zyg_crit.diff_init = dlsym(RTLD_DEFAULT, CRMPI_CRIT_DIFF_INIT);
+    *(void **) &zyg_crit.diff_term = dlsym(RTLD_DEFAULT, CRMPI_CRIT_DIFF_TERM);
     if (!rc && (!zyg_crit.redirect_stdin || !zyg_crit.current_test || !zyg_crit.current_suite))
         rc = -ENOENT;
     /*
@@ -599,7 +501,7 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
         zyg_crit.diff_init();
     }
-    dl_iterate_phdr(zyg_list_destructors, NULL);
+    crmpi_elf_destructors(zyg_note_destructor, NULL);
     zyg_buf_cap = sizeof(struct zyg_request) + CRMPI_ZYGOTE_MAX_PARAM;
     zyg_buf = malloc(zyg_buf_cap);
     if (!zyg_buf)
@@ -614,8 +516,8 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
 
 int crmpi_zygote_start(void)
 {
-    Z.tried = 1;
-    if (getrlimit(RLIMIT_NOFILE, &Z.nofile))
+    zyg_worker.tried = 1;
+    if (getrlimit(RLIMIT_NOFILE, &zyg_worker.nofile))
         return -errno;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
@@ -638,12 +540,12 @@ int crmpi_zygote_start(void)
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode", strerror(e));
         return -e;
     }
-    Z.pid = pid;
-    Z.sock = sv[0];
+    zyg_worker.pid = pid;
+    zyg_worker.sock = sv[0];
     struct zyg_reply r;
     ssize_t n;
     do
-        n = recv(Z.sock, &r, sizeof(r), 0);
+        n = recv(zyg_worker.sock, &r, sizeof(r), 0);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t) sizeof(r) || r.tag != ZYG_READY || r.value) {
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
@@ -657,7 +559,7 @@ int crmpi_zygote_start(void)
      * close every descriptor up to the soft limit before they exec: keep
      * the worker's low; test processes get the original back.
      */
-    struct rlimit low = Z.nofile;
+    struct rlimit low = zyg_worker.nofile;
     if (low.rlim_cur > 1024) {
         low.rlim_cur = 1024;
         setrlimit(RLIMIT_NOFILE, &low);
@@ -668,17 +570,17 @@ int crmpi_zygote_start(void)
 
 int crmpi_zygote_ready(void)
 {
-    return Z.pid > 0;
+    return zyg_worker.pid > 0;
 }
 
 int crmpi_zygote_tried(void)
 {
-    return Z.tried;
+    return zyg_worker.tried;
 }
 
 pid_t crmpi_zygote_pid(void)
 {
-    return Z.pid > 0 ? Z.pid : 0;
+    return zyg_worker.pid > 0 ? zyg_worker.pid : 0;
 }
 
 /* The zygote said something else than expected, or nothing: fork isolation is over. */
@@ -693,7 +595,7 @@ static int zyg_lost(void)
 static int zyg_next(struct zyg_reply *r, int *fd)
 {
     struct zyg_received rcv;
-    if (zyg_recv(Z.sock, r, sizeof(*r), &rcv) || rcv.len != (ssize_t) sizeof(*r)) {
+    if (zyg_recv(zyg_worker.sock, r, sizeof(*r), &rcv) || rcv.len != (ssize_t) sizeof(*r)) {
         for (int i = 0; i < rcv.n_fds; ++i)
             close(rcv.fds[i]);
         return -1;
@@ -710,7 +612,7 @@ static int zyg_next(struct zyg_reply *r, int *fd)
 
 int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
 {
-    if (Z.pid <= 0)
+    if (zyg_worker.pid <= 0)
         return -ENOSYS;
     if (t->param_size > CRMPI_ZYGOTE_MAX_PARAM)
         return -EMSGSIZE;
@@ -734,28 +636,28 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
             return -ENAMETOOLONG;
         strcpy(into[i], names[i]);
     }
-    if (Z.spare_sock < 0) {
+    if (zyg_worker.spare_sock < 0) {
         struct zyg_reply r;
-        if (zyg_next(&r, &Z.spare_sock) || r.tag != ZYG_SPARE)
+        if (zyg_next(&r, &zyg_worker.spare_sock) || r.tag != ZYG_SPARE)
             return zyg_lost();
-        Z.spare = r.value;
+        zyg_worker.spare = r.value;
     }
     int fds[ZYG_FDS] = { t->out_fd, t->err_fd, t->chan_fd, t->arena_fd };
     struct iovec iov[2] = { { &req, sizeof(req) }, { (void *) t->param, req.param_size } };
-    int rc = zyg_sendmsg(Z.spare_sock, iov, req.param_size ? 2 : 1, fds, req.has_arena ? 4 : 3);
-    close(Z.spare_sock);
-    Z.spare_sock = -1;
+    int rc = zyg_sendmsg(zyg_worker.spare_sock, iov, req.param_size ? 2 : 1, fds, req.has_arena ? 4 : 3);
+    close(zyg_worker.spare_sock);
+    zyg_worker.spare_sock = -1;
     if (rc)
         return zyg_lost();      /* the spare died before its test */
-    *pid = Z.spare;
+    *pid = zyg_worker.spare;
     return 0;
 }
 
 int crmpi_zygote_wait(int timeout_ms, int *status)
 {
-    if (Z.pid <= 0)
+    if (zyg_worker.pid <= 0)
         return -ENOSYS;
-    struct pollfd p = { .fd = Z.sock, .events = POLLIN };
+    struct pollfd p = { .fd = zyg_worker.sock, .events = POLLIN };
     int rc;
     do
         rc = poll(&p, 1, timeout_ms);
@@ -772,17 +674,17 @@ int crmpi_zygote_wait(int timeout_ms, int *status)
 
 void crmpi_zygote_stop(void)
 {
-    if (Z.spare_sock >= 0) {
-        close(Z.spare_sock);
-        Z.spare_sock = -1;
+    if (zyg_worker.spare_sock >= 0) {
+        close(zyg_worker.spare_sock);
+        zyg_worker.spare_sock = -1;
     }
-    if (Z.sock >= 0) {
-        close(Z.sock);
-        Z.sock = -1;
+    if (zyg_worker.sock >= 0) {
+        close(zyg_worker.sock);
+        zyg_worker.sock = -1;
     }
-    if (Z.pid > 0) {
-        kill(Z.pid, SIGKILL);
-        waitpid(Z.pid, NULL, 0);
-        Z.pid = 0;
+    if (zyg_worker.pid > 0) {
+        kill(zyg_worker.pid, SIGKILL);
+        waitpid(zyg_worker.pid, NULL, 0);
+        zyg_worker.pid = 0;
     }
 }
