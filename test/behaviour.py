@@ -59,6 +59,18 @@ class Ctx:
         self.log.append(r)
         return r
 
+    def background_env(self, what, preload):
+        """For a process run in the background: (cwd, TMPDIR, token, environment)."""
+        self.n += 1
+        wd = os.path.join(self.root, 'r%d' % self.n)
+        tmp = os.path.join(wd, 't')
+        os.makedirs(tmp)
+        token = 'behaviour-%s-%d-%d' % (what, os.getpid(), self.n)
+        env = compare.base_env(tmp, token)
+        if preload:
+            env['LD_PRELOAD'] = self.plugin
+        return wd, tmp, token, env
+
     def finish(self):
         for r in self.log:
             print('%s: %s -> exit %s' % (r.label, r.describe(), r.status))
@@ -314,14 +326,7 @@ def cleanup_crashes(ctx):
 def interrupted_run(ctx, args, preload):
     """Runs the slow sample, sends SIGINT once a test has finished (an event,
     not a delay), and returns (status, stderr, tmpdir, token)."""
-    ctx.n += 1
-    wd = os.path.join(ctx.root, 'r%d' % ctx.n)
-    tmp = os.path.join(wd, 't')
-    os.makedirs(tmp)
-    token = 'behaviour-int-%d-%d' % (os.getpid(), ctx.n)
-    env = compare.base_env(tmp, token)
-    if preload:
-        env['LD_PRELOAD'] = ctx.plugin
+    wd, tmp, token, env = ctx.background_env('int', preload)
     p = subprocess.Popen([ctx.exes['slow'], '--verbose'] + args, env=env, cwd=wd,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -402,6 +407,54 @@ def long_tmpdir(ctx):
     ctx.check(compare.console_blocks(compare.strip_times(r.stderr))
               == compare.console_blocks(compare.strip_times(plain.stderr)), 'console differs')
     ctx.check(os.listdir(deep) == [], 'left in the long TMPDIR: %s' % os.listdir(deep))
+
+
+@case('launcher-long-path')
+def launcher_long_path(ctx):
+    """A worker host (--mproc-connect) whose executable's path is 128 bytes or
+    longer serves its coordinator (it was refused: issue 10, defect 7)."""
+    deep = os.path.join(ctx.root, 'a-directory-name-that-makes-the-path-long-' * 3)
+    os.makedirs(deep)
+    exe = os.path.join(deep, 'strlib')
+    shutil.copy2(ctx.exes['strlib'], exe)
+    ctx.check(len(exe) >= 128, 'test assumption: the path is only %d bytes' % len(exe))
+    plain = ctx.run('strlib', ['-j1'], preload=False)
+    url = 'ipc://' + os.path.join(ctx.root, 'remote.ipc')
+
+    wd, _, token, env = ctx.background_env('coord', True)
+    coord = subprocess.Popen([ctx.exes['strlib'], '--mproc=0', '--mproc-listen=' + url,
+                              '--mproc-verbose'], env=env, cwd=wd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        # The event "listening", then the worker host.
+        for raw in coord.stderr:
+            seen.append(raw.decode('utf-8', 'replace'))
+            if 'accepting remote workers' in seen[-1]:
+                break
+        host = ctx.run(exe, ['--mproc=1', '--mproc-connect=' + url])
+        if host.status != 0:
+            coord.send_signal(signal.SIGINT)
+        _, rest = coord.communicate(timeout=30)
+        rest = rest.decode('utf-8', 'replace')
+        status = coord.returncode
+    except subprocess.TimeoutExpired:
+        coord.kill()
+        coord.communicate()
+        ctx.problems.append('the coordinator did not end within 30 s of its worker host')
+        return
+    err = ''.join(seen) + rest
+    print('coordinator -> %s\n%s' % (status, err))
+    ctx.check(host.status == 0, 'worker host at a %d-byte path: exit status %s'
+              % (len(exe), host.status))
+    ctx.check(status == plain.status, 'coordinator: exit status %s, plain %s'
+              % (status, plain.status))
+    synth = [l for l in plain.stderr.splitlines() if 'Synthesis' in l]
+    ctx.check(synth and synth[0] in err, 'coordinator: not the serial synthesis %s' % synth)
+    left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+    ctx.check(not left, 'processes left: %s' % sorted(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
 
 
 def main(argv):

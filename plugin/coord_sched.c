@@ -1,0 +1,184 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_i.h"
+#include "criterion-mproc.h"
+#include "diag.h"
+#include "hooks.h"
+
+struct coord_sched_annotations {
+    const struct crmp_schedule **v;
+    size_t n;
+};
+
+static int coord_sched_collect_annotation(void *start, size_t size, void *arg)
+{
+    struct coord_sched_annotations *a = arg;
+    const struct crmp_schedule *e = start;
+    for (size_t i = 0; i < size / sizeof(*e); ++i) {
+        if (e[i].version != CRMP_SCHEDULE_VERSION || !e[i].suite) {
+            crmpi_warn("ignoring a scheduling annotation of an unknown version");
+            continue;
+        }
+        const struct crmp_schedule **grown = realloc(a->v, (a->n + 1) * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        a->v = grown;
+        a->v[a->n++] = &e[i];
+    }
+    return 0;
+}
+
+static void coord_sched_annotate(const struct coord_sched_annotations *a, const struct crmpi_report_unit *u,
+        struct crmpi_sched_unit *su)
+{
+    const struct crmp_schedule *suite = NULL, *test = NULL;
+    for (size_t i = 0; i < a->n; ++i) {
+        if (strcmp(a->v[i]->suite, u->test->category))
+            continue;
+        if (!a->v[i]->test)
+            suite = a->v[i];
+        else if (!strcmp(a->v[i]->test, u->test->name))
+            test = a->v[i];
+    }
+    su->priority = test && test->priority ? test->priority : suite ? suite->priority : 0;
+    su->group = test && test->group ? test->group : suite ? suite->group : NULL;
+}
+
+static char *coord_sched_default_durations_path(const struct coord *c)
+{
+    const char *base = strrchr(c->exe, '/');
+    char *path = NULL;
+    if (asprintf(&path, ".criterion-mproc/%s.durations", base ? base + 1 : c->exe) < 0)
+        return NULL;
+    return path;
+}
+
+static void coord_sched_load_history(struct coord *c)
+{
+    const char *path = c->opts->durations ? c->opts->durations : getenv("CRITERION_MPROC_DURATIONS");
+    if (path && (!strcmp(path, "none") || !*path))
+        return;
+    c->durations_path = path ? strdup(path) : coord_sched_default_durations_path(c);
+    if (!c->durations_path)
+        return;
+    int rc = crmpi_durations_load(c->durations_path, &c->history);
+    if (rc == -EBADMSG)
+        crmpi_warn("durations file %s is corrupt or not ours: ignored (it will be rewritten)",
+                c->durations_path);
+    else if (rc && rc != -ENOENT)
+        crmpi_warn("cannot read durations file %s: %s", c->durations_path, strerror(-rc));
+}
+
+/*
+ * Static sharding: marks the units of other shards as not ours.  Balanced
+ * by the recorded durations when the user named a durations file (every
+ * shard must see the same one), hash-based otherwise.
+ */
+static int coord_sched_select_shard(struct coord *c, const struct crmpi_sched_unit *su, int *mine)
+{
+    const struct crmpi_options *o = c->opts;
+    if (!o->shard_count) {
+        for (size_t i = 0; i < c->n_units; ++i)
+            mine[i] = 1;
+        return 0;
+    }
+    int explicit_file = o->durations || getenv("CRITERION_MPROC_DURATIONS");
+    if (explicit_file && c->history.n) {
+        uint64_t *est = calloc(c->n_units ? c->n_units : 1, sizeof(*est));
+        unsigned *shard = calloc(c->n_units ? c->n_units : 1, sizeof(*shard));
+        int rc = est && shard ? 0 : -ENOMEM;
+        for (size_t i = 0; i < c->n_units && !rc; ++i)
+            est[i] = su[i].est_ns;
+        if (!rc)
+            rc = crmpi_shard_balance(est, c->n_units, o->shard_count, shard);
+        for (size_t i = 0; i < c->n_units && !rc; ++i)
+            mine[i] = shard[i] == o->shard_index;
+        free(est);
+        free(shard);
+        return rc;
+    }
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_report_unit *u = &c->units[i].r;
+        mine[i] = crmpi_shard_owns(u->test->category, u->test->name, u->param,
+                o->shard_index, o->shard_count);
+    }
+    return 0;
+}
+
+int crmpi_coord_sched_build(struct coord *c)
+{
+    struct coord_sched_annotations ann = { 0 };
+    size_t n = c->n_units ? c->n_units : 1;
+    struct crmpi_sched_unit *su = calloc(n, sizeof(*su));
+    struct crmpi_sched_unit *mine_su = calloc(n, sizeof(*mine_su));
+    size_t *index = calloc(n, sizeof(*index));
+    int *mine = calloc(n, sizeof(*mine));
+    int rc = su && mine_su && index && mine
+        ? crmpi_sections_foreach("crmp_sched", coord_sched_collect_annotation, &ann) : -ENOMEM;
+    if (rc)
+        goto out;
+
+    coord_sched_load_history(c);
+    uint64_t known_total = 0;
+    size_t known = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_report_unit *u = &c->units[i].r;
+        const struct crmpi_duration *d = crmpi_durations_find(&c->history, u->test->category,
+                u->test->name, u->param);
+        if (d) {
+            su[i].has_history = 1;
+            su[i].est_ns = d->ns;
+            su[i].failed_last = d->status == 'F';
+            known_total += d->ns;
+            ++known;
+        }
+        coord_sched_annotate(&ann, u, &su[i]);
+    }
+    /* Shard balancing needs estimates for the unknown too: their mean. */
+    for (size_t i = 0; i < c->n_units; ++i)
+        if (!su[i].has_history && known)
+            su[i].est_ns = known_total / known;
+    rc = coord_sched_select_shard(c, su, mine);
+    if (rc)
+        goto out;
+
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        if (!mine[i]) {
+            /* Another shard's: never run, never reported here. */
+            c->units[i].state = COORD_DONE;
+            ++c->done;
+            continue;
+        }
+        mine_su[k] = su[i];
+        if (!mine_su[k].has_history)
+            mine_su[k].est_ns = 0;
+        index[k++] = i;
+    }
+    rc = crmpi_schedule_build(mine_su, k, &c->schedule);
+    if (rc)
+        goto out;
+    for (size_t j = 0; j < c->schedule.n; ++j)
+        for (size_t u = 0; u < c->schedule.v[j].n; ++u)
+            c->schedule.v[j].units[u] = index[c->schedule.v[j].units[u]];
+    c->jobs = calloc(c->schedule.n ? c->schedule.n : 1, sizeof(*c->jobs));
+    if (!c->jobs) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < c->schedule.n; ++i)
+        c->jobs[i] = (struct coord_job) { .units = c->schedule.v[i].units, .n = c->schedule.v[i].n };
+    c->q_len = c->schedule.n;
+
+out:
+    free(ann.v);
+    free(su);
+    free(mine_su);
+    free(index);
+    free(mine);
+    return rc;
+}

@@ -1,0 +1,179 @@
+/*
+ * A worker host (--mproc-connect=URL): a second program in the same binary.
+ * It starts local workers that pull from a remote coordinator, and waits
+ * for them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "coordinator.h"
+#include "diag.h"
+#include "options.h"
+#include "proc.h"
+#include "wakepipe.h"
+#include "worker.h"
+
+struct launcher_worker {
+    pid_t pid;                  /* 0 once reaped */
+    int pidfd;                  /* -1 once reaped, or where there is none */
+};
+
+struct launcher {
+    char exe[PATH_MAX];
+    char url[128];
+    struct crmpi_token token;
+    struct crmpi_proc_env env;
+    struct crmpi_wakepipe wake;
+    struct launcher_worker workers[CRMPI_MAX_WORKERS];
+    size_t n_workers;
+};
+
+static int launcher_is_worker(pid_t pid, void *arg)
+{
+    const struct launcher *l = arg;
+    for (size_t i = 0; i < l->n_workers; ++i)
+        if (l->workers[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* Ends what is left; tolerates a launcher that got nowhere. */
+static void launcher_cleanup(struct launcher *l)
+{
+    for (size_t i = 0; i < l->n_workers; ++i) {
+        struct launcher_worker *w = &l->workers[i];
+        if (w->pid) {
+            crmpi_kill_tree(w->pid);
+            waitpid(w->pid, NULL, 0);
+        }
+        if (w->pidfd >= 0)
+            close(w->pidfd);
+        w->pid = 0;
+    }
+    crmpi_proc_strays(1, launcher_is_worker, l);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    crmpi_proc_env_free(&l->env);
+    crmpi_wakepipe_close(&l->wake);
+    crmpi_token_free(&l->token);
+}
+
+/* Reaps worker w, which exited; returns whether it failed and counts the unreached. */
+static int launcher_reap(struct launcher_worker *w, unsigned slot, size_t *unreached)
+{
+    int st = 0;
+    waitpid(w->pid, &st, 0);
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    w->pidfd = -1;
+    w->pid = 0;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == CRMPI_WORKER_EXIT_UNREACHED) {
+        /* Fine if a sibling served the run: it may have ended first. */
+        ++*unreached;
+        return 0;
+    }
+    if (WIFEXITED(st) && !WEXITSTATUS(st))
+        return 0;
+    if (!crmpi_wakepipe_signal())
+        crmpi_error("worker %u ended with %s %d", slot, WIFSIGNALED(st) ? "signal" : "status",
+                WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    return 1;
+}
+
+int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
+{
+    struct launcher *l = calloc(1, sizeof(*l));
+    if (!l) {
+        crmpi_error("out of memory");
+        return 1;
+    }
+    l->wake = (struct crmpi_wakepipe) CRMPI_WAKEPIPE_INIT;
+    struct crmpi_wakepipe_signals saved;
+    int status = 1;
+    char err[256];
+
+    /* A path that fills the buffer may have been cut: refuse it rather than run another file. */
+    ssize_t len = readlink("/proc/self/exe", l->exe, sizeof(l->exe));
+    if (len <= 0 || (size_t) len >= sizeof(l->exe)) {
+        crmpi_error("cannot find the test executable: %s",
+                len < 0 ? strerror(errno) : "path too long");
+        goto out;
+    }
+    l->exe[len] = '\0';
+    if (strlen(opts->connect) >= sizeof(l->url)) {
+        crmpi_error("--mproc-connect: URL too long");
+        status = CRMPI_EXIT_USAGE;
+        goto out;
+    }
+    strcpy(l->url, opts->connect);
+    if (crmpi_token_load(opts->token_file, opts->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
+            &l->token, err, sizeof(err))) {
+        crmpi_error("%s", err);
+        status = CRMPI_EXIT_USAGE;
+        goto out;
+    }
+    if (crmpi_wakepipe_open(&l->wake) || crmpi_proc_worker_env(&l->env, l->url, &l->token, opts))
+        goto out;
+    crmpi_wakepipe_signals_install(&l->wake, &saved);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    for (unsigned i = 0; i < opts->workers && i < CRMPI_MAX_WORKERS; ++i) {
+        struct launcher_worker *w = &l->workers[l->n_workers++];
+        if (crmpi_proc_spawn_worker(l->exe, argv, &l->env, i, &w->pid, &w->pidfd))
+            break;
+    }
+
+    /* Wait for our workers; they end when their coordinator says so. */
+    size_t started = 0;
+    for (size_t i = 0; i < l->n_workers; ++i)
+        started += l->workers[i].pid != 0;
+    int failed = started < opts->workers;
+    size_t unreached = 0;
+    size_t alive = started;
+    while (alive) {
+        struct pollfd fds[1 + CRMPI_MAX_WORKERS];
+        size_t nfds = 0;
+        fds[nfds++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&l->wake), .events = POLLIN };
+        for (size_t i = 0; i < l->n_workers; ++i)
+            if (l->workers[i].pid && l->workers[i].pidfd >= 0)
+                fds[nfds++] = (struct pollfd) { .fd = l->workers[i].pidfd, .events = POLLIN };
+        if (poll(fds, nfds, -1) < 0 && errno != EINTR)
+            break;
+        struct crmpi_wake_rec recs[64];
+        while (crmpi_wakepipe_read(&l->wake, recs, 64) >= 0)
+            ;
+        if (crmpi_wakepipe_signal()) {
+            for (size_t i = 0; i < l->n_workers; ++i)
+                if (l->workers[i].pid)
+                    crmpi_kill_tree(l->workers[i].pid);
+        }
+        for (size_t i = 0; i < l->n_workers; ++i) {
+            struct launcher_worker *w = &l->workers[i];
+            if (!w->pid || !crmpi_proc_exited(w->pid, w->pidfd))
+                continue;
+            failed |= launcher_reap(w, (unsigned) i, &unreached);
+            --alive;
+        }
+        crmpi_proc_strays(1, launcher_is_worker, l);
+    }
+    if (unreached && unreached == started) {
+        crmpi_error("no worker could reach the coordinator at %s", opts->connect);
+        failed = 1;
+    }
+    status = failed ? 1 : 0;
+    crmpi_wakepipe_signals_restore(&saved);
+
+out:
+    launcher_cleanup(l);
+    free(l);
+    if (crmpi_wakepipe_signal())
+        return 128 + crmpi_wakepipe_signal();
+    return status;
+}

@@ -1,0 +1,108 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_i.h"
+#include "diag.h"
+
+static char summary_status_letter(const Crmp__Result *r)
+{
+    if (!r->final)
+        return 'S';
+    if (r->final->status == CR_STATUS_FAILED)
+        return 'F';
+    return r->final->status == CR_STATUS_SKIPPED ? 'S' : 'P';
+}
+
+void crmpi_summary_save_history(const struct coord *c)
+{
+    if (!c->durations_path || !c->have_units)
+        return;
+    struct crmpi_durations fresh = { calloc(c->n_units ? c->n_units : 1, sizeof(*fresh.v)), 0 };
+    struct crmpi_durations known = { calloc(c->n_units ? c->n_units : 1, sizeof(*known.v)), 0 };
+    if (!fresh.v || !known.v) {
+        free(fresh.v);
+        free(known.v);
+        return;
+    }
+    /* Both borrow the names: only the arrays are freed below. */
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct coord_unit *u = &c->units[i];
+        struct crmpi_duration d = {
+            .suite = (char *) u->r.test->category,
+            .name = (char *) u->r.test->name,
+            .param = u->r.param,
+        };
+        known.v[known.n++] = d;
+        if (u->state == COORD_DONE && u->r.result) {
+            d.ns = u->r.result->wall_ns;
+            d.status = summary_status_letter(u->r.result);
+            fresh.v[fresh.n++] = d;
+        }
+    }
+    crmpi_durations_sort(&fresh);
+    int rc = crmpi_durations_save(c->durations_path, &fresh, &known);
+    if (rc)
+        crmpi_warn("cannot save durations to %s: %s", c->durations_path, strerror(-rc));
+    free(fresh.v);
+    free(known.v);
+}
+
+static int summary_cmp_slow(const void *a, const void *b, void *arg)
+{
+    const struct coord *c = arg;
+    const struct coord_unit *x = &c->units[*(const size_t *) a];
+    const struct coord_unit *y = &c->units[*(const size_t *) b];
+    uint64_t tx = x->r.result->wall_ns, ty = y->r.result->wall_ns;
+    if (tx != ty)
+        return tx > ty ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+void crmpi_summary_print_slowest(const struct coord *c)
+{
+    size_t *ids = calloc(c->n_units ? c->n_units : 1, sizeof(*ids));
+    if (!ids)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_units; ++i)
+        if (c->units[i].r.result)
+            ids[n++] = i;
+    qsort_r(ids, n, sizeof(*ids), summary_cmp_slow, (void *) c);
+    size_t k = n < c->opts->slowest ? n : c->opts->slowest;
+    fprintf(stderr, "criterion-mproc: %zu slowest tests:\n", k);
+    for (size_t i = 0; i < k; ++i) {
+        const struct coord_unit *u = &c->units[ids[i]];
+        char param[32] = "";
+        if (u->r.param >= 0)
+            snprintf(param, sizeof(param), " [param %d]", u->r.param);
+        fprintf(stderr, "criterion-mproc: %9.3fs  %s::%s%s\n", u->r.result->wall_ns / 1e9,
+                u->r.test->category, u->r.test->name, param);
+    }
+    free(ids);
+}
+
+/* Per-worker busy time and the run's efficiency against its lower bound. */
+void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms)
+{
+    uint64_t total = 0, longest = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        if (!c->units[i].r.result)
+            continue;
+        uint64_t t = c->units[i].r.result->wall_ns;
+        total += t;
+        longest = t > longest ? t : longest;
+    }
+    for (size_t i = 0; i < c->n_workers; ++i)
+        crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i]->slot,
+                c->workers[i]->units_done, c->workers[i]->busy_ns / 1e9);
+    double bound = (double) total / (double) (c->n_workers ? c->n_workers : 1);
+    if ((double) longest > bound)
+        bound = (double) longest;
+    double makespan = (double) makespan_ms * 1e6;
+    crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%zu, longest)), efficiency %.0f%%",
+            makespan / 1e9, bound / 1e9, c->n_workers,
+            makespan > 0 ? 100.0 * bound / makespan : 100.0);
+}

@@ -1,0 +1,35 @@
+/*
+ * Finding a test of this binary by suite and name: how the coordinator maps
+ * the units a worker lists onto its own test set.
+ */
+#ifndef CRMPI_TESTINDEX_H_
+#define CRMPI_TESTINDEX_H_
+
+#include <criterion/criterion.h>
+
+#include "wire.h"
+
+struct crmpi_testindex {
+    struct criterion_test_set *set;     /* borrowed */
+};
+
+/* Indexes set (borrowed: it must outlive ix).  Returns 0 or -ENOMEM. */
+int crmpi_testindex_init(struct crmpi_testindex *ix, struct criterion_test_set *set);
+
+/* Frees what ix owns; tolerates a zeroed one. */
+void crmpi_testindex_free(struct crmpi_testindex *ix);
+
+/*
+ * The test suite::name of the set, and its suite; returns -ENOENT (and sets
+ * nothing) when the set has none.
+ */
+int crmpi_testindex_find(const struct crmpi_testindex *ix, const char *suite, const char *name,
+        struct criterion_suite_set **ss, struct criterion_test **test);
+
+/*
+ * Whether a worker's unit list (hello) names exactly the tests of the set:
+ * every plain test, and nothing the set lacks.
+ */
+int crmpi_testindex_same(const struct crmpi_testindex *ix, const Crmp__Hello *hello);
+
+#endif /* !CRMPI_TESTINDEX_H_ */
