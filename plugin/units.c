@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "crit.h"
 #include "units.h"
 
 static int units_push(struct crmpi_units *u, size_t *cap, struct crmpi_unit unit)
@@ -99,4 +100,17 @@ int crmpi_fingerprint_end(struct crmpi_fingerprint *fp, uint8_t out[32])
     EVP_MD_CTX_free(fp->ctx);
     fp->ctx = NULL;
     return ok ? 0 : -EIO;
+}
+
+double crmpi_unit_timeout(const struct criterion_suite_set *suite, const struct criterion_test *test)
+{
+    double t = 0;
+    const struct criterion_test_extra_data *sd = suite->suite.data;
+    if (sd && sd->timeout > 0)
+        t = sd->timeout;
+    if (test->data->timeout > 0)
+        t = test->data->timeout;
+    if (criterion_options.timeout > 0 && (t <= 0 || t > criterion_options.timeout))
+        t = criterion_options.timeout;
+    return t;
 }

@@ -562,23 +562,9 @@ err_nng:
     return -ECONNRESET;
 }
 
-/*
- * A unit's timeout: Criterion's rule (the test's, else its suite's, capped
- * by --timeout), and --timeout capping every test, also those that declare
- * no timeout of their own (Criterion 2.4.1 caps only the declared ones: its
- * issue #279).  0: none.
- */
 static double worker_timeout_of(const struct crmpi_unit *u)
 {
-    double t = 0;
-    const struct criterion_test_extra_data *sd = u->suite->suite.data;
-    if (sd && sd->timeout > 0)
-        t = sd->timeout;
-    if (u->test->data->timeout > 0)
-        t = u->test->data->timeout;
-    if (criterion_options.timeout > 0 && (t <= 0 || t > criterion_options.timeout))
-        t = criterion_options.timeout;
-    return t;
+    return crmpi_unit_timeout(u->suite, u->test);
 }
 
 static struct worker_node *worker_node_new(const struct crmpi_unit *unit)
