@@ -637,44 +637,67 @@ static void coord_handle_wake(struct coord *c)
 int crmpi_coord_loop(struct coord *c)
 {
     struct pollfd *fds = NULL;
+    uint32_t *fd_worker = NULL;     /* the worker of each pidfd in fds */
     int rc = 0;
     coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_START });
     while (!c->ended) {
         struct pollfd *nf = realloc(fds, (2 + c->n_workers) * sizeof(*fds));
-        if (!nf) {
+        if (nf)
+            fds = nf;
+        uint32_t *nw = nf ? realloc(fd_worker, (2 + c->n_workers) * sizeof(*nw)) : NULL;
+        if (!nw) {
             rc = -ENOMEM;
             break;
         }
-        fds = nf;
+        fd_worker = nw;
         size_t nfds = 0;
+        int unwatched = 0;
         fds[nfds++] = (struct pollfd) { .fd = c->recv_fd, .events = POLLIN };
         fds[nfds++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&c->wake), .events = POLLIN };
-        for (size_t i = 0; i < c->n_workers; ++i)
-            if (c->workers[i]->pid && c->workers[i]->pidfd >= 0)
-                fds[nfds++] = (struct pollfd) { .fd = c->workers[i]->pidfd, .events = POLLIN };
+        for (size_t i = 0; i < c->n_workers; ++i) {
+            if (!c->workers[i]->pid)
+                continue;
+            if (c->workers[i]->pidfd < 0) {
+                unwatched = 1;
+                continue;
+            }
+            fd_worker[nfds] = (uint32_t) i;
+            fds[nfds++] = (struct pollfd) { .fd = c->workers[i]->pidfd, .events = POLLIN };
+        }
 
         int64_t now = coord_now_ms();
         int64_t due = crmpi_cst_next_deadline(&c->st, now);
         int timeout = due < 0 ? -1 : due - now > 60000 ? 60000 : (int) (due - now);
         /* Without pidfds, exits are seen through SIGCHLD and a look now and then. */
-        if (nfds < 2 + c->n_workers && (timeout < 0 || timeout > 500))
+        if (unwatched && (timeout < 0 || timeout > 500))
             timeout = 500;
-        if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
+        int n = poll(fds, nfds, timeout);
+        if (n < 0 && errno != EINTR) {
             rc = -errno;
             crmpi_error("poll: %s", strerror(errno));
             break;
         }
-        coord_handle_wake(c);
-        coord_drain_messages(c);
+        if (n > 0 && fds[1].revents)
+            coord_handle_wake(c);
+        if (n > 0 && fds[0].revents)
+            coord_drain_messages(c);
         /* Processes a test left behind end up ours when they exit: reap them. */
+        int looked = c->child_exited;
         if (c->child_exited) {
             c->child_exited = 0;
             coord_reap_zombies(c);
         }
-        for (size_t i = 0; i < c->n_workers && !c->ended; ++i) {
-            struct coord_worker *w = c->workers[i];
-            if (w->pid && crmpi_proc_exited(w->pid, w->pidfd)) {
+        for (size_t k = 2; k < nfds && n > 0 && !c->ended; ++k) {
+            struct coord_worker *w = c->workers[fd_worker[k]];
+            if (fds[k].revents && w->pid) {
                 /* Collect what it said before dying, then its death. */
+                coord_drain_messages(c);
+                coord_reap(c, w);
+            }
+        }
+        for (size_t i = 0; i < c->n_workers && unwatched && (looked || !n) && !c->ended; ++i) {
+            struct coord_worker *w = c->workers[i];
+            if (w->pid && w->pidfd < 0 && crmpi_proc_exited(w->pid, w->pidfd)) {
                 coord_drain_messages(c);
                 coord_reap(c, w);
             }
@@ -685,6 +708,7 @@ int crmpi_coord_loop(struct coord *c)
             coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_TICK });
     }
     free(fds);
+    free(fd_worker);
     if (rc && !c->ended) {
         /* The loop cannot go on: the run is over, counted as such; the clean-up kills. */
         coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_INTERNAL_ERROR, .u.err = rc });
