@@ -527,3 +527,156 @@ ParameterizedTest(size_t *ip, coord_state, table)
     t_expect_state(&t, row->state, row->name);
     crmpi_cst_destroy(&t.st);
 }
+
+/* ---- random runs ----------------------------------------------------------------- */
+
+/*
+ * Many runs driven by random (seeded, repeatable) faults: results, deaths,
+ * spawn failures, hangs, signals.  Whatever happens, no unit is reported
+ * twice, every request a worker makes is answered once, a worker is only
+ * given work it asked for, and the run ends with every unit reported or
+ * counted as not run.
+ */
+struct t_sim {
+    int asking[64];         /* its request waits for an answer (held included) */
+    uint32_t running[64];
+    int alive[64];
+    int printed[16];
+};
+
+static void t_sim_check(struct t_sim *s, const struct crmpi_cst_action *a, size_t n, int seed)
+{
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t w = a[i].worker;
+        switch (a[i].kind) {
+        case CRMPI_CST_ACT_ASSIGN:
+            cr_assert(s->asking[w], "seed %d: w%u given u%u unasked", seed, w, a[i].unit);
+            s->asking[w] = 0;
+            s->running[w] = a[i].unit;
+            break;
+        case CRMPI_CST_ACT_STOP:
+        case CRMPI_CST_ACT_REJECT:
+        case CRMPI_CST_ACT_DISCARD:
+            cr_assert(s->asking[w] || a[i].kind != CRMPI_CST_ACT_STOP,
+                    "seed %d: w%u stopped unasked", seed, w);
+            s->asking[w] = 0;
+            break;
+        case CRMPI_CST_ACT_PRINT:
+        case CRMPI_CST_ACT_CRASH:
+            cr_assert_eq(s->printed[a[i].unit]++, 0, "seed %d: u%u reported twice", seed,
+                    a[i].unit);
+            break;
+        case CRMPI_CST_ACT_SPAWN:
+            s->alive[w] = 1;
+            s->running[w] = CRMPI_CST_NONE;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+Test(coord_state, random_runs)
+{
+    int complete = 0, crashed = 0, stopped = 0;
+    for (int seed = 1; seed <= 300; ++seed) {
+        srand((unsigned) seed);
+        static struct t_world t;
+        memset(&t, 0, sizeof(t));
+        char cfg[128];
+        snprintf(cfg, sizeof(cfg), "workers=%d restarts=%d units=6 jobs=0|1,2|3|4|5 ff=%d hb=5000",
+                1 + rand() % 4, rand() % 4, rand() % 5 == 0);
+        t_config(&t, cfg);
+        struct t_sim s;
+        memset(&s, 0, sizeof(s));
+        for (size_t i = 0; i < 64; ++i)
+            s.running[i] = CRMPI_CST_NONE;
+        struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_START };
+        const struct crmpi_cst_action *a;
+        size_t n;
+        int steps = 0;
+        uint8_t fp[32] = { 0 };
+        while (t.st.phase != CRMPI_CST_ENDED) {
+            cr_assert(++steps < 2000, "seed %d: the run does not end", seed);
+            ev.now_ms = t.now;
+            cr_assert_eq(crmpi_cst_event(&t.st, &ev, &a, &n), 0, "seed %d", seed);
+            t_sim_check(&s, a, n, seed);
+            if (t.st.phase == CRMPI_CST_ENDED)
+                break;
+            /* An ADOPT is answered at once, as the shell does. */
+            int adopting = 0;
+            for (size_t i = 0; i < n; ++i)
+                adopting |= a[i].kind == CRMPI_CST_ACT_ADOPT;
+            if (adopting) {
+                ev = (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_UNITS, .worker = ev.worker };
+                ev.u.units.n_units = t.n_units;
+                ev.u.units.jobs = t.jobs;
+                ev.u.units.n_jobs = t.n_jobs;
+                ev.u.units.info = t.info;
+                continue;
+            }
+            /* Pick something that can happen now. */
+            t.now += rand() % 3000;
+            uint32_t w = (uint32_t) (rand() % (int) t.st.n_workers);
+            const struct crmpi_cst_worker *sw = &t.st.workers[w];
+            int dice = rand() % 100;
+            ev = (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_TICK, .worker = w };
+            if (sw->state == CRMPI_CST_W_GONE || !s.alive[w]) {
+                ev.kind = CRMPI_CST_EV_TICK;
+            } else if (dice < 8) {
+                ev.kind = CRMPI_CST_EV_EXITED;
+                ev.u.status = rand() % 2 ? SIGKILL : SIGTERM;
+                s.alive[w] = 0;
+                s.asking[w] = 0;
+            } else if (sw->state == CRMPI_CST_W_STARTING && dice < 11) {
+                ev.kind = CRMPI_CST_EV_SPAWN_FAILED;
+                ev.u.err = -EAGAIN;
+                s.alive[w] = 0;
+            } else if (sw->state == CRMPI_CST_W_STARTING) {
+                ev.kind = CRMPI_CST_EV_HELLO;
+                ev.u.hello = (__typeof__(ev.u.hello)) { .list_ok = 1, .n_units = t.n_units,
+                                                        .fingerprint = fp };
+                s.asking[w] = 1;
+            } else if (dice == 8) {
+                ev.kind = CRMPI_CST_EV_SIGNAL;
+                ev.u.sig = SIGINT;
+            } else if (dice < 60 && s.running[w] != CRMPI_CST_NONE && !s.asking[w]) {
+                ev.kind = CRMPI_CST_EV_RESULT;
+                ev.u.result.unit = s.running[w];
+                ev.u.result.failed = rand() % 3 == 0;
+                s.running[w] = CRMPI_CST_NONE;
+                s.asking[w] = 1;
+            } else if (dice < 70) {
+                ev.kind = CRMPI_CST_EV_HEARTBEAT;
+            } else if (t.st.phase == CRMPI_CST_ENDING && !sw->held) {
+                /* Told to stop (or killed): it leaves. */
+                ev.kind = CRMPI_CST_EV_EXITED;
+                ev.u.status = 0;
+                s.alive[w] = 0;
+                s.asking[w] = 0;
+            }
+            if (ev.kind == CRMPI_CST_EV_EXITED || ev.kind == CRMPI_CST_EV_SPAWN_FAILED)
+                s.running[w] = CRMPI_CST_NONE;
+        }
+        struct crmpi_cst_outcome oc;
+        crmpi_cst_outcome(&t.st, &oc);
+        size_t reported = 0;
+        for (size_t u = 0; u < t.n_units; ++u)
+            reported += s.printed[u];
+        if (!oc.startup_failed)
+            cr_assert_eq(reported + oc.not_run, oc.total, "seed %d: %zu reported, %zu not run, "
+                    "of %zu", seed, reported, oc.not_run, oc.total);
+        cr_assert(oc.not_run == 0 || oc.exit_status != 0 || oc.stop_reason,
+                "seed %d: tests missing, exit 0", seed);
+        cr_assert(oc.not_run == 0 || oc.exit_status > 0, "seed %d: %zu not run, exit %d", seed,
+                oc.not_run, oc.exit_status);
+        complete += !oc.startup_failed && reported == oc.total;
+        stopped += oc.not_run != 0;
+        for (size_t u = 0; u < t.st.n_units; ++u)
+            crashed += t.st.units[u].attempts >= 2;
+        crmpi_cst_destroy(&t.st);
+    }
+    /* The dice must reach every ending: complete runs, crashes, runs stopped early. */
+    cr_expect(complete > 30 && crashed > 5 && stopped > 30, "complete %d, crashed %d, stopped %d",
+            complete, crashed, stopped);
+}
