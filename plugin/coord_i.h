@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "auth.h"
+#include "coord_state.h"
 #include "durations.h"
 #include "nng_api.h"
 #include "options.h"
@@ -31,40 +32,26 @@
 #define COORD_EXIT_GRACE_MS 5000
 /* A unit that takes its worker down this many times is reported crashed. */
 #define COORD_MAX_ATTEMPTS 2
+/* Past a unit's own timeout, how long its worker has to report before it is killed. */
+#define COORD_TIMEOUT_GRACE_MS 10000
 
-enum coord_unit_state { COORD_PENDING, COORD_RUNNING, COORD_DONE };
-
+/* What the shell keeps of a unit; its state is the state machine's (c->st). */
 struct coord_unit {
     struct crmpi_report_unit r;
     Crmp__Envelope *env;        /* owned: the Result that r.result points into */
-    enum coord_unit_state state;
-    int attempts;               /* workers it took down */
 };
 
-/* A job being handed out: its units go, in order, to the worker that took it. */
-struct coord_job {
-    size_t *units;              /* borrowed from the schedule, or owned (requeued) */
-    size_t n;
-    size_t next;                /* next unit to hand out */
-    struct coord_job *owned_next;   /* list of owned (requeued) jobs */
-};
-
+/* What the shell keeps of a worker; its state is the state machine's (c->st). */
 struct coord_worker {
-    int alive;                  /* until reaped, or its connection closed (remote) */
     int remote;                 /* connected through --mproc-listen, not ours to spawn */
-    int authed;                 /* passed the token challenge (when one is needed) */
-    Crmp__Envelope *hello;      /* owned: its hello, until it authenticates */
+    Crmp__Envelope *hello;      /* owned: its hello, until accepted or refused */
+    nng_msg *req;               /* owned: its request being answered, or held */
     uint8_t wnonce[CRMPI_NONCE_LEN];
     uint8_t cnonce[CRMPI_NONCE_LEN];
     pid_t pid;                  /* local workers; 0 once reaped */
     int pidfd;                  /* -1 once reaped */
-    unsigned slot;
+    unsigned slot;              /* its id in the state machine */
     uint32_t pipe;              /* nng pipe id, 0 before its hello */
-    long unit;                  /* in flight, -1 for none */
-    struct coord_job *job;      /* the job its units come from */
-    nng_msg *waiting;           /* owned: its request, held until work exists */
-    int64_t last_beat_ms;       /* its last heartbeat (or hello) */
-    int dropped;                /* killed or disconnected by us, not yet gone */
     uint64_t busy_ns;           /* time spent on units it finished */
     unsigned units_done;
 };
@@ -84,33 +71,28 @@ struct coord {
     int recv_fd;
     struct crmpi_wakepipe wake;
 
-    struct coord_worker **workers;  /* owned, each owned: pointers stay valid */
+    struct crmpi_cst st;            /* the policy: every decision is its */
+    struct coord_worker **workers;  /* owned, each owned; index = state machine id */
     size_t n_workers;
-    unsigned restarts;
 
     struct coord_unit *units;
     size_t n_units;
     int have_units;
-    uint8_t fingerprint[32];
     struct crmpi_jobs schedule;     /* the order */
-    struct coord_job *jobs;         /* one per scheduled job, handed out from q_head */
-    size_t q_head, q_len;
-    struct coord_job **requeued;    /* jobs to hand out first (LIFO) */
-    size_t n_requeued;
-    struct coord_job *owned_jobs;   /* requeued jobs, for freeing */
-    size_t done;
+    struct crmpi_cst_job *jobs;     /* owned array over schedule's units, for the state machine */
+    struct crmpi_cst_unit_info *unit_info;  /* owned */
 
     char *durations_path;       /* owned; NULL: not recorded */
     struct crmpi_durations history;
     int64_t started_ms;
 
-    int stopping;               /* no more assignments */
-    const char *stop_reason;
-    int fatal;                  /* the run cannot complete */
-    int startup_failed;         /* no worker could start: nothing to report */
+    /* The shell's own: events produced while performing actions, fed next. */
+    struct crmpi_cst_event *pending;
+    size_t n_pending, cap_pending;
+    nng_msg *hb_req;            /* the heartbeat being answered */
+    Crmp__Envelope *result;     /* owned: the result being fed, until printed */
+    int ended;                  /* the state machine said END */
     int child_exited;           /* SIGCHLD since the last look */
-    int startup_status;         /* exit status of a worker dead before its hello, or -1 */
-    int exit_status;            /* exit the process with it, when not 0 */
 
     struct crmpi_report report;
     int report_started;
@@ -126,10 +108,12 @@ static inline int64_t coord_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* coordinator.c: starts a local worker (a new entry in c->workers).  Returns 0 or -errno. */
-int crmpi_coord_spawn(struct coord *c);
-
-/* coordinator.c: runs until every unit is done or the run stops.  Returns 0 or -errno. */
+/*
+ * coordinator.c: runs the state machine from its START to its END, turning
+ * the world into its events and performing its actions.  Returns 0, or
+ * -errno when the loop itself failed (the run is then over, its workers
+ * killed, the failure recorded in c->st as an internal error).
+ */
 int crmpi_coord_loop(struct coord *c);
 
 /* coordinator.c: ends and reaps our children that are not workers (see crmpi_proc_strays). */
@@ -137,8 +121,9 @@ void crmpi_coord_reap_orphans(struct coord *c);
 
 /*
  * coord_sched.c: loads the recorded durations (c->durations_path,
- * c->history), reads the scheduling annotations, marks other shards' units
- * done and builds c->schedule and c->jobs.  Returns 0 or -ENOMEM.
+ * c->history), reads the scheduling annotations, leaves other shards' units
+ * out and builds c->schedule, c->jobs (units[] borrowed from c->schedule)
+ * and c->unit_info.  Returns 0 or -ENOMEM.
  */
 int crmpi_coord_sched_build(struct coord *c);
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crit.h"
 #include "coord_i.h"
 #include "coordinator.h"
 #include "diag.h"
@@ -38,8 +39,8 @@ static void coord_run_cleanup(struct coord *c)
         }
         if (w->pidfd >= 0)
             close(w->pidfd);
-        if (w->waiting)
-            crmpi_nng.nng_msg_free(w->waiting);
+        if (w->req)
+            crmpi_nng.nng_msg_free(w->req);
         crmpi_wire_free(w->hello);
         w->pid = 0;
     }
@@ -56,14 +57,12 @@ static void coord_run_cleanup(struct coord *c)
         crmpi_wire_free(c->units[i].env);
     free(c->units);
     free(c->jobs);
+    free(c->unit_info);
     crmpi_jobs_free(&c->schedule);
     crmpi_token_free(&c->token);
-    for (struct coord_job *j = c->owned_jobs, *next; j; j = next) {
-        next = j->owned_next;
-        free(j->units);
-        free(j);
-    }
-    free(c->requeued);
+    crmpi_cst_destroy(&c->st);
+    free(c->pending);
+    crmpi_wire_free(c->result);
     crmpi_durations_free(&c->history);
     free(c->durations_path);
     crmpi_proc_env_free(&c->env);
@@ -85,8 +84,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         char **argv, int *exit_status)
 {
     *exit_status = -1;
-    struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT, .recv_fd = -1,
-                       .startup_status = -1 };
+    struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT,
+                       .recv_fd = -1 };
     struct crmpi_wakepipe_signals saved;
     int result = 0;
 
@@ -131,40 +130,49 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     c.report_started = 1;
 
+    struct crmpi_cst_config cfg = {
+        .workers = opts->workers,
+        .max_restarts = opts->max_restarts,
+        .max_attempts = COORD_MAX_ATTEMPTS,
+        .remote = opts->listen != NULL,
+        .fail_fast = criterion_options.fail_fast,
+        .heartbeat_ms = (int64_t) opts->heartbeat * 1000,
+        .timeout_grace_ms = COORD_TIMEOUT_GRACE_MS,
+        .exit_grace_ms = COORD_EXIT_GRACE_MS,
+    };
+    if (crmpi_cst_init(&c.st, &cfg)) {
+        crmpi_error("out of memory");
+        goto out_signals;
+    }
+
     /* Sandboxes of a worker that dies become our children: see coord_reap_orphans. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     c.started_ms = coord_now_ms();
-    /*
-     * One worker first, the others once it said hello: a binary whose
-     * workers cannot start (a bad --filter pattern) then says why once.
-     */
-    if (opts->workers)
-        crmpi_coord_spawn(&c);
-    if (!c.n_workers && !opts->listen) {
-        c.fatal = 1;
-    } else {
-        crmpi_info("%zu workers on %s", c.n_workers, c.url);
-        crmpi_coord_loop(&c);
-    }
+    crmpi_coord_loop(&c);
 
+    struct crmpi_cst_outcome oc;
+    crmpi_cst_outcome(&c.st, &oc);
     char why[64];
-    if (crmpi_wakepipe_signal()) {
-        snprintf(why, sizeof(why), "interrupted by signal %d", crmpi_wakepipe_signal());
-        c.stop_reason = why;
+    const char *reason = oc.stop_reason;
+    if (oc.interrupted) {
+        snprintf(why, sizeof(why), "interrupted by signal %d", oc.interrupted);
+        reason = why;
     }
-    if (c.stopping && c.stop_reason && c.have_units && c.done < c.n_units) {
-        crmpi_warn("run stopped early (%s): %zu of %zu tests did not run", c.stop_reason,
-                c.n_units - c.done, c.n_units);
-        crmpi_outputs_mark_incomplete(c.stop_reason);
+    if (reason && oc.not_run && !oc.startup_failed) {
+        crmpi_warn("run stopped early (%s): %zu of %zu tests did not run", reason, oc.not_run,
+                oc.total);
+        crmpi_outputs_mark_incomplete(reason);
     }
+    *exit_status = oc.exit_status;
 
     /* Workers that could not start: nothing ran, nothing to report. */
-    if (c.startup_failed)
+    if (oc.startup_failed)
         goto out_signals;
 
     struct crmpi_report_unit *runits = calloc(c.n_units ? c.n_units : 1, sizeof(*runits));
     if (!runits) {
         crmpi_error("out of memory");
+        *exit_status = 1;
         goto out_signals;
     }
     for (size_t i = 0; i < c.n_units; ++i)
@@ -172,13 +180,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     int64_t makespan_ms = coord_now_ms() - c.started_ms;
     int ok = crmpi_report_end(&c.report, runits, c.n_units);
     free(runits);
-    result = ok == 1 && !c.fatal;
+    result = ok == 1 && !oc.fatal && !oc.not_run;
     crmpi_summary_save_history(&c);
     if (opts->slowest)
         crmpi_summary_print_slowest(&c);
-    /* Criterion's --fail-fast ends the process with 1, --always-succeed or not. */
-    if (c.stop_reason && !strcmp(c.stop_reason, "--fail-fast"))
-        c.exit_status = 1;
     if (crmpi_diag_level() >= CRMPI_DIAG_INFO)
         crmpi_summary_print_efficiency(&c, makespan_ms);
 
@@ -190,7 +195,5 @@ out:
     coord_run_cleanup(&c);
     if (crmpi_wakepipe_signal())
         *exit_status = 128 + crmpi_wakepipe_signal();
-    else if (c.exit_status)
-        *exit_status = c.exit_status;
     return result;
 }

@@ -1,13 +1,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crit.h"
 #include "coord_i.h"
 #include "criterion-mproc.h"
 #include "diag.h"
 #include "hooks.h"
+#include "units.h"
 
 struct coord_sched_annotations {
     const struct crmp_schedule **v;
@@ -109,6 +112,22 @@ static int coord_sched_select_shard(struct coord *c, const struct crmpi_sched_un
     return 0;
 }
 
+/*
+ * What the policy needs to know of a unit: its timeout, and whether --filter
+ * left it out (then it is not counted among the tests that did not run).
+ */
+static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_report_unit *u)
+{
+    double t = crmpi_crit_timeout_of(&u->suite->suite, u->test);
+    int counted = 1;
+    if (criterion_options.pattern) {
+        char name[512];
+        snprintf(name, sizeof(name), "%s/%s", u->test->category, u->test->name);
+        counted = !fnmatch(criterion_options.pattern, name, FNM_EXTMATCH);
+    }
+    return (struct crmpi_cst_unit_info) { .timeout_ms = (int64_t) (t * 1000), .counted = counted };
+}
+
 int crmpi_coord_sched_build(struct coord *c)
 {
     struct coord_sched_annotations ann = { 0 };
@@ -148,12 +167,8 @@ int crmpi_coord_sched_build(struct coord *c)
 
     size_t k = 0;
     for (size_t i = 0; i < c->n_units; ++i) {
-        if (!mine[i]) {
-            /* Another shard's: never run, never reported here. */
-            c->units[i].state = COORD_DONE;
-            ++c->done;
-            continue;
-        }
+        if (!mine[i])
+            continue;       /* another shard's: in no job, never run, never reported here */
         mine_su[k] = su[i];
         if (!mine_su[k].has_history)
             mine_su[k].est_ns = 0;
@@ -166,13 +181,16 @@ int crmpi_coord_sched_build(struct coord *c)
         for (size_t u = 0; u < c->schedule.v[j].n; ++u)
             c->schedule.v[j].units[u] = index[c->schedule.v[j].units[u]];
     c->jobs = calloc(c->schedule.n ? c->schedule.n : 1, sizeof(*c->jobs));
-    if (!c->jobs) {
+    c->unit_info = calloc(c->n_units ? c->n_units : 1, sizeof(*c->unit_info));
+    if (!c->jobs || !c->unit_info) {
         rc = -ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < c->schedule.n; ++i)
-        c->jobs[i] = (struct coord_job) { .units = c->schedule.v[i].units, .n = c->schedule.v[i].n };
-    c->q_len = c->schedule.n;
+        c->jobs[i] = (struct crmpi_cst_job) { .units = c->schedule.v[i].units,
+                                              .n = c->schedule.v[i].n };
+    for (size_t i = 0; i < c->n_units; ++i)
+        c->unit_info[i] = coord_sched_unit_info(&c->units[i].r);
 
 out:
     free(ann.v);

@@ -34,6 +34,7 @@ struct launcher {
     struct crmpi_wakepipe wake;
     struct launcher_worker workers[CRMPI_MAX_WORKERS];
     size_t n_workers;
+    int subreaper;              /* we adopt what our workers leave behind */
 };
 
 static int launcher_is_worker(pid_t pid, void *arg)
@@ -58,8 +59,11 @@ static void launcher_cleanup(struct launcher *l)
             close(w->pidfd);
         w->pid = 0;
     }
-    crmpi_proc_strays(1, launcher_is_worker, l);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    /* Children from before we became a subreaper are not ours to end. */
+    if (l->subreaper) {
+        crmpi_proc_strays(1, launcher_is_worker, l);
+        prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
     crmpi_proc_env_free(&l->env);
     crmpi_wakepipe_close(&l->wake);
     crmpi_token_free(&l->token);
@@ -122,7 +126,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     if (crmpi_wakepipe_open(&l->wake) || crmpi_proc_worker_env(&l->env, l->url, &l->token, opts))
         goto out;
     crmpi_wakepipe_signals_install(&l->wake, &saved);
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    l->subreaper = !prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     for (unsigned i = 0; i < opts->workers && i < CRMPI_MAX_WORKERS; ++i) {
         struct launcher_worker *w = &l->workers[l->n_workers++];

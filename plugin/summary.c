@@ -36,7 +36,7 @@ void crmpi_summary_save_history(const struct coord *c)
             .param = u->r.param,
         };
         known.v[known.n++] = d;
-        if (u->state == COORD_DONE && u->r.result) {
+        if (u->r.result) {
             d.ns = u->r.result->wall_ns;
             d.status = summary_status_letter(u->r.result);
             fresh.v[fresh.n++] = d;

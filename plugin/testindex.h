@@ -9,8 +9,14 @@
 
 #include "wire.h"
 
+struct crmpi_testindex_slot;
+
+/* An open-addressing hash table of the set's tests by suite and name. */
 struct crmpi_testindex {
     struct criterion_test_set *set;     /* borrowed */
+    struct crmpi_testindex_slot *slots; /* owned; cap of them, a power of two */
+    size_t cap;
+    size_t n_plain;                     /* tests that are not parameterized */
 };
 
 /* Indexes set (borrowed: it must outlive ix).  Returns 0 or -ENOMEM. */

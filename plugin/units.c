@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "crit.h"
 #include "units.h"
 
 static int units_push(struct crmpi_units *u, size_t *cap, struct crmpi_unit unit)
@@ -100,3 +101,4 @@ int crmpi_fingerprint_end(struct crmpi_fingerprint *fp, uint8_t out[32])
     fp->ctx = NULL;
     return ok ? 0 : -EIO;
 }
+

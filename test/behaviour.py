@@ -365,6 +365,45 @@ def fail_fast_exit_status(ctx):
         ctx.check('[FAIL]' in r.stderr, '--fail-fast %s: no failure reported' % ' '.join(extra))
 
 
+@case('worker-count-said')
+def worker_count_said(ctx):
+    """--mproc-verbose names the number of workers the run uses (it said "1 workers"), and no
+    more workers start than there are tests: 512 asked on 18 tests start 18 (issue 10, 9)."""
+    r = ctx.run('strlib', ['--mproc=3', '--mproc-verbose'])
+    ctx.check(re.search(r'info: 3 workers on ', r.stderr), '--mproc=3 does not say 3 workers')
+    r = ctx.run('failing', ['--mproc=512', '--mproc-verbose'])
+    ctx.check(re.search(r'info: 18 workers on ', r.stderr), '--mproc=512 on 18 tests: not 18')
+    started = re.findall(r'info: worker \d+: \d+ tests', r.stderr)
+    ctx.check(len(started) == 18, '--mproc=512 on 18 tests started %d workers' % len(started))
+
+
+@case('filter-not-counted')
+def filter_not_counted(ctx):
+    """The tests --filter left out are not among those that "did not run" (issue 10, 9)."""
+    pattern = '--filter=failing/[a-c]*'
+    plain = ctx.run('failing', ['-j1', pattern], preload=False)
+    m = re.search(r'Tested: (\d+)', plain.stderr)
+    r = ctx.run('failing', ['--mproc=1', '--fail-fast', pattern])
+    said = re.search(r'(\d+) of (\d+) tests did not run', r.stderr)
+    if ctx.check(m and said, 'no count of the tests that did not run'):
+        ctx.check(said.group(2) == m.group(1), '"did not run" counts %s tests, the filter keeps %s'
+                  % (said.group(2), m.group(1)))
+
+
+@case('dispatch-before-print')
+def dispatch_before_print(ctx):
+    """A finished test's next one is handed out before the finished one is printed, so a slow
+    reader of stderr does not stall the workers (issue 10, 10)."""
+    r = ctx.run('strlib', ['--mproc=1', '--verbose', '--mproc-verbose=2'])
+    lines = [l for l in r.stderr.splitlines()
+             if ' takes ' in l or re.match(r'\[(PASS|FAIL)\] ', l)]
+    first_result = next((i for i, l in enumerate(lines) if ' takes ' not in l), None)
+    takes_before = sum(1 for l in lines[:first_result or 0] if ' takes ' in l)
+    ctx.check(first_result is not None and takes_before == 2,
+              'the first result was printed after %d assignments, expected 2 (next one first)'
+              % takes_before)
+
+
 @case('interrupt')
 def interrupt(ctx):
     """SIGINT while tests run: the run ends, workers and TMPDIR are cleaned up."""

@@ -16,6 +16,22 @@
 
 #include "criterion-mproc.h"
 
+/*
+ * FAULT_DELETE_SELF=PATH: a binary that deletes itself (a copy at PATH, never
+ * the build's) as it starts, so that no worker can be started from it.
+ */
+__attribute__((constructor)) static void delete_self(void)
+{
+    const char *path = getenv("FAULT_DELETE_SELF");
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (!path || len <= 0)
+        return;
+    exe[len] = '\0';
+    if (!strcmp(exe, path))
+        unlink(path);
+}
+
 /* Creates $FAULT_DIR/<name>; 1 the first time in the whole run, 0 after. */
 static int first_time(const char *name)
 {

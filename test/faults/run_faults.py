@@ -173,6 +173,22 @@ def restarts_exhausted(ctx):
     return [p]
 
 
+@case('binary-deleted')
+def binary_deleted(ctx):
+    """No worker can be started (the binary deleted itself; posix_spawn fails as it would with
+    EAGAIN under a pids limit): the run ends at once, non-zero, saying why (issue 10, 1).  It
+    used to wait forever."""
+    copy = os.path.join(ctx.root, 'faults-copy')
+    shutil.copy2(ctx.exes['faults'], copy)
+    ctx.exes['copy'] = copy
+    t0 = time.monotonic()
+    p = ctx.run('copy', ['--mproc=2'], ['FAULT_DELETE_SELF=' + copy], timeout=20)
+    ctx.check(time.monotonic() - t0 < 15, 'the run did not end promptly')
+    ctx.check(p.returncode not in (0, None), 'exit %s, expected non-zero' % p.returncode)
+    ctx.check('cannot start worker' in p.err, 'no word on why no worker started')
+    return [p]
+
+
 @case('hang-timeout')
 def hang_timeout(ctx):
     t0 = time.monotonic()

@@ -1,0 +1,855 @@
+/*
+ * The coordinator's policy (see coord_state.h).  Every function here only
+ * reads and writes the state it is given and appends actions.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "coord_state.h"
+
+/* A job put back: what a dead worker left of its own. */
+struct crmpi_cst_owned_job {
+    struct crmpi_cst_job job;
+    size_t *units;
+    struct crmpi_cst_owned_job *next;
+};
+
+/* ---- actions ------------------------------------------------------------------- */
+
+static struct crmpi_cst_action *cst_push(struct crmpi_cst *st, enum crmpi_cst_act_kind kind,
+        uint32_t w)
+{
+    if (st->n_acts == st->cap_acts) {
+        size_t cap = st->cap_acts ? 2 * st->cap_acts : 16;
+        struct crmpi_cst_action *grown = realloc(st->acts, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        st->acts = grown;
+        st->cap_acts = cap;
+    }
+    struct crmpi_cst_action *a = &st->acts[st->n_acts++];
+    *a = (struct crmpi_cst_action) { .kind = kind, .worker = w, .unit = CRMPI_CST_NONE };
+    return a;
+}
+
+/* Appends an action; -ENOMEM on failure (the event then fails as a whole). */
+#define CST_PUSH(st, a, kind, w)                    \
+    do {                                            \
+        if (!((a) = cst_push((st), (kind), (w))))   \
+            return -ENOMEM;                         \
+    } while (0)
+
+static int cst_act(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w, uint32_t unit)
+{
+    struct crmpi_cst_action *a;
+    CST_PUSH(st, a, kind, w);
+    a->unit = unit;
+    return 0;
+}
+
+static int cst_act_why(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w,
+        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int cst_act_why(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w,
+        const char *fmt, ...)
+{
+    struct crmpi_cst_action *a;
+    CST_PUSH(st, a, kind, w);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->why, sizeof(a->why), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static int cst_note(struct crmpi_cst *st, enum crmpi_cst_note note, uint32_t w, uint32_t unit,
+        int value)
+{
+    struct crmpi_cst_action *a;
+    CST_PUSH(st, a, CRMPI_CST_ACT_NOTE, w);
+    a->note = note;
+    a->unit = unit;
+    a->value = value;
+    return 0;
+}
+
+/* ---- set-up -------------------------------------------------------------------- */
+
+int crmpi_cst_init(struct crmpi_cst *st, const struct crmpi_cst_config *cfg)
+{
+    *st = (struct crmpi_cst) { .cfg = *cfg, .startup_status = -1, .end_deadline_ms = -1 };
+    if (!st->cfg.max_attempts)
+        st->cfg.max_attempts = 1;
+    st->cap_acts = 16 + 4 * (size_t) cfg->workers;
+    st->acts = calloc(st->cap_acts, sizeof(*st->acts));
+    if (!st->acts) {
+        st->cap_acts = 0;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void crmpi_cst_destroy(struct crmpi_cst *st)
+{
+    for (struct crmpi_cst_owned_job *j = st->owned, *next; j; j = next) {
+        next = j->next;
+        free(j->units);
+        free(j);
+    }
+    free(st->requeued);
+    free(st->units);
+    free(st->workers);
+    free(st->acts);
+    *st = (struct crmpi_cst) { 0 };
+}
+
+static int cst_new_worker(struct crmpi_cst *st, int remote, uint32_t *id)
+{
+    if (st->n_workers == st->cap_workers) {
+        size_t cap = st->cap_workers ? 2 * st->cap_workers : 8;
+        struct crmpi_cst_worker *grown = realloc(st->workers, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        st->workers = grown;
+        st->cap_workers = cap;
+    }
+    *id = (uint32_t) st->n_workers;
+    st->workers[st->n_workers++] = (struct crmpi_cst_worker) {
+        .state = CRMPI_CST_W_STARTING, .remote = remote, .unit = CRMPI_CST_NONE,
+    };
+    return 0;
+}
+
+int crmpi_cst_add_remote(struct crmpi_cst *st, uint32_t *w)
+{
+    return cst_new_worker(st, 1, w);
+}
+
+/* ---- queries ------------------------------------------------------------------- */
+
+static int cst_alive(const struct crmpi_cst_worker *w)
+{
+    return w->state != CRMPI_CST_W_GONE;
+}
+
+size_t crmpi_cst_alive(const struct crmpi_cst *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_workers; ++i)
+        n += cst_alive(&st->workers[i]);
+    return n;
+}
+
+static size_t cst_alive_local(const struct crmpi_cst *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_workers; ++i)
+        n += cst_alive(&st->workers[i]) && !st->workers[i].remote;
+    return n;
+}
+
+static int cst_all_done(const struct crmpi_cst *st)
+{
+    return st->have_units && st->done == st->n_units;
+}
+
+static int cst_work_queued(const struct crmpi_cst *st)
+{
+    return st->n_requeued || st->q_head < st->n_jobs;
+}
+
+static size_t cst_not_run(const struct crmpi_cst *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_units; ++i) {
+        const struct crmpi_cst_unit *u = &st->units[i];
+        n += u->info.counted && (u->state == CRMPI_CST_QUEUED || u->state == CRMPI_CST_RUNNING);
+    }
+    return n;
+}
+
+void crmpi_cst_outcome(const struct crmpi_cst *st, struct crmpi_cst_outcome *out)
+{
+    *out = (struct crmpi_cst_outcome) {
+        .ended = st->phase == CRMPI_CST_ENDED,
+        .interrupted = st->interrupted,
+        .fail_fast = st->fail_fast_hit,
+        .fatal = st->fatal,
+        .startup_failed = st->startup_failed,
+        .exit_status = -1,
+        .total = st->counted_total,
+        .not_run = cst_not_run(st),
+        .stop_reason = st->stopping ? st->stop_reason : NULL,
+    };
+    if (st->interrupted)
+        out->exit_status = 128 + st->interrupted;
+    else if (st->startup_failed)
+        out->exit_status = st->startup_status > 0 ? st->startup_status : 1;
+    else if (st->fail_fast_hit)
+        out->exit_status = 1;       /* Criterion's --fail-fast, --always-succeed or not */
+    else if (st->fatal || out->not_run)
+        out->exit_status = 1;       /* never a silent success with tests missing */
+}
+
+int64_t crmpi_cst_next_deadline(const struct crmpi_cst *st, int64_t now_ms)
+{
+    int64_t next = -1;
+#define CST_EARLIER(t) do { int64_t t_ = (t); if (next < 0 || t_ < next) next = t_; } while (0)
+    if (st->phase == CRMPI_CST_ENDING)
+        CST_EARLIER(st->end_deadline_ms);
+    for (size_t i = 0; i < st->n_workers; ++i) {
+        const struct crmpi_cst_worker *w = &st->workers[i];
+        if (!cst_alive(w) || w->dropped)
+            continue;
+        if (st->cfg.heartbeat_ms && w->hello_ok)
+            CST_EARLIER(w->last_beat_ms + st->cfg.heartbeat_ms + 1);
+        if (w->unit != CRMPI_CST_NONE && st->units[w->unit].info.timeout_ms > 0)
+            CST_EARLIER(st->units[w->unit].started_ms + st->units[w->unit].info.timeout_ms
+                    + st->cfg.timeout_grace_ms + 1);
+    }
+#undef CST_EARLIER
+    return next < 0 ? -1 : next < now_ms ? now_ms : next;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+/* A worker finishes its job (a group runs in one worker) before it takes another. */
+static uint32_t cst_next_unit(struct crmpi_cst *st, struct crmpi_cst_worker *w)
+{
+    if (!w->job || w->job_next >= w->job->n) {
+        w->job = NULL;
+        w->job_next = 0;
+        if (st->n_requeued)
+            w->job = &st->requeued[--st->n_requeued]->job;
+        else if (st->q_head < st->n_jobs)
+            w->job = &st->jobs[st->q_head++];
+        else
+            return CRMPI_CST_NONE;
+    }
+    return (uint32_t) w->job->units[w->job_next++];
+}
+
+/* Answers w's request: its next unit, Stop, or a hold until work exists. */
+static int cst_dispatch(struct crmpi_cst *st, uint32_t id, int64_t now)
+{
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (st->stopping || cst_all_done(st) || st->phase != CRMPI_CST_RUNNING_PHASE) {
+        w->held = 0;
+        return cst_act_why(st, CRMPI_CST_ACT_STOP, id, "%s", st->stop_reason ? st->stop_reason : "");
+    }
+    uint32_t u = cst_next_unit(st, w);
+    if (u == CRMPI_CST_NONE) {
+        w->held = 1;        /* others still run: a unit may come back */
+        return cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+    }
+    w->held = 0;
+    w->unit = u;
+    st->units[u] = (struct crmpi_cst_unit) {
+        .state = CRMPI_CST_RUNNING, .worker = id, .attempts = st->units[u].attempts,
+        .started_ms = now, .info = st->units[u].info,
+    };
+    ++st->running;
+    return cst_act(st, CRMPI_CST_ACT_ASSIGN, id, u);
+}
+
+/* Answers held requests while there is an answer other than "wait". */
+static int cst_wake_held(struct crmpi_cst *st, int64_t now)
+{
+    for (size_t i = 0; i < st->n_workers; ++i) {
+        if (!st->workers[i].held)
+            continue;
+        if (!st->stopping && !cst_all_done(st) && st->phase == CRMPI_CST_RUNNING_PHASE
+                && !cst_work_queued(st))
+            return 0;
+        int rc = cst_dispatch(st, (uint32_t) i, now);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Puts back, at the front, first (when not NONE) and the rest of w's job. */
+static int cst_requeue(struct crmpi_cst *st, struct crmpi_cst_worker *w, uint32_t first)
+{
+    size_t rest = w->job ? w->job->n - w->job_next : 0;
+    size_t n = rest + (first != CRMPI_CST_NONE);
+    if (!n) {
+        w->job = NULL;
+        return 0;
+    }
+    struct crmpi_cst_owned_job *j = calloc(1, sizeof(*j));
+    size_t *units = calloc(n, sizeof(*units));
+    if (!j || !units) {
+        free(j);
+        free(units);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    if (first != CRMPI_CST_NONE)
+        units[k++] = first;
+    for (size_t i = 0; i < rest; ++i)
+        units[k++] = w->job->units[w->job_next + i];
+    *j = (struct crmpi_cst_owned_job) { .job = { units, n }, .units = units, .next = st->owned };
+    st->owned = j;
+    /* Units are disjoint, so at most n_units jobs are ever back at once. */
+    st->requeued[st->n_requeued++] = j;
+    w->job = NULL;
+    w->job_next = 0;
+    return 0;
+}
+
+/* ---- the end ----------------------------------------------------------------------- */
+
+static int cst_kill(struct crmpi_cst *st, uint32_t id, const char *why)
+{
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (w->dropped || !cst_alive(w))
+        return 0;
+    w->dropped = 1;
+    return cst_act_why(st, CRMPI_CST_ACT_KILL, id, "%s", why);
+}
+
+static int cst_maybe_ended(struct crmpi_cst *st)
+{
+    if (st->phase != CRMPI_CST_ENDING || crmpi_cst_alive(st))
+        return 0;
+    st->phase = CRMPI_CST_ENDED;
+    return cst_act(st, CRMPI_CST_ACT_END, CRMPI_CST_NONE, CRMPI_CST_NONE);
+}
+
+/*
+ * No more work goes out: held requests get Stop, busy workers are killed
+ * when the run was stopped (their units are not counted), and workers get
+ * exit_grace_ms to leave.
+ */
+static int cst_begin_end(struct crmpi_cst *st, int64_t now)
+{
+    if (st->phase != CRMPI_CST_RUNNING_PHASE)
+        return cst_maybe_ended(st);
+    st->phase = CRMPI_CST_ENDING;
+    st->end_deadline_ms = now + st->cfg.exit_grace_ms;
+    int rc = cst_wake_held(st, now);
+    for (size_t i = 0; i < st->n_workers && !rc && st->stopping; ++i)
+        if (st->workers[i].unit != CRMPI_CST_NONE)
+            rc = cst_kill(st, (uint32_t) i, st->stop_reason);
+    if (!rc && st->stopping && st->have_units) {
+        size_t not_run = cst_not_run(st);
+        if (not_run) {
+            struct crmpi_cst_action *a;
+            CST_PUSH(st, a, CRMPI_CST_ACT_NOTE, CRMPI_CST_NONE);
+            a->note = CRMPI_CST_NOTE_STOPPED;
+            a->value = (int) not_run;
+            a->total = st->counted_total;
+            snprintf(a->why, sizeof(a->why), "%s", st->stop_reason);
+        }
+    }
+    return rc ? rc : cst_maybe_ended(st);
+}
+
+static int cst_stop(struct crmpi_cst *st, const char *reason, int64_t now)
+{
+    if (!st->stopping) {
+        st->stopping = 1;
+        st->stop_reason = reason;
+    }
+    return cst_begin_end(st, now);
+}
+
+static int cst_fatal(struct crmpi_cst *st, const char *reason, int64_t now)
+{
+    st->fatal = 1;
+    return cst_stop(st, reason, now);
+}
+
+/* ---- hello and authentication ------------------------------------------------------- */
+
+/* w was just sent a Reject: a local one is ours to end; a remote one closes itself. */
+static int cst_refuse(struct crmpi_cst *st, uint32_t id, const char *why)
+{
+    struct crmpi_cst_worker *w = &st->workers[id];
+    w->refused = 1;
+    if (w->remote) {
+        w->state = CRMPI_CST_W_GONE;
+        return 0;
+    }
+    return cst_kill(st, id, why);
+}
+
+static int cst_reject(struct crmpi_cst *st, uint32_t id, const char *why)
+{
+    int rc = cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "%s", why);
+    return rc ? rc : cst_refuse(st, id, why);
+}
+
+/* Answers id's request unanswered and drops the worker. */
+static int cst_drop(struct crmpi_cst *st, uint32_t id, const char *why)
+{
+    int rc = cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
+    return rc ? rc : cst_kill(st, id, why);
+}
+
+/* The hello of an authenticated (or token-less) worker. */
+static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
+{
+    struct crmpi_cst_worker *w = &st->workers[id];
+    char why[160];
+    w->last_beat_ms = now;
+    if (!st->have_units) {
+        if (!w->list_ok) {
+            snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests): "
+                    "not the same binary", id, w->list_n);
+            return cst_reject(st, id, why);
+        }
+        w->state = CRMPI_CST_W_ADOPTING;
+        return cst_act(st, CRMPI_CST_ACT_ADOPT, id, CRMPI_CST_NONE);
+    }
+    if (w->list_n != st->n_units || memcmp(w->fingerprint, st->fingerprint, 32)) {
+        snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests, "
+                "expected %zu): not the same binary", id, w->list_n, st->n_units);
+        return cst_reject(st, id, why);
+    }
+    w->state = CRMPI_CST_W_READY;
+    w->hello_ok = 1;
+    return cst_dispatch(st, id, now);
+}
+
+static int cst_on_hello(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    uint32_t id = ev->worker;
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (w->state != CRMPI_CST_W_STARTING)
+        return cst_drop(st, id, "said hello twice");
+    w->list_n = ev->u.hello.n_units;
+    w->list_ok = ev->u.hello.list_ok;
+    if (ev->u.hello.fingerprint)
+        memcpy(w->fingerprint, ev->u.hello.fingerprint, 32);
+    switch (ev->u.hello.auth) {
+    case CRMPI_CST_AUTH_MISSING:
+        return cst_reject(st, id, "this coordinator requires a token "
+                "(CRITERION_MPROC_TOKEN or --mproc-token-file)");
+    case CRMPI_CST_AUTH_CHALLENGE:
+        w->state = CRMPI_CST_W_AUTH;
+        return cst_act(st, CRMPI_CST_ACT_CHALLENGE, id, CRMPI_CST_NONE);
+    case CRMPI_CST_AUTH_NONE:
+        break;
+    }
+    return cst_accept(st, id, ev->now_ms);
+}
+
+static int cst_on_auth(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    uint32_t id = ev->worker;
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (w->state != CRMPI_CST_W_AUTH) {
+        int rc = cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "unexpected authentication");
+        return rc ? rc : cst_kill(st, id, "authenticated twice");
+    }
+    if (ev->kind == CRMPI_CST_EV_AUTH_FAILED)
+        return cst_reject(st, id, "authentication failed: wrong token");
+    return cst_accept(st, id, ev->now_ms);
+}
+
+static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    uint32_t id = ev->worker;
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (w->state != CRMPI_CST_W_ADOPTING || st->have_units)
+        return -EINVAL;
+    size_t n = ev->u.units.n_units;
+    st->units = calloc(n ? n : 1, sizeof(*st->units));
+    st->requeued = calloc(n ? n : 1, sizeof(*st->requeued));
+    if (!st->units || !st->requeued)
+        return -ENOMEM;
+    st->n_units = n;
+    for (size_t i = 0; i < n; ++i)
+        st->units[i] = (struct crmpi_cst_unit) {
+            .state = CRMPI_CST_EXCLUDED, .worker = CRMPI_CST_NONE, .info = ev->u.units.info[i],
+        };
+    size_t runnable = 0;
+    for (size_t j = 0; j < ev->u.units.n_jobs; ++j)
+        for (size_t k = 0; k < ev->u.units.jobs[j].n; ++k) {
+            size_t u = ev->u.units.jobs[j].units[k];
+            if (u >= n || st->units[u].state != CRMPI_CST_EXCLUDED)
+                return -EINVAL;
+            st->units[u].state = CRMPI_CST_QUEUED;
+            ++runnable;
+            st->counted_total += st->units[u].info.counted != 0;
+        }
+    st->done = n - runnable;
+    st->jobs = ev->u.units.jobs;
+    st->n_jobs = ev->u.units.n_jobs;
+    memcpy(st->fingerprint, w->fingerprint, 32);
+    st->have_units = 1;
+    w->state = CRMPI_CST_W_READY;
+    w->hello_ok = 1;
+
+    /* Never more workers than units to run: 512 asked, 4 units, 4 workers. */
+    st->want = st->cfg.workers;
+    if (st->want > runnable)
+        st->want = runnable ? (unsigned) runnable : 1;
+    int rc = cst_dispatch(st, id, ev->now_ms);
+    while (!rc && cst_alive_local(st) < st->want) {
+        uint32_t nw;
+        rc = cst_new_worker(st, 0, &nw);
+        if (!rc)
+            rc = cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
+    }
+    if (!rc)
+        rc = cst_note(st, CRMPI_CST_NOTE_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
+                (int) st->want);
+    if (!rc && cst_all_done(st))
+        rc = cst_begin_end(st, ev->now_ms);
+    return rc;
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+/* u is over: failed (or crashed) feeds --fail-fast. */
+static void cst_unit_done(struct crmpi_cst *st, uint32_t u, int failed)
+{
+    if (st->units[u].state == CRMPI_CST_RUNNING)
+        --st->running;
+    st->units[u].state = CRMPI_CST_DONE;
+    st->units[u].worker = CRMPI_CST_NONE;
+    ++st->done;
+    if (failed && st->cfg.fail_fast && !st->stopping) {
+        st->stopping = 1;
+        st->stop_reason = "--fail-fast";
+        st->fail_fast_hit = 1;
+    }
+}
+
+static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    uint32_t id = ev->worker, u = ev->u.result.unit;
+    struct crmpi_cst_worker *w = &st->workers[id];
+    if (!cst_alive(w))
+        return cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);  /* late: ignored */
+    if (w->state != CRMPI_CST_W_READY)
+        return cst_reject(st, id, "a result before hello");
+    if (w->unit == CRMPI_CST_NONE || w->unit != u) {
+        char why[96];
+        snprintf(why, sizeof(why), "sent a result for test %u it was not running", u);
+        return cst_drop(st, id, why);
+    }
+    w->unit = CRMPI_CST_NONE;
+    ++w->units_done;
+    cst_unit_done(st, u, ev->u.result.failed);
+    /* Dispatch first: a slow reader of the report must not stall this worker. */
+    int rc = w->dropped ? cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
+                        : cst_dispatch(st, id, ev->now_ms);
+    if (!rc)
+        rc = cst_act(st, CRMPI_CST_ACT_PRINT, id, u);
+    if (!rc && (st->stopping || cst_all_done(st)))
+        rc = cst_begin_end(st, ev->now_ms);
+    return rc;
+}
+
+/* ---- deaths ---------------------------------------------------------------------- */
+
+/* Starts replacements while work waits and the restart budget lasts. */
+static int cst_after_death(struct crmpi_cst *st, int64_t now)
+{
+    if (st->phase != CRMPI_CST_RUNNING_PHASE || st->stopping)
+        return cst_maybe_ended(st);
+    size_t alive = crmpi_cst_alive(st);
+    if (!st->have_units) {
+        /*
+         * Workers that die before their first word (a bad --filter, a binary
+         * that cannot start): another would die the same way.  With none
+         * left, end as the serial run would have.
+         */
+        if (alive || st->cfg.remote)
+            return 0;
+        st->startup_failed = 1;
+        int rc = cst_note(st, CRMPI_CST_NOTE_STARTUP_FAILED, CRMPI_CST_NONE, CRMPI_CST_NONE,
+                st->startup_status > 0 ? st->startup_status : 1);
+        return rc ? rc : cst_fatal(st, "the workers could not start", now);
+    }
+    int rc = 0;
+    while (!rc && cst_work_queued(st) && cst_alive_local(st) < st->want
+            && st->restarts < st->cfg.max_restarts) {
+        uint32_t nw;
+        ++st->restarts;
+        rc = cst_new_worker(st, 0, &nw);
+        if (!rc)
+            rc = cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
+        if (!rc)
+            rc = cst_note(st, CRMPI_CST_NOTE_REPLACEMENT, nw, CRMPI_CST_NONE, (int) st->restarts);
+        ++alive;
+    }
+    if (!rc && !alive && !st->cfg.remote && !cst_all_done(st)) {
+        rc = cst_note(st, CRMPI_CST_NOTE_ALL_DIED, CRMPI_CST_NONE, CRMPI_CST_NONE,
+                (int) cst_not_run(st));
+        if (!rc)
+            rc = cst_fatal(st, "every worker died", now);
+    }
+    return rc;
+}
+
+/*
+ * Worker id is gone (status as from waitpid; a remote one "exits" with its
+ * connection).  Its unit runs again, or is reported crashed once it took
+ * max_attempts workers down; the rest of its job goes back to the queue.
+ */
+static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
+{
+    struct crmpi_cst_worker *w = &st->workers[id];
+    int was_starting = w->state == CRMPI_CST_W_STARTING && !w->refused;
+    int rc = 0;
+    w->state = CRMPI_CST_W_GONE;
+    if (w->held) {
+        w->held = 0;
+        rc = cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
+    }
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int code = sig ? 128 + sig : WEXITSTATUS(status);
+    if (was_starting && !w->remote && !st->have_units)
+        st->startup_status = code;
+
+    uint32_t u = w->unit;
+    w->unit = CRMPI_CST_NONE;
+    if (u == CRMPI_CST_NONE) {
+        if (!rc && !clean && !was_starting && !w->dropped && !w->refused && !st->stopping
+                && !cst_all_done(st))
+            rc = cst_note(st, CRMPI_CST_NOTE_DIED_IDLE, id, CRMPI_CST_NONE, status);
+        if (!rc && !st->stopping)
+            rc = cst_requeue(st, w, CRMPI_CST_NONE);
+    } else if (st->stopping) {
+        /* Killed by us: the unit never finished and is not counted. */
+        st->units[u].state = CRMPI_CST_QUEUED;
+        --st->running;
+        w->job = NULL;
+    } else {
+        struct crmpi_cst_unit *cu = &st->units[u];
+        ++cu->attempts;
+        --st->running;
+        cu->state = CRMPI_CST_QUEUED;
+        if (cu->attempts >= st->cfg.max_attempts) {
+            if (!rc)
+                rc = cst_note(st, CRMPI_CST_NOTE_CRASHED, id, u, (int) cu->attempts);
+            if (!rc) {
+                struct crmpi_cst_action *a;
+                CST_PUSH(st, a, CRMPI_CST_ACT_CRASH, id);
+                a->unit = u;
+                a->value = sig ? sig : SIGKILL;
+            }
+            cst_unit_done(st, u, 1);
+            if (!rc)
+                rc = cst_requeue(st, w, CRMPI_CST_NONE);
+        } else {
+            if (!rc)
+                rc = cst_note(st, w->remote ? CRMPI_CST_NOTE_REMOTE_LOST : CRMPI_CST_NOTE_RETRY,
+                        id, u, status);
+            if (!rc)
+                rc = cst_requeue(st, w, u);
+        }
+    }
+    if (!rc && (st->stopping || cst_all_done(st)))
+        rc = cst_begin_end(st, now);
+    if (!rc)
+        rc = cst_wake_held(st, now);
+    if (!rc)
+        rc = cst_after_death(st, now);
+    return rc;
+}
+
+static int cst_on_spawn_failed(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    int rc = cst_note(st, CRMPI_CST_NOTE_SPAWN_FAILED, ev->worker, CRMPI_CST_NONE, ev->u.err);
+    if (rc)
+        return rc;
+    return cst_gone(st, ev->worker, 1 << 8, ev->now_ms);
+}
+
+static int cst_on_pipe_closed(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    struct crmpi_cst_worker *w = &st->workers[ev->worker];
+    if (!cst_alive(w))
+        return 0;
+    if (w->remote)      /* a host that goes away: its test runs elsewhere */
+        return cst_gone(st, ev->worker, w->unit != CRMPI_CST_NONE ? SIGPIPE : 0, ev->now_ms);
+    /* A local one closes when told to stop; mid-test, its process is hung or dying. */
+    if (w->unit != CRMPI_CST_NONE && !st->stopping)
+        return cst_kill(st, ev->worker, "its connection closed");
+    return 0;
+}
+
+/* ---- time ----------------------------------------------------------------------- */
+
+static int cst_on_tick(struct crmpi_cst *st, int64_t now)
+{
+    int rc = 0;
+    for (size_t i = 0; i < st->n_workers && !rc; ++i) {
+        struct crmpi_cst_worker *w = &st->workers[i];
+        if (!cst_alive(w) || w->dropped)
+            continue;
+        char why[96];
+        if (st->cfg.heartbeat_ms && w->hello_ok
+                && now - w->last_beat_ms > st->cfg.heartbeat_ms) {
+            snprintf(why, sizeof(why), "no heartbeat for %lld s: hung",
+                    (long long) (st->cfg.heartbeat_ms / 1000));
+            rc = cst_kill(st, (uint32_t) i, why);
+        } else if (w->unit != CRMPI_CST_NONE && st->units[w->unit].info.timeout_ms > 0
+                && now - st->units[w->unit].started_ms
+                   > st->units[w->unit].info.timeout_ms + st->cfg.timeout_grace_ms) {
+            snprintf(why, sizeof(why), "test %u ran past its timeout and did not end", w->unit);
+            rc = cst_kill(st, (uint32_t) i, why);
+        }
+    }
+    if (rc || st->phase != CRMPI_CST_ENDING || now < st->end_deadline_ms)
+        return rc;
+    /* Workers that did not leave in time: a remote one is forgotten, a local one killed. */
+    for (size_t i = 0; i < st->n_workers && !rc; ++i) {
+        struct crmpi_cst_worker *w = &st->workers[i];
+        if (!cst_alive(w))
+            continue;
+        if (w->remote) {
+            w->state = CRMPI_CST_W_GONE;
+            if (w->held)
+                rc = cst_act(st, CRMPI_CST_ACT_DISCARD, (uint32_t) i, CRMPI_CST_NONE);
+            w->held = 0;
+        } else {
+            w->dropped = 0;     /* kill again */
+            rc = cst_kill(st, (uint32_t) i, "did not exit in time");
+        }
+    }
+    st->end_deadline_ms = now + st->cfg.exit_grace_ms;
+    return rc ? rc : cst_maybe_ended(st);
+}
+
+/* ---- the entry point ---------------------------------------------------------------- */
+
+static int cst_known(const struct crmpi_cst *st, uint32_t w)
+{
+    return w < st->n_workers;
+}
+
+static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
+{
+    int64_t now = ev->now_ms;
+    struct crmpi_cst_worker *w = NULL;
+    switch (ev->kind) {
+    case CRMPI_CST_EV_START:
+    case CRMPI_CST_EV_TICK:
+    case CRMPI_CST_EV_SIGNAL:
+    case CRMPI_CST_EV_INTERNAL_ERROR:
+        break;
+    case CRMPI_CST_EV_HEARTBEAT:
+        if (ev->worker == CRMPI_CST_NONE)
+            break;
+        /* fall through */
+    default:
+        if (!cst_known(st, ev->worker))
+            return -EINVAL;
+        w = &st->workers[ev->worker];
+    }
+
+    switch (ev->kind) {
+    case CRMPI_CST_EV_START: {
+        if (st->phase != CRMPI_CST_RUNNING_PHASE || st->n_workers)
+            return -EINVAL;
+        if (!st->cfg.workers) {
+            if (st->cfg.remote)
+                return 0;
+            st->startup_failed = 1;
+            return cst_fatal(st, "no worker to start", now);
+        }
+        /* One worker first, the others once it said hello: a binary that cannot start says why once. */
+        uint32_t id;
+        int rc = cst_new_worker(st, 0, &id);
+        return rc ? rc : cst_act(st, CRMPI_CST_ACT_SPAWN, id, CRMPI_CST_NONE);
+    }
+    case CRMPI_CST_EV_SPAWNED:
+        return 0;
+    case CRMPI_CST_EV_SPAWN_FAILED:
+        return cst_on_spawn_failed(st, ev);
+    case CRMPI_CST_EV_HELLO:
+        return cst_on_hello(st, ev);
+    case CRMPI_CST_EV_AUTH_OK:
+    case CRMPI_CST_EV_AUTH_FAILED:
+        return cst_on_auth(st, ev);
+    case CRMPI_CST_EV_UNITS:
+        return cst_on_units(st, ev);
+    case CRMPI_CST_EV_ADOPT_FAILED: {
+        if (w->state != CRMPI_CST_W_ADOPTING)
+            return -EINVAL;
+        int rc = cst_reject(st, ev->worker,
+                ev->u.err == -ENOMEM ? "out of memory" : "the test list cannot be adopted");
+        return rc ? rc : cst_fatal(st, "internal error", now);
+    }
+    case CRMPI_CST_EV_RESULT:
+        if (st->have_units && ev->u.result.unit >= st->n_units)
+            return cst_drop(st, ev->worker, "sent a result for a test that does not exist");
+        return cst_on_result(st, ev);
+    case CRMPI_CST_EV_HEARTBEAT:
+        /* Only a worker that said hello (and proved the token) counts. */
+        if (w && cst_alive(w) && w->hello_ok)
+            w->last_beat_ms = now;
+        return cst_act(st, CRMPI_CST_ACT_HEARTBEAT, ev->worker, CRMPI_CST_NONE);
+    case CRMPI_CST_EV_BAD_MESSAGE:
+        if (!cst_alive(w))
+            return cst_act(st, CRMPI_CST_ACT_DISCARD, ev->worker, CRMPI_CST_NONE);
+        return cst_drop(st, ev->worker, "sent a malformed or unexpected message");
+    case CRMPI_CST_EV_EXITED:
+        if (!cst_alive(w) || w->remote)
+            return cst_maybe_ended(st);
+        return cst_gone(st, ev->worker, ev->u.status, now);
+    case CRMPI_CST_EV_PIPE_CLOSED:
+        return cst_on_pipe_closed(st, ev);
+    case CRMPI_CST_EV_TICK:
+        return cst_on_tick(st, now);
+    case CRMPI_CST_EV_SIGNAL:
+        if (!st->interrupted)
+            st->interrupted = ev->u.sig;
+        return cst_stop(st, "interrupted", now);
+    case CRMPI_CST_EV_INTERNAL_ERROR:
+        return cst_fatal(st, "internal error", now);
+    }
+    return -EINVAL;
+}
+
+int crmpi_cst_event(struct crmpi_cst *st, const struct crmpi_cst_event *ev,
+        const struct crmpi_cst_action **acts, size_t *n)
+{
+    st->n_acts = 0;
+    int rc = cst_step(st, ev);
+    *acts = st->acts;
+    *n = st->n_acts;
+    return rc;
+}
+
+const char *crmpi_cst_act_name(enum crmpi_cst_act_kind k)
+{
+    static const char *const names[] = {
+        [CRMPI_CST_ACT_ASSIGN] = "assign", [CRMPI_CST_ACT_STOP] = "stop",
+        [CRMPI_CST_ACT_HEARTBEAT] = "heartbeat", [CRMPI_CST_ACT_CHALLENGE] = "challenge",
+        [CRMPI_CST_ACT_REJECT] = "reject", [CRMPI_CST_ACT_HOLD] = "hold",
+        [CRMPI_CST_ACT_DISCARD] = "discard", [CRMPI_CST_ACT_ADOPT] = "adopt",
+        [CRMPI_CST_ACT_SPAWN] = "spawn", [CRMPI_CST_ACT_KILL] = "kill",
+        [CRMPI_CST_ACT_PRINT] = "print", [CRMPI_CST_ACT_CRASH] = "crash",
+        [CRMPI_CST_ACT_NOTE] = "note", [CRMPI_CST_ACT_END] = "end",
+    };
+    return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+const char *crmpi_cst_ev_name(enum crmpi_cst_ev_kind k)
+{
+    static const char *const names[] = {
+        [CRMPI_CST_EV_START] = "start", [CRMPI_CST_EV_SPAWNED] = "spawned",
+        [CRMPI_CST_EV_SPAWN_FAILED] = "spawn-failed", [CRMPI_CST_EV_HELLO] = "hello",
+        [CRMPI_CST_EV_AUTH_OK] = "auth-ok", [CRMPI_CST_EV_AUTH_FAILED] = "auth-failed",
+        [CRMPI_CST_EV_UNITS] = "units", [CRMPI_CST_EV_ADOPT_FAILED] = "adopt-failed",
+        [CRMPI_CST_EV_RESULT] = "result", [CRMPI_CST_EV_HEARTBEAT] = "heartbeat",
+        [CRMPI_CST_EV_BAD_MESSAGE] = "bad-message", [CRMPI_CST_EV_EXITED] = "exited",
+        [CRMPI_CST_EV_PIPE_CLOSED] = "pipe-closed", [CRMPI_CST_EV_TICK] = "tick",
+        [CRMPI_CST_EV_SIGNAL] = "signal", [CRMPI_CST_EV_INTERNAL_ERROR] = "internal-error",
+    };
+    return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
