@@ -45,12 +45,4 @@ int crmpi_fingerprint_add(struct crmpi_fingerprint *fp, const char *suite,
 /* Writes 32 bytes to out and releases fp (also on error). */
 int crmpi_fingerprint_end(struct crmpi_fingerprint *fp, uint8_t out[32]);
 
-/*
- * A unit's timeout in seconds: Criterion's rule (the test's, else its
- * suite's, capped by --timeout), and --timeout capping every test, also
- * those that declare no timeout of their own (Criterion 2.4.1 caps only the
- * declared ones: its issue #279).  0: none.  The worker applies it; the
- * coordinator kills a worker that overruns it by far.
- */
-
 #endif /* !CRMPI_UNITS_H_ */
