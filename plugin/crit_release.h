@@ -31,11 +31,6 @@ struct crmpi_release {
     const char *name;               /* "2.4.1" */
     size_t options_size;            /* sizeof(struct criterion_options) there */
     enum crmpi_json_style json;
-    /*
-     * Whether a parameter generator may run from the PRE_ALL report hook
-     * (2.3.3's cr_malloc arena is set up only when the runner starts).
-     */
-    unsigned params_in_pre_all : 1;
 };
 
 /*
@@ -56,7 +51,7 @@ const char *crmpi_release_found(void);
  */
 int crmpi_release_in_executable(void);
 
-/* The releases the plugin knows, as "2.3.3, 2.4.1, 2.4.2, 2.4.3". */
+/* The releases the plugin knows, as "2.4.1, 2.4.2, 2.4.3". */
 const char *crmpi_release_supported(void);
 
 /*
