@@ -16,9 +16,9 @@
  * which the plugin is compiled against.
  */
 static const struct crmpi_release release_table[] = {
-    { "2.4.1", 152, CRMPI_JSON_RAW_LINES },
-    { "2.4.2", 152, CRMPI_JSON_ESCAPED },
-    { "2.4.3", 152, CRMPI_JSON_ESCAPED },
+    { "2.4.1", 152, CRMPI_JSON_RAW_LINES, 0 },
+    { "2.4.2", 152, CRMPI_JSON_ESCAPED, 1 },
+    { "2.4.3", 152, CRMPI_JSON_ESCAPED, 1 },
 };
 
 /* Every release prints this in its console header and writes it in XML. */

@@ -31,6 +31,11 @@ struct crmpi_release {
     const char *name;               /* "2.4.1" */
     size_t options_size;            /* sizeof(struct criterion_options) there */
     enum crmpi_json_style json;
+    /*
+     * 2.4.2 and later: an eq() whose actual and expected stringify to the
+     * same bytes logs "@@@ <no difference -- ...>" instead of a diff.
+     */
+    unsigned equal_params_no_difference : 1;
 };
 
 /*
