@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +46,32 @@ static void shadow_anchor(void)
 
 enum shadow_where { SHADOW_PLUGIN, SHADOW_LIBRARY, SHADOW_EXECUTABLE };
 
+/* dl_iterate_phdr visits the executable first: whether data lies in it. */
+static int shadow_in_executable(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void) size;
+    uintptr_t addr = (uintptr_t) *(void **) data;
+    *(void **) data = NULL;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + ph->p_memsz)
+            return 1;
+    }
+    return -1;
+}
+
 /* Where the criterion_run_all_tests the binary calls is defined. */
 static enum shadow_where shadow_called(void)
 {
-    Dl_info mine, called, exe;
+    Dl_info mine, called;
     void *fn = dlsym(RTLD_DEFAULT, "criterion_run_all_tests");
-    void *main_fn = dlsym(RTLD_DEFAULT, "main");
     if (!fn || !dladdr((void *) shadow_anchor, &mine) || !dladdr(fn, &called))
         return SHADOW_PLUGIN;       /* nothing to say anything about */
     if (mine.dli_fbase == called.dli_fbase)
         return SHADOW_PLUGIN;
-    if (main_fn && dladdr(main_fn, &exe) && exe.dli_fbase == called.dli_fbase)
-        return SHADOW_EXECUTABLE;
-    return SHADOW_LIBRARY;
+    void *probe = fn;
+    return dl_iterate_phdr(shadow_in_executable, &probe) == 1 ? SHADOW_EXECUTABLE : SHADOW_LIBRARY;
 }
 
 void crmpi_shadow_check(void)
