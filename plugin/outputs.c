@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "crit.h"
+#include "crit_release.h"
 #include "outputs.h"
 
 struct outputs_provider {
@@ -183,39 +184,130 @@ static const char *json_path(const char *file)
     return slash ? slash + 1 : file;
 }
 
-static json_object *json_messages(const struct criterion_test_stats *ts)
+/*
+ * Criterion writes these strings unchecked: text that is not UTF-8 would make
+ * the report unparseable.  Each ill-formed sequence (its maximal valid
+ * prefix, or one byte) becomes U+FFFD, as JSON writers and decoders do.
+ * Returns an owned string, or NULL on ENOMEM.
+ */
+static char *json_valid_utf8(const char *in)
+{
+    static const char replacement[] = "\xef\xbf\xbd";
+    size_t len = strlen(in);
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *u = (const unsigned char *) in + i;
+        size_t need = u[0] < 0x80 ? 1 : u[0] >= 0xc2 && u[0] <= 0xdf ? 2
+                : u[0] >= 0xe0 && u[0] <= 0xef ? 3 : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
+        size_t ok = need ? 1 : 0;
+        while (ok && ok < need && i + ok < len && (u[ok] & 0xc0) == 0x80) {
+            /* The second byte's range excludes overlongs, surrogates, > U+10FFFF. */
+            if (ok == 1 && ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)
+                    || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f)))
+                break;
+            ++ok;
+        }
+        if (need && ok == need) {
+            memcpy(out + o, in + i, need);
+            o += need;
+            i += need;
+        } else {
+            memcpy(out + o, replacement, sizeof(replacement) - 1);
+            o += sizeof(replacement) - 1;
+            i += ok ? ok : 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/*
+ * 2.4.2 and later escape a message byte by byte with a signed char: a byte
+ * >= 0x80 is printed as "\u%04x" of a negative int, "\uffffffc3", which a
+ * JSON reader takes as U+FFFF followed by the text "ffc3".  The same content,
+ * written by json-c.  Returns an owned string, or NULL on ENOMEM.
+ */
+static char *json_sign_extended(const char *in)
+{
+    size_t len = strlen(in);
+    char *out = malloc(len * 7 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (const unsigned char *u = (const unsigned char *) in; *u; ++u) {
+        if (*u < 0x80)
+            out[o++] = (char) *u;
+        else
+            o += (size_t) sprintf(out + o, "\xef\xbf\xbf" "ff%02x", *u);
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Adds text (borrowed) to arr as the loaded release would write it. */
+static void json_add_text(json_object *arr, const char *text, int escaped)
+{
+    char *valid = escaped ? json_sign_extended(text) : json_valid_utf8(text);
+    if (valid)
+        json_object_array_add(arr, json_object_new_string(valid));
+    free(valid);
+}
+
+static json_object *json_string(const char *text)
+{
+    char *valid = json_valid_utf8(text);
+    json_object *o = json_object_new_string(valid ? valid : "");
+    free(valid);
+    return o;
+}
+
+static void json_add_assert(json_object *msgs, const struct criterion_assert_stats *a,
+        enum crmpi_json_style style)
+{
+    const char *file = json_path(a->file);
+    char *entry = NULL;
+    if (style == CRMPI_JSON_ESCAPED) {
+        const char *msg = a->message && *a->message ? a->message : "(no message)";
+        if (asprintf(&entry, "%s:%u: %s", file, a->line, msg) >= 0)
+            json_add_text(msgs, entry, 1);
+        free(entry);
+        return;
+    }
+    /* One entry per message line, continuation lines indented. */
+    char *dup = strdup(a->message ? a->message : "");
+    char *save = NULL;
+    char *line = dup ? strtok_r(dup, "\n", &save) : NULL;
+    /* A message with no line at all prints as Criterion's does (printf of NULL). */
+    if (asprintf(&entry, "%s:%u: %s", file, a->line, line ? line : "(null)") >= 0)
+        json_add_text(msgs, entry, 0);
+    free(entry);
+    while (line && (line = strtok_r(NULL, "\n", &save))) {
+        char *more = NULL;
+        if (asprintf(&more, "  %s", line) >= 0)
+            json_add_text(msgs, more, 0);
+        free(more);
+    }
+    free(dup);
+}
+
+static json_object *json_messages(const struct criterion_test_stats *ts,
+        enum crmpi_json_style style)
 {
     json_object *msgs = json_object_new_array();
     if (ts->test_status == CR_STATUS_SKIPPED) {
-        json_object_array_add(msgs, json_object_new_string(
-                ts->message ? ts->message : "The test was skipped."));
+        json_add_text(msgs, ts->message ? ts->message : "The test was skipped.",
+                style == CRMPI_JSON_ESCAPED && ts->message);
     } else if (ts->crashed) {
         json_object_array_add(msgs, json_object_new_string("The test crashed."));
     } else if (ts->timed_out) {
         json_object_array_add(msgs, json_object_new_string("The test timed out."));
     } else {
-        for (const struct criterion_assert_stats *a = ts->asserts; a; a = a->next) {
-            if (a->passed)
-                continue;
-            /* One entry per message line, continuation lines indented. */
-            char *dup = strdup(a->message ? a->message : "");
-            char *save = NULL;
-            char *line = dup ? strtok_r(dup, "\n", &save) : NULL;
-            char *first = NULL;
-            /* A message with no line at all prints as Criterion's does (printf of NULL). */
-            if (asprintf(&first, "%s:%u: %s", json_path(a->file), a->line, line ? line : "(null)") >= 0) {
-                json_object_array_add(msgs, json_object_new_string(first));
-                free(first);
-            }
-            while (line && (line = strtok_r(NULL, "\n", &save))) {
-                char *more = NULL;
-                if (asprintf(&more, "  %s", line) >= 0) {
-                    json_object_array_add(msgs, json_object_new_string(more));
-                    free(more);
-                }
-            }
-            free(dup);
-        }
+        for (const struct criterion_assert_stats *a = ts->asserts; a; a = a->next)
+            if (!a->passed)
+                json_add_assert(msgs, a, style);
     }
     return msgs;
 }
@@ -224,8 +316,15 @@ static json_object *json_counts(const char *name, size_t passed, size_t failed,
         size_t errored, size_t skipped)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, name ? "name" : "id",
-            json_object_new_string(name ? name : "Criterion v" CRMPI_CRITERION_VERSION));
+    if (name) {
+        json_object_object_add(o, "name", json_string(name));
+    } else {
+        /* The loaded library's release, which its own writer prints. */
+        const struct crmpi_release *r = crmpi_release_loaded();
+        char id[64];
+        snprintf(id, sizeof(id), "Criterion v%s", r ? r->name : CRMPI_CRITERION_VERSION);
+        json_object_object_add(o, "id", json_object_new_string(id));
+    }
     json_object_object_add(o, "passed", json_object_new_int64((int64_t) passed));
     json_object_object_add(o, "failed", json_object_new_int64((int64_t) failed));
     json_object_object_add(o, "errored", json_object_new_int64((int64_t) errored));
@@ -237,6 +336,8 @@ void crmpi_json_report(FILE *f, struct criterion_global_stats *stats)
 {
     json_object *root = json_counts(NULL, stats->tests_passed, stats->tests_failed,
             stats->tests_crashed, stats->tests_skipped);
+    const struct crmpi_release *r = crmpi_release_loaded();
+    enum crmpi_json_style style = r ? r->json : CRMPI_JSON_RAW_LINES;
     json_object *suites = json_object_new_array();
     for (struct criterion_suite_stats *ss = stats->suites; ss; ss = ss->next) {
         json_object *suite = json_counts(ss->suite->name, ss->tests_passed,
@@ -244,12 +345,12 @@ void crmpi_json_report(FILE *f, struct criterion_global_stats *stats)
         json_object *tests = json_object_new_array();
         for (struct criterion_test_stats *ts = ss->tests; ts; ts = ts->next) {
             json_object *test = json_object_new_object();
-            json_object_object_add(test, "name", json_object_new_string(ts->test->name));
+            json_object_object_add(test, "name", json_string(ts->test->name));
             json_object_object_add(test, "assertions",
                     json_object_new_int64(ts->passed_asserts + ts->failed_asserts));
             json_object_object_add(test, "status", json_object_new_string(json_status(ts)));
             if (ts->test_status != CR_STATUS_PASSED || ts->crashed || ts->timed_out)
-                json_object_object_add(test, "messages", json_messages(ts));
+                json_object_object_add(test, "messages", json_messages(ts, style));
             json_object_array_add(tests, test);
         }
         json_object_object_add(suite, "tests", tests);

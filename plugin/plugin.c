@@ -31,9 +31,11 @@
 #include "coordinator.h"
 #include "cpus.h"
 #include "crit.h"
+#include "crit_release.h"
 #include "diag.h"
 #include "options.h"
 #include "outputs.h"
+#include "shadow.h"
 #include "worker.h"
 #include "zygote.h"
 
@@ -71,6 +73,11 @@ static void *plugin_next(const char *name)
     void *fn = dlsym(RTLD_NEXT, name);
     if (!fn)
         fn = dlsym(RTLD_DEFAULT, name);
+    /* Our own definition is no way to Criterion's (a static Criterion). */
+    Dl_info mine, found;
+    if (fn && dladdr((void *) plugin_next, &mine) && dladdr(fn, &found)
+            && mine.dli_fbase == found.dli_fbase)
+        fn = NULL;
     return fn;
 }
 
@@ -83,6 +90,16 @@ __attribute__((constructor)) static void plugin_init(void)
     *(void **) &real.register_output_provider = plugin_next("criterion_register_output_provider");
     *(void **) &real.add_output = plugin_next("criterion_add_output");
 
+    crmpi_shadow_check();
+    if (crmpi_have_criterion() && !getenv("BXFI_MAP") && !(real.initialize && real.handle_args
+            && real.run_all_tests && real.finalize && real.register_output_provider
+            && real.add_output)) {
+        /* Every forwarder would call itself: say so rather than recurse. */
+        fprintf(stderr, "criterion-mproc: error: the plugin cannot reach libcriterion's entry "
+                "points (Criterion linked statically?): link a shared libcriterion after "
+                "-lcriterion-mproc, or do not link the plugin\n");
+        exit(CRMPI_EXIT_USAGE);
+    }
     if (getenv("BXFI_MAP"))
         plugin_role = PLUGIN_SANDBOX;
     else if (crmpi_worker_requested())
@@ -143,6 +160,12 @@ static void plugin_apply_options(void)
         plugin_apply_test_env();
     if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
         plugin_role = PLUGIN_COORDINATOR;
+    /* The plugin replays the loaded release's formats: it must know it. */
+    if (plugin_role != PLUGIN_PLAIN && !crmpi_release_loaded()) {
+        fprintf(stderr, "criterion-mproc: error: unsupported libcriterion (%s); "
+                "supported releases: %s\n", crmpi_release_found(), crmpi_release_supported());
+        exit(CRMPI_EXIT_USAGE);
+    }
 }
 
 CRMP_API struct criterion_test_set *criterion_initialize(void)

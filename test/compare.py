@@ -447,7 +447,8 @@ def json_canon(doc):
 
 
 def read(path):
-    with open(path, encoding='utf-8', errors='replace') as f:
+    # newline='': a \r in a message is not a line end to a report reader.
+    with open(path, encoding='utf-8', errors='replace', newline='') as f:
         return f.read()
 
 
@@ -495,7 +496,9 @@ def compare_reports(sdir, pdir, files):
             d += compare_xml_times(st, pt)
         else:
             try:
-                pj = parse_json_report(pt, strict=True)
+                # Valid JSON is UTF-8 (RFC 8259 section 8.1), whatever the test printed.
+                with open(pp, 'rb') as f:
+                    pj = parse_json_report(f.read().decode('utf-8'), strict=True)
             except ValueError as e:
                 problems.append('plugin JSON is not valid JSON: %s' % e)
                 continue
