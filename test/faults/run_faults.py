@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -374,6 +375,35 @@ def true_pull(ctx):
     ctx.check(any('worker 1 takes' in line for line in during),
               'the other worker took nothing while worker 0 was frozen')
     ctx.check(len(re.findall(r'worker \d+ takes', p.err)) == 12, 'not 12 assignments')
+    return [p]
+
+
+@case('durations-not-ours')
+def durations_not_ours(ctx):
+    """--mproc-durations naming a file that is not a durations file: run, warn, leave it."""
+    victim = os.path.join(ctx.root, 'passwd')
+    with open(victim, 'w') as f:
+        f.write('root:x:0:0:root:/root:/bin/bash\n')
+    p = ctx.run('faults', ['--mproc=2', '--mproc-durations=' + victim])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    with open(victim) as f:
+        ctx.check(f.read() == 'root:x:0:0:root:/root:/bin/bash\n', 'the foreign file was rewritten')
+    ctx.check(victim in p.err, 'no warning naming the file')
+    ctx.check(not [n for n in os.listdir(ctx.root) if n.startswith('passwd.')],
+              'a lock or temporary file was left beside it: %s' % os.listdir(ctx.root))
+    return [p]
+
+
+@case('durations-fifo')
+def durations_fifo(ctx):
+    """A FIFO as the durations file: the run must not block on it (it did, forever)."""
+    fifo = os.path.join(ctx.root, 'fifo')
+    os.mkfifo(fifo)
+    p = ctx.run('faults', ['--mproc=2'], ['CRITERION_MPROC_DURATIONS=' + fifo], timeout=30)
+    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(stat.S_ISFIFO(os.lstat(fifo).st_mode), 'the FIFO was replaced')
     return [p]
 
 
