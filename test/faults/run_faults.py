@@ -407,6 +407,29 @@ def durations_fifo(ctx):
     return [p]
 
 
+def tmpdir_unusable(ctx, tmpdir):
+    p = ctx.run('faults', ['--mproc=2'], ['TMPDIR=' + tmpdir])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0 as plain Criterion' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    said = [line for line in p.err.splitlines() if 'TMPDIR' in line]
+    ctx.check(len(said) == 1, 'not exactly one line about TMPDIR: %s' % said)
+    return [p]
+
+
+@case('tmpdir-missing')
+def tmpdir_missing(ctx):
+    """Needs the coordinator to make its directory with crmpi_runtime_dir (plugin/rundir.h)."""
+    return tmpdir_unusable(ctx, os.path.join(ctx.root, 'missing'))
+
+
+@case('tmpdir-not-a-directory')
+def tmpdir_not_a_directory(ctx):
+    """Needs the coordinator to make its directory with crmpi_runtime_dir (plugin/rundir.h)."""
+    path = os.path.join(ctx.root, 'file')
+    open(path, 'w').close()
+    return tmpdir_unusable(ctx, path)
+
+
 @case('valgrind-coordinator')
 def valgrind_coordinator(ctx):
     if not shutil.which('valgrind'):
