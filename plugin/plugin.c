@@ -148,6 +148,10 @@ static void plugin_apply_options(void)
         plugin_apply_test_env();
     if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
         plugin_role = PLUGIN_COORDINATOR;
+    char err[512];
+    if (plugin_role == PLUGIN_COORDINATOR
+            && crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
+        plugin_usage_error(err);
 }
 
 CRMP_API struct criterion_test_set *criterion_initialize(void)
