@@ -33,6 +33,7 @@
 #include "diag.h"
 #include "options.h"
 #include "outputs.h"
+#include "rlimits.h"
 #include "worker.h"
 #include "zygote.h"
 
@@ -148,9 +149,15 @@ static void plugin_apply_options(void)
         plugin_apply_test_env();
     if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
         plugin_role = PLUGIN_COORDINATOR;
+    if (plugin_role != PLUGIN_COORDINATOR)
+        return;
     char err[512];
-    if (plugin_role == PLUGIN_COORDINATOR
-            && crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
+    if (crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
+        plugin_usage_error(err);
+    /* Too tight a ulimit: say which, rather than report tests as crashed. */
+    struct crmpi_rlimits limits;
+    crmpi_rlimits_get(&limits);
+    if (crmpi_rlimits_check(&limits, plugin_opts.workers, err, sizeof(err)))
         plugin_usage_error(err);
 }
 

@@ -11,6 +11,7 @@ of the run is left.  Exit status: 0 pass, 1 fail, 77 skipped.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import stat
@@ -428,6 +429,100 @@ def tmpdir_not_a_directory(ctx):
     path = os.path.join(ctx.root, 'file')
     open(path, 'w').close()
     return tmpdir_unusable(ctx, path)
+
+
+def skip_if_sanitized(ctx):
+    """AddressSanitizer reserves terabytes of address space: no ulimit -v there."""
+    ldd = subprocess.run(['ldd', ctx.plugin], capture_output=True, text=True).stdout
+    if 'libasan' in ldd:
+        print('a sanitizer build cannot run under ulimit -v')
+        sys.exit(77)
+
+
+def limited(ctx, args, limit, value, as_user=None):
+    """A run under one resource limit (both soft and hard), as `ulimit` sets it."""
+    def preexec():
+        resource.setrlimit(limit, (value, value))
+        if as_user is not None:
+            os.setgid(as_user)
+            os.setuid(as_user)
+    e, wd = ctx.env()
+    if as_user is not None:
+        for d in (ctx.root, wd, e['TMPDIR'], e['FAULT_DIR']):
+            os.chmod(d, 0o777)
+    p = subprocess.Popen([ctx.exes['faults']] + args, env=e, cwd=wd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
+    p.crmp_env = e
+    p.crmp_wd = wd
+    return ctx.finish(p, timeout=60)
+
+
+def passes_or_names_the_limit(ctx, p, spelled):
+    """Pass as plain Criterion does, or stop with one line naming the limit (exit 2)."""
+    if p.returncode == 2:
+        lines = [line for line in p.err.splitlines() if line.strip()]
+        ctx.check(len(lines) == 1 and spelled in lines[0],
+                  'not one line naming %s: %s' % (spelled, lines))
+        ctx.check('Synthesis' not in p.err, 'tests ran although the run was refused')
+        return
+    ctx.check(p.returncode == 0, 'exit %s: neither passed nor named the limit' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check('CRASH' not in p.err, 'a passing test reported as crashed')
+
+
+@case('limit-as-120000')
+def limit_as_120000(ctx):
+    """ulimit -v 120000: nng deadlocked at its start (8 MiB thread stacks); both modes pass."""
+    skip_if_sanitized(ctx)
+    runs = []
+    for mode in ('exec', 'fork'):
+        p = limited(ctx, ['--mproc=2', '--mproc-isolation=' + mode], resource.RLIMIT_AS,
+                    120000 * 1024)
+        ctx.check(p.returncode == 0, '%s: exit %s' % (mode, p.returncode))
+        passes_or_names_the_limit(ctx, p, 'ulimit -v')
+        runs.append(p)
+    return runs
+
+
+@case('limit-as-400000-exec')
+def limit_as_400000_exec(ctx):
+    """ulimit -v 400000, exec: BoxFort could not start a sandbox, a passing test was a CRASH."""
+    skip_if_sanitized(ctx)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_AS, 400000 * 1024)
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    passes_or_names_the_limit(ctx, p, 'ulimit -v')
+    return [p]
+
+
+@case('limit-as-40000')
+def limit_as_40000(ctx):
+    """Too little address space for a worker: one line naming ulimit -v, not crashes."""
+    skip_if_sanitized(ctx)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_AS, 40000 * 1024)
+    passes_or_names_the_limit(ctx, p, 'ulimit -v')
+    return [p]
+
+
+@case('limit-nofile-20')
+def limit_nofile_20(ctx):
+    """ulimit -n 20: every test was a CRASH (exec) or the workers could not start (fork)."""
+    runs = []
+    for mode in ('exec', 'fork'):
+        p = limited(ctx, ['--mproc=2', '--mproc-isolation=' + mode], resource.RLIMIT_NOFILE, 20)
+        passes_or_names_the_limit(ctx, p, 'ulimit -n 20')
+        runs.append(p)
+    return runs
+
+
+@case('limit-nproc-25')
+def limit_nproc_25(ctx):
+    """ulimit -u 25 (as an ordinary user: root is not limited): no test ran, 'Out of memory'."""
+    if os.geteuid() != 0:
+        print('needs root to run the case as nobody')
+        sys.exit(77)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_NPROC, 25, as_user=65534)
+    passes_or_names_the_limit(ctx, p, 'ulimit -u 25')
+    return [p]
 
 
 @case('valgrind-coordinator')
