@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
-#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,37 +20,73 @@ int crmpi_subreaper_enable(void)
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ? -errno : 0;
 }
 
-/* SIGKILLs the children of self listed in /proc.  Returns how many, or -errno. */
+/* A decimal number at *p (async-signal-safe strtol); moves p past it. */
+static long reaper_number(const char **p)
+{
+    long v = 0;
+    for (; **p >= '0' && **p <= '9'; ++*p)
+        v = v * 10 + (**p - '0');
+    return v;
+}
+
+/* The parent of pid (a /proc name), or -1.  Zombies count as gone. */
+static long reaper_parent_of(const char *pid)
+{
+    char path[64] = "/proc/", buf[512];
+    size_t len = strlen(pid);
+    if (len > 20)
+        return -1;
+    memcpy(path + 6, pid, len);
+    memcpy(path + 6 + len, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid": comm may hold spaces and parentheses. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ' || p[2] == 'Z' || p[2] == 'X')
+        return -1;
+    const char *num = p + 4;
+    return reaper_number(&num);
+}
+
+/*
+ * SIGKILLs the children of self listed in /proc.  Async-signal-safe (no
+ * stdio, no malloc): a worker may call it from its parent-death handler.
+ * Returns how many were signalled, or -errno.
+ */
 static int reaper_kill_children(pid_t self)
 {
-    DIR *d = opendir("/proc");
-    if (!d)
+    int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
         return -errno;
+    char buf[4096];
     int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        /* "pid (comm) state ppid": comm may hold spaces and parentheses. */
-        char *close = strrchr(buf, ')');
-        char state;
-        long ppid;
-        if (!close || sscanf(close + 1, " %c %ld", &state, &ppid) != 2 || ppid != self
-                || state == 'Z' || state == 'X')
-            continue;
-        if (!kill((pid_t) strtol(e->d_name, NULL, 10), SIGKILL))
-            ++n;
+    long got;
+    while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < got;) {
+            struct reaper_dirent {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *e = (struct reaper_dirent *) (buf + off);
+            off += e->reclen;
+            if (e->name[0] < '1' || e->name[0] > '9' || reaper_parent_of(e->name) != self)
+                continue;
+            const char *name = e->name;
+            if (!kill((pid_t) reaper_number(&name), SIGKILL))
+                ++n;
+        }
     }
-    closedir(d);
-    return n;
+    int rc = got < 0 ? -errno : n;
+    close(dir);
+    return rc;
 }
 
 static long reaper_now_ms(void)
@@ -58,6 +96,7 @@ static long reaper_now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* Async-signal-safe too: /proc read with system calls, nanosleep to pause. */
 int crmpi_subreaper_kill_all(int timeout_ms)
 {
     pid_t self = getpid();

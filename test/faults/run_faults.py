@@ -320,6 +320,61 @@ def coordinator_sigkill(ctx):
     return [p]
 
 
+def wait_for_file(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+@case('coordinator-sigkill-daemon')
+def coordinator_sigkill_daemon(ctx):
+    """A SIGKILLed coordinator leaves nothing: not a test's child, not a double-forked
+    setsid() daemon that ignores SIGTERM.  Not registered yet: needs every worker to be a
+    child subreaper that kills all it inherits when its coordinator dies (plugin/reaper.h)."""
+    ctx.exes['daemon'] = os.path.join(os.path.dirname(ctx.exes['faults']), 'faults_daemon')
+    p = ctx.start('daemon', ['--mproc=1'], ['FAULT_DAEMON=1'])
+    token = p.crmp_env['CRMP_E2E_TOKEN']
+    ctx.check(wait_for_file(os.path.join(p.crmp_env['FAULT_DIR'], 'daemon.ready'), 30),
+              'the test never started its daemon')
+    p.kill()
+    p.communicate()
+    p.err = ''
+    left = compare.wait_gone(compare.find_token_processes(token), 3.0)
+    ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator by 3 s' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return [p]
+
+
+@case('sigpipe-leaves-no-socket-dir')
+def sigpipe_leaves_no_socket_dir(ctx):
+    """`./tests --mproc=2 --tap=- | true`: the coordinator dies of SIGPIPE and left its socket
+    directory every time.  Not registered yet: needs the coordinator to ignore SIGPIPE or to
+    remove its directory on any death (its directory is made by crmpi_runtime_dir)."""
+    e, wd = ctx.env()
+    p = subprocess.Popen(['sh', '-c', '"$0" --mproc=2 --tap=- | true', ctx.exes['faults']],
+                         env=e, cwd=wd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.crmp_env = e
+    return [ctx.finish(p)]
+
+
+@case('killed-worker-leaves-no-socket')
+def killed_worker_leaves_no_socket(ctx):
+    """A worker killed mid-test leaves Criterion's /tmp/criterion_<pid>.sock.  Not registered
+    yet: needs the coordinator to call crmpi_leftovers_remove_worker(pid) for each worker that
+    died or that it killed (and crmpi_leftovers_remove_sandbox for each orphan it reaps)."""
+    p = ctx.run('faults', ['--mproc=2', '--verbose'], ['FAULT_KILL_ALWAYS=1'])
+    pids = set(re.findall(r'worker \d+ \(pid (\d+)\) died', p.err))
+    ctx.check(pids, 'no worker was reported dead')
+    left = [pid for pid in pids if os.path.exists('/tmp/criterion_%s.sock' % pid)]
+    ctx.check(not left, 'sockets of killed workers left in /tmp: %s' % left)
+    for pid in left:
+        os.unlink('/tmp/criterion_%s.sock' % pid)
+    return [p]
+
+
 @case('group-one-worker')
 def group_one_worker(ctx):
     p = ctx.run('faults', ['--mproc=3'])
@@ -562,7 +617,8 @@ def fork_mode(case_fn, extra_args):
 
 
 for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
-              'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint'):
+              'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
+              'coordinator-sigkill-daemon'):
     CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
 
 
