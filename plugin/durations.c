@@ -161,20 +161,65 @@ err:
     return rc;
 }
 
+/*
+ * Opens path for reading without ever blocking (a FIFO or a device named as
+ * the durations file must not hang the run) and checks it is a regular file
+ * of a sane size.  Returns the descriptor and fills *st, or a negative code:
+ * -ENOENT, CRMPI_DURATIONS_FOREIGN for anything that is not a regular file.
+ */
+static int dur_open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st)) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return CRMPI_DURATIONS_FOREIGN;
+    }
+    return fd;
+}
+
+static int dur_read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EBADMSG;
+        got += (size_t) n;
+    }
+    return 0;
+}
+
 int crmpi_durations_load(const char *path, struct crmpi_durations *out)
 {
     *out = (struct crmpi_durations) { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc;
     struct stat st;
+    int fd = dur_open_regular(path, &st);
+    if (fd < 0)
+        return fd;
+    int rc;
     char *buf = NULL;
-    if (fstat(fd, &st)) {
-        rc = -errno;
+    size_t hlen = strlen(CRMPI_DURATIONS_HEADER);
+    char head[sizeof(CRMPI_DURATIONS_HEADER)];
+    /* Only a file that starts with our header is ours (an empty one too). */
+    if (st.st_size == 0) {
+        rc = 0;
         goto out;
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size > CRMPI_DURATIONS_MAX_FILE) {
+    if ((uint64_t) st.st_size < hlen || dur_read_all(fd, head, hlen)
+            || memcmp(head, CRMPI_DURATIONS_HEADER, hlen)) {
+        rc = CRMPI_DURATIONS_FOREIGN;
+        goto out;
+    }
+    if ((uint64_t) st.st_size > CRMPI_DURATIONS_MAX_FILE) {
         rc = -EBADMSG;
         goto out;
     }
@@ -183,22 +228,23 @@ int crmpi_durations_load(const char *path, struct crmpi_durations *out)
         rc = -ENOMEM;
         goto out;
     }
-    size_t got = 0;
-    while (got < (size_t) st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t) st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EBADMSG;
-            goto out;
-        }
-        got += (size_t) n;
-    }
-    rc = crmpi_durations_parse(buf, got, out);
+    memcpy(buf, head, hlen);
+    rc = dur_read_all(fd, buf + hlen, (size_t) st.st_size - hlen);
+    if (!rc)
+        rc = crmpi_durations_parse(buf, (size_t) st.st_size, out);
 out:
     free(buf);
     close(fd);
     return rc;
+}
+
+const char *crmpi_durations_strerror(int rc)
+{
+    if (rc == CRMPI_DURATIONS_FOREIGN)
+        return "not a durations file (left untouched; durations not recorded)";
+    if (rc == -EBADMSG)
+        return "corrupt (it will be rewritten)";
+    return strerror(-rc);
 }
 
 const struct crmpi_duration *crmpi_durations_find(const struct crmpi_durations *db,
@@ -241,6 +287,53 @@ static int dur_write_entry(FILE *f, const struct crmpi_duration *d)
             d->suite, d->name, d->param) < 0 ? -EIO : 0;
 }
 
+/*
+ * Serialises concurrent saves: an flock on the directory that holds the
+ * file, so no lock file is created (none to follow through a symlink, none
+ * left behind) and the lock survives the rename that replaces the file.
+ * Returns the locked descriptor, or -1 when the directory cannot be opened
+ * (saving then goes unlocked: the rename still keeps the file whole, two
+ * runs at once may only lose one's entries).
+ */
+static int dur_lock_dir(const char *path)
+{
+    char *dir = strdup(path);
+    if (!dir)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    const char *name = ".";
+    if (slash == dir)
+        name = "/";
+    else if (slash) {
+        *slash = '\0';
+        name = dir;
+    }
+    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) && errno == EINTR)
+        ;
+    return fd;
+}
+
+static int dur_write_file(FILE *f, const struct crmpi_durations *fresh,
+        const struct crmpi_durations *known, const struct crmpi_durations *old)
+{
+    int rc = fputs(CRMPI_DURATIONS_HEADER, f) < 0 ? -EIO : 0;
+    for (size_t i = 0; i < known->n && !rc; ++i) {
+        const struct crmpi_duration *k = &known->v[i];
+        const struct crmpi_duration *d = crmpi_durations_find(fresh, k->suite, k->name, k->param);
+        if (!d)
+            d = crmpi_durations_find(old, k->suite, k->name, k->param);
+        if (d)
+            rc = dur_write_entry(f, d);
+    }
+    if (fflush(f) || fsync(fileno(f)))
+        rc = rc ? rc : -errno;
+    return rc;
+}
+
 int crmpi_durations_save(const char *path, const struct crmpi_durations *fresh,
         const struct crmpi_durations *known)
 {
@@ -248,64 +341,55 @@ int crmpi_durations_save(const char *path, const struct crmpi_durations *fresh,
     if (rc)
         return rc;
 
-    char *lock_path = NULL, *tmp_path = NULL;
-    int lock_fd = -1;
+    char *tmp_path = NULL;
     FILE *f = NULL;
     struct crmpi_durations old = { 0 };
+    int lock_fd = dur_lock_dir(path);
 
-    if (asprintf(&lock_path, "%s.lock", path) < 0 || asprintf(&tmp_path, "%s.tmp.%ld", path,
-            (long) getpid()) < 0) {
+    /* Under the lock: a file that is not ours is never replaced. */
+    rc = crmpi_durations_load(path, &old);
+    if (rc && rc != -ENOENT && rc != -EBADMSG)
+        goto out;       /* foreign, or unreadable: not known to be ours */
+    struct stat st;
+    mode_t mode = 0644;
+    if (rc != -ENOENT && !stat(path, &st))
+        mode = st.st_mode & 07777;
+    rc = 0;
+
+    /* O_EXCL with a random name: never opens what someone planted there. */
+    if (asprintf(&tmp_path, "%s.tmp.XXXXXX", path) < 0) {
+        tmp_path = NULL;
         rc = -ENOMEM;
         goto out;
     }
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (lock_fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    /* Two runs saving at once: the second merges with the first. */
-    while (flock(lock_fd, LOCK_EX) && errno == EINTR)
-        ;
-
-    /* A corrupt file is simply replaced. */
-    crmpi_durations_load(path, &old);
-
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = mkostemp(tmp_path, O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
         goto out;
+    }
+    if (fchmod(fd, mode)) {
+        rc = -errno;
+        close(fd);
+        goto out_unlink;
     }
     f = fdopen(fd, "w");
     if (!f) {
         rc = -errno;
         close(fd);
-        unlink(tmp_path);
-        goto out;
+        goto out_unlink;
     }
-    rc = fputs(CRMPI_DURATIONS_HEADER, f) < 0 ? -EIO : 0;
-    for (size_t i = 0; i < known->n && !rc; ++i) {
-        const struct crmpi_duration *k = &known->v[i];
-        const struct crmpi_duration *d = crmpi_durations_find(fresh, k->suite, k->name, k->param);
-        if (!d)
-            d = crmpi_durations_find(&old, k->suite, k->name, k->param);
-        if (d)
-            rc = dur_write_entry(f, d);
-    }
-    if (fflush(f) || fsync(fileno(f)))
-        rc = rc ? rc : -errno;
+    rc = dur_write_file(f, fresh, known, &old);
     if (fclose(f) && !rc)
         rc = -errno;
-    f = NULL;
     if (!rc && rename(tmp_path, path))
         rc = -errno;
+out_unlink:
     if (rc)
         unlink(tmp_path);
-
 out:
     crmpi_durations_free(&old);
     if (lock_fd >= 0)
         close(lock_fd);
-    free(lock_path);
     free(tmp_path);
     return rc;
 }

@@ -190,6 +190,16 @@ static int opts_on_connect_timeout(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_wait_workers(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > 86400)
+        return opts_fail(st->err, st->errlen, "--mproc-wait-workers=%s: expected seconds "
+                "(0: wait for ever)", value);
+    st->opts->wait_workers = (unsigned) v;
+    return 0;
+}
+
 static int opts_on_heartbeat(struct opts_state *st, const char *value)
 {
     unsigned long v;
@@ -251,6 +261,9 @@ static const struct opts_def {
       "--mproc-connect=URL: start --mproc workers that pull from the coordinator at URL" },
     { "mproc-connect-timeout", OPTS_ARG_REQUIRED, opts_on_connect_timeout,
       "--mproc-connect-timeout=S: how long workers retry their coordinator (default 30)" },
+    { "mproc-wait-workers", OPTS_ARG_REQUIRED, opts_on_wait_workers,
+      "--mproc-wait-workers=S: with --mproc-listen, give up when no worker has come after S\n"
+      "        seconds (default 0: wait, saying so every few seconds)" },
     { "mproc-isolation", OPTS_ARG_REQUIRED, opts_on_isolation,
       "--mproc-isolation=exec|fork: a process per test by fork + exec (Criterion's, default)\n"
       "        or by fork only (much cheaper; see the README)" },
@@ -432,4 +445,25 @@ void crmpi_options_usage(FILE *f)
     for (size_t i = 0; i < sizeof(opts_table) / sizeof(opts_table[0]); ++i)
         if (opts_table[i].help)
             fprintf(f, "    %s\n", opts_table[i].help);
+}
+
+int crmpi_options_url_is_loopback(const char *url)
+{
+    if (!strncmp(url, "ipc://", 6))
+        return 1;
+    const char *h = strstr(url, "://");
+    if (!h)
+        return 0;
+    h += 3;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost:", 10) || !strncmp(h, "[::1]:", 6);
+}
+
+int crmpi_options_check_listen(const struct crmpi_options *opts, const char *env_token,
+        char *err, size_t errlen)
+{
+    if (!opts->enabled || !opts->listen || opts->token_file || (env_token && *env_token)
+            || crmpi_options_url_is_loopback(opts->listen))
+        return 0;
+    return opts_fail(err, errlen, "--mproc-listen=%s: refusing to listen without a token: set "
+            "CRITERION_MPROC_TOKEN or --mproc-token-file", opts->listen);
 }

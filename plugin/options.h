@@ -38,6 +38,7 @@ struct crmpi_options {
     const char *tls_ca;       /* the CA workers check the coordinator against */
     unsigned heartbeat;       /* seconds without a heartbeat before a worker is dead; 0: off */
     int fork_isolation;       /* --mproc-isolation=fork */
+    unsigned wait_workers;    /* --mproc-wait-workers=S: a listener gives up after S s; 0: never */
 };
 
 /*
@@ -75,6 +76,18 @@ int crmpi_options_parse_shard(const char *spec, unsigned *index, unsigned *count
  * index may be NULL.  Returns 0 or -EINVAL with a message in err.
  */
 int crmpi_options_shard_env(struct crmpi_options *opts, const char *total, const char *index,
+        char *err, size_t errlen);
+
+/* Whether a listen URL is reachable only from this machine (ipc://, 127.x, ::1). */
+int crmpi_options_url_is_loopback(const char *url);
+
+/*
+ * A token-less listener on an address others can reach is a usage error,
+ * told before any test runs (exit CRMPI_EXIT_USAGE).  env_token is
+ * CRITERION_MPROC_TOKEN (may be NULL).  Returns 0, or -EINVAL with a one-line
+ * message in err.
+ */
+int crmpi_options_check_listen(const struct crmpi_options *opts, const char *env_token,
         char *err, size_t errlen);
 
 /* Prints the plugin's part of --help. */

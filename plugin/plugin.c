@@ -35,6 +35,7 @@
 #include "diag.h"
 #include "options.h"
 #include "outputs.h"
+#include "rlimits.h"
 #include "shadow.h"
 #include "worker.h"
 #include "zygote.h"
@@ -166,6 +167,16 @@ static void plugin_apply_options(void)
                 "supported releases: %s\n", crmpi_release_found(), crmpi_release_supported());
         exit(CRMPI_EXIT_USAGE);
     }
+    if (plugin_role != PLUGIN_COORDINATOR)
+        return;
+    char err[512];
+    if (crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
+        plugin_usage_error(err);
+    /* Too tight a ulimit: say which, rather than report tests as crashed. */
+    struct crmpi_rlimits limits;
+    crmpi_rlimits_get(&limits);
+    if (crmpi_rlimits_check(&limits, plugin_opts.workers, err, sizeof(err)))
+        plugin_usage_error(err);
 }
 
 CRMP_API struct criterion_test_set *criterion_initialize(void)

@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -102,3 +105,38 @@ int crmpi_fingerprint_end(struct crmpi_fingerprint *fp, uint8_t out[32])
     return ok ? 0 : -EIO;
 }
 
+int crmpi_fd_hash(int fd, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return -ENOMEM;
+    int rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    char buf[64 * 1024];
+    while (!rc) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -errno;
+        if (n <= 0)
+            break;
+        if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
+            rc = -EIO;
+    }
+    unsigned len = 0;
+    if (!rc && (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != 32))
+        rc = -EIO;
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+int crmpi_exe_hash(uint8_t out[32])
+{
+    /* The running image, even if its path was replaced since the start. */
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = crmpi_fd_hash(fd, out);
+    close(fd);
+    return rc;
+}

@@ -45,4 +45,18 @@ int crmpi_fingerprint_add(struct crmpi_fingerprint *fp, const char *suite,
 /* Writes 32 bytes to out and releases fp (also on error). */
 int crmpi_fingerprint_end(struct crmpi_fingerprint *fp, uint8_t out[32]);
 
+/*
+ * SHA-256 of what fd reads to its end, streamed (the descriptor's offset
+ * moves; the caller keeps fd).  Returns 0 or a negative errno code.
+ */
+int crmpi_fd_hash(int fd, uint8_t out[32]);
+
+/*
+ * SHA-256 of the running executable's content (/proc/self/exe): equal test
+ * names are not enough to trust a worker, a different binary with the same
+ * names must be refused even on loopback.  Reads the whole file: call once
+ * per process.  Returns 0 or a negative errno code.
+ */
+int crmpi_exe_hash(uint8_t out[32]);
+
 #endif /* !CRMPI_UNITS_H_ */

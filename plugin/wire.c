@@ -99,7 +99,8 @@ static int wire_check(const Crmp__Envelope *env)
             if (env->hello->units[i]->param < -1)
                 return 0;
         return env->hello->fingerprint.len == 32
-            && (!env->hello->has_nonce || env->hello->nonce.len == 16);
+            && (!env->hello->has_nonce || env->hello->nonce.len == 16)
+            && (!env->hello->has_exe_hash || env->hello->exe_hash.len == 32);
     case CRMP__ENVELOPE__BODY_CHALLENGE:
         return env->challenge->nonce.len == 16 && env->challenge->proof.len == 32;
     case CRMP__ENVELOPE__BODY_AUTH:
@@ -162,4 +163,10 @@ const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
     case CRMP__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
     default: return "unknown";
     }
+}
+
+int crmpi_wire_hello_same_exe(const Crmp__Hello *hello, const uint8_t exe_hash[32])
+{
+    return hello->has_exe_hash && hello->exe_hash.len == 32
+        && !memcmp(hello->exe_hash.data, exe_hash, 32);
 }

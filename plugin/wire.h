@@ -38,4 +38,11 @@ void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body);
 /* Name of a body case, for messages. */
 const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c);
 
+/*
+ * Whether a worker's Hello names the coordinator's own executable (equal
+ * crmpi_exe_hash()).  A Hello without the hash (an older or foreign worker)
+ * is not the same.
+ */
+int crmpi_wire_hello_same_exe(const Crmp__Hello *hello, const uint8_t exe_hash[32]);
+
 #endif /* !CRMPI_WIRE_H_ */

@@ -152,6 +152,13 @@ def refuse_jobs_env(ctx):
     expect_usage_error(ctx, ['--mproc=2'], 'CRITERION_JOBS', env=['CRITERION_JOBS=2'])
 
 
+@case('refuse-tokenless-listen')
+def refuse_tokenless_listen(ctx):
+    """A token-less listener beyond loopback is a bad option: exit 2, no test run (it exited 1)."""
+    expect_usage_error(ctx, ['--mproc=1', '--mproc-listen=tcp://0.0.0.0:47391'], 'without a token')
+    expect_usage_error(ctx, ['--mproc=1', '--mproc-wait-workers=never'], '--mproc-wait-workers')
+
+
 @case('refuse-debug')
 def refuse_debug(ctx):
     expect_usage_error(ctx, ['--mproc=2', '--debug'], '--debug')

@@ -181,7 +181,8 @@ def leftover_problems(label, env):
                 pass
         problems.append('%s: %d process(es) of the run still alive after it exited: %s'
                         % (label, len(left), sorted(left)))
-    tmp_left = sorted(os.listdir(env['TMPDIR']))
+    # A run may be given a TMPDIR that is missing or not a directory on purpose.
+    tmp_left = sorted(os.listdir(env['TMPDIR'])) if os.path.isdir(env['TMPDIR']) else []
     if tmp_left:
         problems.append('%s: left in TMPDIR: %s' % (label, tmp_left))
     return problems

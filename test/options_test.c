@@ -613,3 +613,61 @@ Test(help, usage_mentions_every_form)
     cr_assert_not_null(strstr(text, "CRITERION_MPROC"), "%s", text);
     free(text);
 }
+
+/* ---- listening, and waiting for workers -------------------------------------------- */
+
+Test(parse, wait_workers)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=0", "--mproc-listen=tcp://127.0.0.1:7000");
+    cr_assert_eq(p.opts.wait_workers, 0, "waiting is unlimited by default");
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc-wait-workers=30", "--mproc=0",
+            "--mproc-listen=tcp://127.0.0.1:7000");
+    cr_assert_eq(p.opts.wait_workers, 30);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc-wait-workers", "5", "--mproc=1");
+    cr_assert_eq(p.opts.wait_workers, 5);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-wait-workers", "prog", "--mproc-wait-workers=-1");
+    T_PARSE_BAD(NULL, NULL, "--mproc-wait-workers", "prog", "--mproc-wait-workers=soon");
+    T_PARSE_BAD(NULL, NULL, "--mproc-wait-workers", "prog", "--mproc-wait-workers=86401");
+    T_PARSE_BAD(NULL, NULL, "--mproc-wait-workers", "prog", "--mproc-wait-workers");
+}
+
+Test(listen, loopback_urls)
+{
+    cr_expect(crmpi_options_url_is_loopback("tcp://127.0.0.1:7000"));
+    cr_expect(crmpi_options_url_is_loopback("tcp://127.1.2.3:7000"));
+    cr_expect(crmpi_options_url_is_loopback("tcp://localhost:7000"));
+    cr_expect(crmpi_options_url_is_loopback("tcp://[::1]:7000"));
+    cr_expect(crmpi_options_url_is_loopback("ipc:///tmp/x"));
+    cr_expect_not(crmpi_options_url_is_loopback("tcp://0.0.0.0:7000"));
+    cr_expect_not(crmpi_options_url_is_loopback("tcp://localhost.example.com:7000"));
+    cr_expect_not(crmpi_options_url_is_loopback("tls+tcp://10.0.0.1:7000"));
+    cr_expect_not(crmpi_options_url_is_loopback("junk"));
+}
+
+static int t_check_listen(const char *listen, const char *token_file, const char *env_token,
+        char *err, size_t errlen)
+{
+    struct crmpi_options o = { .enabled = 1, .listen = listen, .token_file = token_file };
+    return crmpi_options_check_listen(&o, env_token, err, errlen);
+}
+
+Test(listen, tokenless_listen_beyond_loopback_is_a_usage_error)
+{
+    char err[256] = "";
+    cr_expect_eq(t_check_listen("tcp://0.0.0.0:7000", NULL, NULL, err, sizeof(err)), -EINVAL);
+    cr_expect_not_null(strstr(err, "without a token"), "%s", err);
+    cr_expect_not_null(strstr(err, "--mproc-listen=tcp://0.0.0.0:7000"), "%s", err);
+    cr_expect_eq(t_check_listen("tcp://0.0.0.0:7000", NULL, "", err, sizeof(err)), -EINVAL,
+            "an empty token counts as a token");
+    cr_expect_eq(t_check_listen("tcp://0.0.0.0:7000", NULL, "s3cret", err, sizeof(err)), 0);
+    cr_expect_eq(t_check_listen("tcp://0.0.0.0:7000", "/run/token", NULL, err, sizeof(err)), 0);
+    cr_expect_eq(t_check_listen("tcp://127.0.0.1:7000", NULL, NULL, err, sizeof(err)), 0);
+    cr_expect_eq(t_check_listen(NULL, NULL, NULL, err, sizeof(err)), 0);
+    struct crmpi_options off = { .listen = "tcp://0.0.0.0:7000" };
+    cr_expect_eq(crmpi_options_check_listen(&off, NULL, err, sizeof(err)), 0,
+            "refused although --mproc is off");
+}

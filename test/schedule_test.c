@@ -271,7 +271,11 @@ Test(durations, save_merges_and_drops_stale_entries)
     free(dir);
 }
 
-Test(durations, corrupt_file_is_replaced_on_save)
+/*
+ * Issue 11: a file without our header (here an ELF) is not ours and is never
+ * replaced; one with our header but corrupt lines is.
+ */
+Test(durations, corrupt_file_is_replaced_on_save_foreign_file_is_not)
 {
     char *dir = t_dir();
     char path[256];
@@ -281,9 +285,22 @@ Test(durations, corrupt_file_is_replaced_on_save)
     fputs("\x7f" "ELF garbage\n", f);
     fclose(f);
     struct crmpi_durations db;
-    cr_expect_eq(crmpi_durations_load(path, &db), -EBADMSG);
+    cr_expect_eq(crmpi_durations_load(path, &db), CRMPI_DURATIONS_FOREIGN);
     struct crmpi_duration one[] = { t_d("s", "a", -1, 3, 'P') };
     struct crmpi_durations fresh = { one, 1 };
+    cr_assert_eq(crmpi_durations_save(path, &fresh, &fresh), CRMPI_DURATIONS_FOREIGN);
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char line[64] = "";
+    cr_expect_not_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    cr_expect_str_eq(line, "\x7f" "ELF garbage\n", "the foreign file was rewritten");
+
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(CRMPI_DURATIONS_HEADER "ELF garbage\n", f);
+    fclose(f);
+    cr_expect_eq(crmpi_durations_load(path, &db), -EBADMSG);
     cr_assert_eq(crmpi_durations_save(path, &fresh, &fresh), 0);
     cr_assert_eq(crmpi_durations_load(path, &db), 0);
     cr_expect_eq(db.n, 1);

@@ -3,8 +3,11 @@
  * coordinator two workers run the same binary, and the enumeration of units
  * (tests, or parameters of parameterized tests) in Criterion's order.
  */
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/internal/ordered-set.h>
@@ -246,4 +249,40 @@ Test(enumerate, no_suites)
     cr_assert_eq(crmpi_units_enumerate(suites, &u), 0);
     cr_assert_eq(u.n, 0);
     crmpi_units_free(&u);
+}
+
+/* ---- the executable's content --------------------------------------------------- */
+
+Test(units, fd_hash_is_sha256_of_the_content)
+{
+    char path[] = "/tmp/crmp-units-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    cr_assert_eq(write(fd, "abc", 3), 3);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    uint8_t got[32];
+    cr_assert_eq(crmpi_fd_hash(fd, got), 0);
+    close(fd);
+    static const uint8_t want[32] = {   /* FIPS 180-2, SHA-256("abc") */
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+        0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+        0xf2, 0x00, 0x15, 0xad,
+    };
+    cr_expect_arr_eq(got, want, 32);
+}
+
+Test(units, exe_hash_is_the_hash_of_the_running_binary)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    cr_assert_gt(len, 0);
+    exe[len] = '\0';
+    int fd = open(exe, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    uint8_t by_path[32], mine[32];
+    cr_assert_eq(crmpi_fd_hash(fd, by_path), 0);
+    close(fd);
+    cr_assert_eq(crmpi_exe_hash(mine), 0);
+    cr_expect_arr_eq(mine, by_path, 32);
 }

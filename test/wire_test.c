@@ -851,3 +851,32 @@ Test(size, a_large_but_legal_message_round_trips)
     crmpi_wire_free(out);
     free(text);
 }
+
+/* ---- the executable's hash in Hello ----------------------------------------------- */
+
+Test(wire, hello_exe_hash_must_be_32_bytes_when_present)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    h.hello.has_exe_hash = 1;
+    h.hello.exe_hash = (ProtobufCBinaryData) { 31, (uint8_t *) t_fp };
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    t_expect_decode_error(&env, -EBADMSG, "a 31-byte executable hash");
+}
+
+Test(wire, hello_names_the_same_executable_only_with_an_equal_hash)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    uint8_t other[32];
+    memcpy(other, t_fp, sizeof(other));
+    other[31] ^= 1;
+    cr_expect_not(crmpi_wire_hello_same_exe(&h.hello, t_fp), "a Hello without the hash passes");
+    h.hello.has_exe_hash = 1;
+    h.hello.exe_hash = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_expect(crmpi_wire_hello_same_exe(out->hello, t_fp));
+    cr_expect_not(crmpi_wire_hello_same_exe(out->hello, other), "a different binary passes");
+    crmpi_wire_free(out);
+}

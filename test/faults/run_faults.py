@@ -11,8 +11,10 @@ of the run is left.  Exit status: 0 pass, 1 fail, 77 skipped.
 
 import os
 import re
+import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -334,6 +336,61 @@ def coordinator_sigkill(ctx):
     return [p]
 
 
+def wait_for_file(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+@case('coordinator-sigkill-daemon')
+def coordinator_sigkill_daemon(ctx):
+    """A SIGKILLed coordinator leaves nothing: not a test's child, not a double-forked
+    setsid() daemon that ignores SIGTERM.  Not registered yet: needs every worker to be a
+    child subreaper that kills all it inherits when its coordinator dies (plugin/reaper.h)."""
+    ctx.exes['daemon'] = os.path.join(os.path.dirname(ctx.exes['faults']), 'faults_daemon')
+    p = ctx.start('daemon', ['--mproc=1'], ['FAULT_DAEMON=1'])
+    token = p.crmp_env['CRMP_E2E_TOKEN']
+    ctx.check(wait_for_file(os.path.join(p.crmp_env['FAULT_DIR'], 'daemon.ready'), 30),
+              'the test never started its daemon')
+    p.kill()
+    p.communicate()
+    p.err = ''
+    left = compare.wait_gone(compare.find_token_processes(token), 3.0)
+    ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator by 3 s' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return [p]
+
+
+@case('sigpipe-leaves-no-socket-dir')
+def sigpipe_leaves_no_socket_dir(ctx):
+    """`./tests --mproc=2 --tap=- | true`: the coordinator dies of SIGPIPE and left its socket
+    directory every time.  Not registered yet: needs the coordinator to ignore SIGPIPE or to
+    remove its directory on any death (its directory is made by crmpi_runtime_dir)."""
+    e, wd = ctx.env()
+    p = subprocess.Popen(['sh', '-c', '"$0" --mproc=2 --tap=- | true', ctx.exes['faults']],
+                         env=e, cwd=wd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.crmp_env = e
+    return [ctx.finish(p)]
+
+
+@case('killed-worker-leaves-no-socket')
+def killed_worker_leaves_no_socket(ctx):
+    """A worker killed mid-test leaves Criterion's /tmp/criterion_<pid>.sock.  Not registered
+    yet: needs the coordinator to call crmpi_leftovers_remove_worker(pid) for each worker that
+    died or that it killed (and crmpi_leftovers_remove_sandbox for each orphan it reaps)."""
+    p = ctx.run('faults', ['--mproc=2', '--verbose'], ['FAULT_KILL_ALWAYS=1'])
+    pids = set(re.findall(r'worker \d+ \(pid (\d+)\) died', p.err))
+    ctx.check(pids, 'no worker was reported dead')
+    left = [pid for pid in pids if os.path.exists('/tmp/criterion_%s.sock' % pid)]
+    ctx.check(not left, 'sockets of killed workers left in /tmp: %s' % left)
+    for pid in left:
+        os.unlink('/tmp/criterion_%s.sock' % pid)
+    return [p]
+
+
 @case('group-one-worker')
 def group_one_worker(ctx):
     p = ctx.run('faults', ['--mproc=3'])
@@ -393,6 +450,152 @@ def true_pull(ctx):
     return [p]
 
 
+@case('durations-not-ours')
+def durations_not_ours(ctx):
+    """--mproc-durations naming a file that is not a durations file: run, warn, leave it."""
+    victim = os.path.join(ctx.root, 'passwd')
+    with open(victim, 'w') as f:
+        f.write('root:x:0:0:root:/root:/bin/bash\n')
+    p = ctx.run('faults', ['--mproc=2', '--mproc-durations=' + victim])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    with open(victim) as f:
+        ctx.check(f.read() == 'root:x:0:0:root:/root:/bin/bash\n', 'the foreign file was rewritten')
+    ctx.check(victim in p.err, 'no warning naming the file')
+    ctx.check(not [n for n in os.listdir(ctx.root) if n.startswith('passwd.')],
+              'a lock or temporary file was left beside it: %s' % os.listdir(ctx.root))
+    return [p]
+
+
+@case('durations-fifo')
+def durations_fifo(ctx):
+    """A FIFO as the durations file: the run must not block on it (it did, forever)."""
+    fifo = os.path.join(ctx.root, 'fifo')
+    os.mkfifo(fifo)
+    p = ctx.run('faults', ['--mproc=2'], ['CRITERION_MPROC_DURATIONS=' + fifo], timeout=30)
+    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check(stat.S_ISFIFO(os.lstat(fifo).st_mode), 'the FIFO was replaced')
+    return [p]
+
+
+def tmpdir_unusable(ctx, tmpdir):
+    p = ctx.run('faults', ['--mproc=2'], ['TMPDIR=' + tmpdir])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0 as plain Criterion' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    said = [line for line in p.err.splitlines() if 'TMPDIR' in line]
+    ctx.check(len(said) == 1, 'not exactly one line about TMPDIR: %s' % said)
+    return [p]
+
+
+@case('tmpdir-missing')
+def tmpdir_missing(ctx):
+    """Needs the coordinator to make its directory with crmpi_runtime_dir (plugin/rundir.h)."""
+    return tmpdir_unusable(ctx, os.path.join(ctx.root, 'missing'))
+
+
+@case('tmpdir-not-a-directory')
+def tmpdir_not_a_directory(ctx):
+    """Needs the coordinator to make its directory with crmpi_runtime_dir (plugin/rundir.h)."""
+    path = os.path.join(ctx.root, 'file')
+    open(path, 'w').close()
+    return tmpdir_unusable(ctx, path)
+
+
+def skip_if_sanitized(ctx):
+    """AddressSanitizer reserves terabytes of address space: no ulimit -v there."""
+    ldd = subprocess.run(['ldd', ctx.plugin], capture_output=True, text=True).stdout
+    if 'libasan' in ldd:
+        print('a sanitizer build cannot run under ulimit -v')
+        sys.exit(77)
+
+
+def limited(ctx, args, limit, value, as_user=None):
+    """A run under one resource limit (both soft and hard), as `ulimit` sets it."""
+    def preexec():
+        resource.setrlimit(limit, (value, value))
+        if as_user is not None:
+            os.setgid(as_user)
+            os.setuid(as_user)
+    e, wd = ctx.env()
+    if as_user is not None:
+        for d in (ctx.root, wd, e['TMPDIR'], e['FAULT_DIR']):
+            os.chmod(d, 0o777)
+    p = subprocess.Popen([ctx.exes['faults']] + args, env=e, cwd=wd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
+    p.crmp_env = e
+    p.crmp_wd = wd
+    return ctx.finish(p, timeout=60)
+
+
+def passes_or_names_the_limit(ctx, p, spelled):
+    """Pass as plain Criterion does, or stop with one line naming the limit (exit 2)."""
+    if p.returncode == 2:
+        lines = [line for line in p.err.splitlines() if line.strip()]
+        ctx.check(len(lines) == 1 and spelled in lines[0],
+                  'not one line naming %s: %s' % (spelled, lines))
+        ctx.check('Synthesis' not in p.err, 'tests ran although the run was refused')
+        return
+    ctx.check(p.returncode == 0, 'exit %s: neither passed nor named the limit' % p.returncode)
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    ctx.check('CRASH' not in p.err, 'a passing test reported as crashed')
+
+
+@case('limit-as-120000')
+def limit_as_120000(ctx):
+    """ulimit -v 120000: nng deadlocked at its start (8 MiB thread stacks); both modes pass."""
+    skip_if_sanitized(ctx)
+    runs = []
+    for mode in ('exec', 'fork'):
+        p = limited(ctx, ['--mproc=2', '--mproc-isolation=' + mode], resource.RLIMIT_AS,
+                    120000 * 1024)
+        ctx.check(p.returncode == 0, '%s: exit %s' % (mode, p.returncode))
+        passes_or_names_the_limit(ctx, p, 'ulimit -v')
+        runs.append(p)
+    return runs
+
+
+@case('limit-as-400000-exec')
+def limit_as_400000_exec(ctx):
+    """ulimit -v 400000, exec: BoxFort could not start a sandbox, a passing test was a CRASH."""
+    skip_if_sanitized(ctx)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_AS, 400000 * 1024)
+    ctx.check(p.returncode == 0, 'exit %s' % p.returncode)
+    passes_or_names_the_limit(ctx, p, 'ulimit -v')
+    return [p]
+
+
+@case('limit-as-40000')
+def limit_as_40000(ctx):
+    """Too little address space for a worker: one line naming ulimit -v, not crashes."""
+    skip_if_sanitized(ctx)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_AS, 40000 * 1024)
+    passes_or_names_the_limit(ctx, p, 'ulimit -v')
+    return [p]
+
+
+@case('limit-nofile-20')
+def limit_nofile_20(ctx):
+    """ulimit -n 20: every test was a CRASH (exec) or the workers could not start (fork)."""
+    runs = []
+    for mode in ('exec', 'fork'):
+        p = limited(ctx, ['--mproc=2', '--mproc-isolation=' + mode], resource.RLIMIT_NOFILE, 20)
+        passes_or_names_the_limit(ctx, p, 'ulimit -n 20')
+        runs.append(p)
+    return runs
+
+
+@case('limit-nproc-25')
+def limit_nproc_25(ctx):
+    """ulimit -u 25 (as an ordinary user: root is not limited): no test ran, 'Out of memory'."""
+    if os.geteuid() != 0:
+        print('needs root to run the case as nobody')
+        sys.exit(77)
+    p = limited(ctx, ['--mproc=2'], resource.RLIMIT_NPROC, 25, as_user=65534)
+    passes_or_names_the_limit(ctx, p, 'ulimit -u 25')
+    return [p]
+
+
 @case('valgrind-coordinator')
 def valgrind_coordinator(ctx):
     if not shutil.which('valgrind'):
@@ -430,7 +633,8 @@ def fork_mode(case_fn, extra_args):
 
 
 for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
-              'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint'):
+              'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
+              'coordinator-sigkill-daemon'):
     CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
 
 

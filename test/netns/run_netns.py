@@ -265,6 +265,28 @@ def different_binary(ctx, net):
     same_as_serial(ctx, c, 'parser')
 
 
+@case
+def loopback_different_binary(ctx, net):
+    """A token-less loopback listener refuses a binary whose content differs even
+    though its test names are the same (before, it took its results).  Needs the
+    worker to send crmpi_exe_hash() in its Hello and the coordinator to check it."""
+    impostor = os.path.join(ctx.root, 'impostor')
+    shutil.copy2(ctx.opts['parser'], impostor)
+    with open(impostor, 'ab') as f:
+        f.write(b'\0not the same binary\0')
+    ctx.opts['impostor'] = impostor
+    url = 'tcp://127.0.0.1:%d' % PORT
+    c = ctx.start(net, 'c', 'parser', ['--mproc=0', '--mproc-listen=' + url])
+    bad = ctx.wait(ctx.start(net, 'c', 'impostor', ['--mproc=1', '--mproc-connect=' + url,
+                                                    '--mproc-connect-timeout=5']))
+    ctx.check(bad.returncode != 0, 'a different binary with the same test names was accepted')
+    good = ctx.start(net, 'c', 'parser', ['--mproc=1', '--mproc-connect=' + url,
+                                          '--mproc-connect-timeout=5'])
+    ctx.wait(good)
+    ctx.wait(c)
+    same_as_serial(ctx, c, 'parser')
+
+
 def main(argv):
     opts, rest = compare.driver_args(argv)
     if not rest:
