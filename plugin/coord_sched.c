@@ -69,11 +69,13 @@ static void coord_sched_load_history(struct coord *c)
     if (!c->durations_path)
         return;
     int rc = crmpi_durations_load(c->durations_path, &c->history);
-    if (rc == -EBADMSG)
-        crmpi_warn("durations file %s is corrupt or not ours: ignored (it will be rewritten)",
-                c->durations_path);
-    else if (rc && rc != -ENOENT)
-        crmpi_warn("cannot read durations file %s: %s", c->durations_path, strerror(-rc));
+    if (rc && rc != -ENOENT)
+        crmpi_warn("durations file %s: %s", c->durations_path, crmpi_durations_strerror(rc));
+    if (rc == CRMPI_DURATIONS_FOREIGN) {
+        /* Not ours: never replaced, so no save is attempted (and no second warning). */
+        free(c->durations_path);
+        c->durations_path = NULL;
+    }
 }
 
 /*
