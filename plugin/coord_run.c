@@ -17,6 +17,7 @@
 #include "coordinator.h"
 #include "diag.h"
 #include "outputs.h"
+#include "rundir.h"
 #include "transport.h"
 
 static void coord_run_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -28,6 +29,23 @@ static void coord_run_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 /* ---- the run -------------------------------------------------------------------- */
+
+/*
+ * When the run's directory fell back on ./.criterion-mproc (crmpi_runtime_dir),
+ * that directory goes too unless something else lives there (durations).
+ */
+static void coord_run_rmdir_local(const char *dir)
+{
+    char parent[sizeof(((struct coord *) 0)->dir)];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    const char *base = strrchr(parent, '/');
+    if (!strcmp(base ? base + 1 : parent, ".criterion-mproc"))
+        rmdir(parent);
+}
 
 static void coord_run_cleanup(struct coord *c)
 {
@@ -77,6 +95,7 @@ static void coord_run_cleanup(struct coord *c)
         if (d)
             closedir(d);
         rmdir(c->dir);
+        coord_run_rmdir_local(c->dir);
     }
 }
 
@@ -96,19 +115,18 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     c.exe[len] = '\0';
 
-    const char *tmp = getenv("TMPDIR");
-    /* ipc paths are limited to ~100 bytes: fall back on /tmp if TMPDIR is long. */
-    if (!tmp || strlen(tmp) > 40)
-        tmp = "/tmp";
-    snprintf(c.dir, sizeof(c.dir), "%s/criterion-mproc.XXXXXX", tmp);
-    if (!mkdtemp(c.dir)) {
-        crmpi_error("cannot create a private directory in %s: %s", tmp, strerror(errno));
+    char warn[256];
+    int rc = crmpi_runtime_dir(getenv("TMPDIR"), "/tmp", c.dir, sizeof(c.dir), warn, sizeof(warn));
+    if (rc) {
+        crmpi_error("cannot create a private directory: %s", warn);
         *c.dir = '\0';
         return 0;
     }
+    if (*warn)
+        crmpi_warn("%s", warn);
     snprintf(c.url, sizeof(c.url), "ipc://%s/queue", c.dir);
 
-    int rc = crmpi_wakepipe_open(&c.wake);
+    rc = crmpi_wakepipe_open(&c.wake);
     if (rc) {
         crmpi_error("pipe: %s", strerror(-rc));
         goto out;
