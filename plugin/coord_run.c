@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         goto out;
     }
     crmpi_wakepipe_signals_install(&c.wake, &saved);
+    /* A closed stdout (`| true`) must not kill us before we clean up: writes fail with EPIPE. */
+    struct sigaction ignore_pipe = { .sa_handler = SIG_IGN }, old_pipe;
+    sigemptyset(&ignore_pipe.sa_mask);
+    sigaction(SIGPIPE, &ignore_pipe, &old_pipe);
 
     if (crmpi_transport_listen(&c.sock, &c.sock_open, c.url, coord_run_on_pipe_event, &c, &c.recv_fd)
             || (opts->listen && crmpi_transport_listen_remote(c.sock, opts, &c.token, &c.tls))
@@ -206,6 +211,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         crmpi_summary_print_efficiency(&c, makespan_ms);
 
 out_signals:
+    sigaction(SIGPIPE, &old_pipe, NULL);
     crmpi_wakepipe_signals_restore(&saved);
 out:
     if (c.report_started)
