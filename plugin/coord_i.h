@@ -49,6 +49,7 @@ struct coord_worker {
     uint8_t wnonce[CRMPI_NONCE_LEN];
     uint8_t cnonce[CRMPI_NONCE_LEN];
     pid_t pid;                  /* local workers; 0 once reaped */
+    pid_t reaped_pid;           /* the pid it had, kept for messages once reaped */
     int pidfd;                  /* -1 once reaped */
     unsigned slot;              /* its id in the state machine */
     uint32_t pipe;              /* nng pipe id, 0 before its hello */

@@ -18,6 +18,7 @@
 #include "coordinator.h"
 #include "diag.h"
 #include "outputs.h"
+#include "reaper.h"
 #include "rundir.h"
 #include "transport.h"
 
@@ -54,7 +55,8 @@ static void coord_run_cleanup(struct coord *c)
         struct coord_worker *w = c->workers[i];
         if (w->pid) {
             crmpi_kill_tree(w->pid);
-            waitpid(w->pid, NULL, 0);
+            if (waitpid(w->pid, NULL, 0) == w->pid)
+                crmpi_leftovers_remove_worker(w->pid);
         }
         if (w->pidfd >= 0)
             close(w->pidfd);

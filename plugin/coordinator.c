@@ -18,6 +18,7 @@
 #include "crit.h"
 #include "coord_i.h"
 #include "diag.h"
+#include "reaper.h"
 #include "transport.h"
 
 /* ---- workers, as the shell knows them ---------------------------------------- */
@@ -341,8 +342,9 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
         break;
     case CRMPI_CST_NOTE_RETRY:
         word = coord_status_word(a->value, &v);
-        crmpi_warn("worker %u died (%s %d) while running %s::%s: running it again", a->worker,
-                word, v, u->test->category, u->test->name);
+        crmpi_warn("worker %u (pid %d) died (%s %d) while running %s::%s: running it again",
+                a->worker, (int) (a->worker < c->n_workers ? c->workers[a->worker]->reaped_pid : 0), word, v, u->test->category,
+                u->test->name);
         break;
     case CRMPI_CST_NOTE_REMOTE_LOST:
         crmpi_warn("remote worker %u disconnected mid-test: running %s::%s again", a->worker,
@@ -601,9 +603,12 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     int status = 0;
     if (waitpid(w->pid, &status, 0) < 0)
         status = 0;
+    else
+        crmpi_leftovers_remove_worker(w->pid);
     if (w->pidfd >= 0)
         close(w->pidfd);
     w->pidfd = -1;
+    w->reaped_pid = w->pid;
     w->pid = 0;
     /* Its sandboxes are ours now (we are their subreaper): end them. */
     crmpi_coord_reap_orphans(c);

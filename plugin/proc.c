@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "options.h"
 #include "proc.h"
+#include "reaper.h"
 #include "worker.h"
 
 extern char **environ;
@@ -104,7 +105,9 @@ static int proc_stray(pid_t child, void *arg)
         return 0;
     if (s->kill)
         crmpi_kill_tree(child);
-    waitpid(child, NULL, s->kill ? 0 : WNOHANG);
+    /* A sandbox killed with its worker leaves BoxFort's arena file behind. */
+    if (waitpid(child, NULL, s->kill ? 0 : WNOHANG) == child)
+        crmpi_leftovers_remove_sandbox(child);
     return 0;
 }
 
