@@ -393,6 +393,15 @@ static int cst_drop(struct crmpi_cst *st, uint32_t id, const char *why)
     return rc ? rc : cst_kill(st, id, why);
 }
 
+/* Same test names are not enough: a different binary could turn a failing run into a pass. */
+static int cst_reject_exe(struct crmpi_cst *st, uint32_t id)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "worker %u runs a different executable (same tests, other "
+            "content): not the same binary", id);
+    return cst_reject(st, id, why);
+}
+
 /* The hello of an authenticated (or token-less) worker. */
 static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
 {
@@ -405,6 +414,9 @@ static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
                     "not the same binary", id, w->list_n);
             return cst_reject(st, id, why);
         }
+        /* Before adopting: a foreign first worker must not set the fingerprint. */
+        if (!w->exe_ok)
+            return cst_reject_exe(st, id);
         w->state = CRMPI_CST_W_ADOPTING;
         return cst_act(st, CRMPI_CST_ACT_ADOPT, id, CRMPI_CST_NONE);
     }
@@ -413,6 +425,8 @@ static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
                 "expected %zu): not the same binary", id, w->list_n, st->n_units);
         return cst_reject(st, id, why);
     }
+    if (!w->exe_ok)
+        return cst_reject_exe(st, id);
     w->state = CRMPI_CST_W_READY;
     w->hello_ok = 1;
     return cst_dispatch(st, id, now);
@@ -426,6 +440,7 @@ static int cst_on_hello(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         return cst_drop(st, id, "said hello twice");
     w->list_n = ev->u.hello.n_units;
     w->list_ok = ev->u.hello.list_ok;
+    w->exe_ok = ev->u.hello.exe_ok;
     if (ev->u.hello.fingerprint)
         memcpy(w->fingerprint, ev->u.hello.fingerprint, 32);
     switch (ev->u.hello.auth) {

@@ -86,6 +86,7 @@ struct crmpi_cst_event {
         struct {
             enum crmpi_cst_auth auth;
             int list_ok;        /* its tests are this binary's (only looked at for the first) */
+            int exe_ok;         /* its executable's content is ours (crmpi_exe_hash) */
             size_t n_units;
             const uint8_t *fingerprint; /* 32 bytes, copied */
         } hello;
@@ -182,6 +183,7 @@ struct crmpi_cst_worker {
     const struct crmpi_cst_job *job;
     size_t list_n;              /* its hello's unit count, kept through authentication */
     int list_ok;
+    int exe_ok;                 /* kept through authentication, like list_ok */
     uint8_t fingerprint[32];
     unsigned units_done;
 };

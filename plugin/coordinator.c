@@ -474,6 +474,7 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
     ev.u.hello.fingerprint = h->fingerprint.data;
     /* Only the first accepted list needs checking against our tests (later ones by fingerprint). */
     ev.u.hello.list_ok = c->have_units || crmpi_testindex_same(&c->index, h);
+    ev.u.hello.exe_ok = crmpi_wire_hello_same_exe(h, c->exe_hash);
     if (c->token.len) {
         ev.u.hello.auth = CRMPI_CST_AUTH_CHALLENGE;
         if (!h->has_nonce || crmpi_nonce(w->cnonce))

@@ -186,7 +186,7 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     int rc;
     Crmp__Unit *units = calloc(list->n ? list->n : 1, sizeof(*units));
     Crmp__Unit **uptrs = calloc(list->n ? list->n : 1, sizeof(*uptrs));
-    uint8_t fp_bytes[32];
+    uint8_t fp_bytes[32], exe_hash[32];
     struct crmpi_fingerprint fp;
 
     if (!units || !uptrs) {
@@ -206,7 +206,7 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
         rc = crmpi_fingerprint_add(&fp, units[i].suite, units[i].name, u->param);
     }
     int rc_end = crmpi_fingerprint_end(&fp, fp_bytes);
-    if (rc || (rc = rc_end))
+    if (rc || (rc = rc_end) || (rc = crmpi_exe_hash(exe_hash)))
         goto out;
 
     Crmp__Hello hello = CRMP__HELLO__INIT;
@@ -214,6 +214,9 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     hello.slot = s->slot;
     hello.fingerprint.data = fp_bytes;
     hello.fingerprint.len = sizeof(fp_bytes);
+    hello.has_exe_hash = 1;
+    hello.exe_hash.data = exe_hash;
+    hello.exe_hash.len = sizeof(exe_hash);
     hello.n_units = list->n;
     hello.units = uptrs;
     if (s->token.len && !crmpi_nonce(s->nonce)) {

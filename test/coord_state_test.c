@@ -12,7 +12,7 @@
  *   actions  "note:retry w0 u0, spawn w2, note:replacement w2"
  *   state    "u0=q/1 restarts=1"             (tokens that must all be in the dump)
  *
- * Events: start | spawned W | spawn-failed W | hello W [auth|noauth|badlist]
+ * Events: start | spawned W | spawn-failed W | hello W [auth|noauth|badlist|badexe]
  * [fp=N] [n=K] | auth-ok W | auth-failed W | units | adopt-failed W | result W U
  * [fail] | beat W|- | bad W | exit W (sig N|status N) | closed W | tick T |
  * signal N | error | remote | at T (sets the clock, no event).
@@ -194,6 +194,7 @@ static void t_event(struct t_world *t, const char *text)
     } else if (!strcmp(verb, "hello")) {
         ev.kind = CRMPI_CST_EV_HELLO;
         ev.u.hello.list_ok = 1;
+        ev.u.hello.exe_ok = 1;
         ev.u.hello.n_units = t->n_units;
         ev.u.hello.fingerprint = fps[0];
         for (const char *opt = a2; *opt; opt = opt == a2 ? a3 : "") {
@@ -203,6 +204,8 @@ static void t_event(struct t_world *t, const char *text)
                 ev.u.hello.auth = CRMPI_CST_AUTH_MISSING;
             else if (!strcmp(opt, "badlist"))
                 ev.u.hello.list_ok = 0;
+            else if (!strcmp(opt, "badexe"))
+                ev.u.hello.exe_ok = 0;
             else if (!strncmp(opt, "fp=", 3))
                 ev.u.hello.fingerprint = fps[atoi(opt + 3) % 16];
             else if (!strncmp(opt, "n=", 2))
@@ -496,6 +499,13 @@ static const struct t_row t_rows[] = {
     { "a later worker with another fingerprint: refused", "",
       "start; spawned 0; hello 0; units; spawned 1", "hello 1 fp=3",
       "reject w1, kill w1", "u1=q", 0 },
+    { "first hello from another executable with the same tests: refused, nothing adopted", "",
+      "start; spawned 0", "hello 0 badexe", "reject w0, kill w0", "", 0 },
+    { "a later worker from another executable with the same tests: refused", "",
+      "start; spawned 0; hello 0; units; spawned 1", "hello 1 badexe",
+      "reject w1, kill w1", "u1=q", 0 },
+    { "another executable behind a token: refused once authenticated", "",
+      "start; spawned 0; hello 0 auth badexe", "auth-ok 0", "reject w0, kill w0", "", 0 },
 };
 
 #define T_ROWS (sizeof(t_rows) / sizeof(t_rows[0]))
@@ -634,7 +644,7 @@ Test(coord_state, random_runs)
                 s.alive[w] = 0;
             } else if (sw->state == CRMPI_CST_W_STARTING) {
                 ev.kind = CRMPI_CST_EV_HELLO;
-                ev.u.hello = (__typeof__(ev.u.hello)) { .list_ok = 1, .n_units = t.n_units,
+                ev.u.hello = (__typeof__(ev.u.hello)) { .list_ok = 1, .exe_ok = 1, .n_units = t.n_units,
                                                         .fingerprint = fp };
                 s.asking[w] = 1;
             } else if (dice == 8) {
