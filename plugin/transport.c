@@ -74,18 +74,6 @@ err:
     return -EIO;
 }
 
-/* Loopback hosts need no token; anything else reachable from outside does. */
-static int transport_url_is_loopback(const char *url)
-{
-    if (!strncmp(url, "ipc://", 6))
-        return 1;
-    const char *h = strstr(url, "://");
-    if (!h)
-        return 0;
-    h += 3;
-    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost:", 10) || !strncmp(h, "[::1]:", 6);
-}
-
 /* A whole (small, text) file as a string; NULL with errno set. */
 static char *transport_read_file(const char *path)
 {
@@ -122,7 +110,7 @@ int crmpi_transport_listen_remote(nng_socket sock, const struct crmpi_options *o
         crmpi_error("%s", err);
         return rc;
     }
-    if (!token->len && !transport_url_is_loopback(o->listen)) {
+    if (!token->len && !crmpi_options_url_is_loopback(o->listen)) {
         crmpi_error("refusing to listen on %s without a token: set %s or --mproc-token-file",
                 o->listen, CRMPI_ENV_TOKEN);
         return -EPERM;
