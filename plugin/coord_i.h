@@ -30,6 +30,8 @@
 
 /* How long finished workers get to exit before they are killed. */
 #define COORD_EXIT_GRACE_MS 5000
+/* A listener that no worker reached says so this often. */
+#define COORD_WAIT_NOTE_MS 5000
 /* A unit that takes its worker down this many times is reported crashed. */
 #define COORD_MAX_ATTEMPTS 2
 /* Past a unit's own timeout, how long its worker has to report before it is killed. */

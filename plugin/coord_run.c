@@ -170,6 +170,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         .heartbeat_ms = (int64_t) opts->heartbeat * 1000,
         .timeout_grace_ms = COORD_TIMEOUT_GRACE_MS,
         .exit_grace_ms = COORD_EXIT_GRACE_MS,
+        .wait_note_ms = COORD_WAIT_NOTE_MS,
+        .wait_workers_ms = (int64_t) opts->wait_workers * 1000,
     };
     if (crmpi_cst_init(&c.st, &cfg)) {
         crmpi_error("out of memory");

@@ -196,12 +196,23 @@ void crmpi_cst_outcome(const struct crmpi_cst *st, struct crmpi_cst_outcome *out
         out->exit_status = 1;       /* never a silent success with tests missing */
 }
 
+/* Only remote workers can come, and none has brought the test list yet. */
+static int cst_waiting(const struct crmpi_cst *st)
+{
+    return st->phase == CRMPI_CST_RUNNING_PHASE && st->cfg.remote && !st->cfg.workers
+        && !st->have_units;
+}
+
 int64_t crmpi_cst_next_deadline(const struct crmpi_cst *st, int64_t now_ms)
 {
     int64_t next = -1;
 #define CST_EARLIER(t) do { int64_t t_ = (t); if (next < 0 || t_ < next) next = t_; } while (0)
     if (st->phase == CRMPI_CST_ENDING)
         CST_EARLIER(st->end_deadline_ms);
+    if (cst_waiting(st) && st->cfg.wait_note_ms)
+        CST_EARLIER(st->next_wait_note_ms);
+    if (cst_waiting(st) && st->cfg.wait_workers_ms)
+        CST_EARLIER(st->waiting_since_ms + st->cfg.wait_workers_ms);
     for (size_t i = 0; i < st->n_workers; ++i) {
         const struct crmpi_cst_worker *w = &st->workers[i];
         if (!cst_alive(w) || w->dropped)
@@ -698,8 +709,27 @@ static int cst_on_pipe_closed(struct crmpi_cst *st, const struct crmpi_cst_event
 
 /* ---- time ----------------------------------------------------------------------- */
 
+/* A listener no worker reaches must neither wait silently nor, when told, forever. */
+static int cst_on_tick_waiting(struct crmpi_cst *st, int64_t now)
+{
+    int waited_s = (int) ((now - st->waiting_since_ms) / 1000);
+    if (st->cfg.wait_workers_ms && now - st->waiting_since_ms >= st->cfg.wait_workers_ms) {
+        int rc = cst_note(st, CRMPI_CST_NOTE_NO_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
+                (int) (st->cfg.wait_workers_ms / 1000));
+        st->startup_failed = 1;
+        return rc ? rc : cst_fatal(st, "no worker reached the listener", now);
+    }
+    if (!st->cfg.wait_note_ms || now < st->next_wait_note_ms)
+        return 0;
+    while (st->next_wait_note_ms <= now)
+        st->next_wait_note_ms += st->cfg.wait_note_ms;
+    return cst_note(st, CRMPI_CST_NOTE_WAITING, CRMPI_CST_NONE, CRMPI_CST_NONE, waited_s);
+}
+
 static int cst_on_tick(struct crmpi_cst *st, int64_t now)
 {
+    if (cst_waiting(st))
+        return cst_on_tick_waiting(st, now);
     int rc = 0;
     for (size_t i = 0; i < st->n_workers && !rc; ++i) {
         struct crmpi_cst_worker *w = &st->workers[i];
@@ -771,8 +801,11 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         if (st->phase != CRMPI_CST_RUNNING_PHASE || st->n_workers)
             return -EINVAL;
         if (!st->cfg.workers) {
-            if (st->cfg.remote)
+            if (st->cfg.remote) {
+                st->waiting_since_ms = now;
+                st->next_wait_note_ms = now + st->cfg.wait_note_ms;
                 return 0;
+            }
             st->startup_failed = 1;
             return cst_fatal(st, "no worker to start", now);
         }

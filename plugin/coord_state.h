@@ -35,6 +35,8 @@ struct crmpi_cst_config {
     int64_t heartbeat_ms;       /* silence after which a worker is hung; 0: off */
     int64_t timeout_grace_ms;   /* past a unit's own timeout before its worker is killed */
     int64_t exit_grace_ms;      /* finished workers get this long to exit */
+    int64_t wait_note_ms;       /* a listener no worker reached says so this often; 0: never */
+    int64_t wait_workers_ms;    /* ... and gives up after this long (--mproc-wait-workers); 0: never */
 };
 
 /* ---- events -------------------------------------------------------------- */
@@ -132,6 +134,8 @@ enum crmpi_cst_note {
     CRMPI_CST_NOTE_STARTUP_FAILED,  /* no worker could start: exit status value (error) */
     CRMPI_CST_NOTE_ALL_DIED,        /* every worker died, restarts used up: value tests not run (error) */
     CRMPI_CST_NOTE_REMOTE_LOST,     /* remote w disconnected while running unit (warn) */
+    CRMPI_CST_NOTE_WAITING,         /* a listener no worker reached: value s waited so far (warn) */
+    CRMPI_CST_NOTE_NO_WORKERS,      /* ... gave up after value s (error) */
     CRMPI_CST_NOTE_STOPPED,         /* the run stopped early (why): value of total tests did not run (warn) */
 };
 
@@ -212,6 +216,8 @@ struct crmpi_cst {
     struct crmpi_cst_config cfg;
     enum crmpi_cst_phase phase;
     int64_t end_deadline_ms;
+    int64_t waiting_since_ms;   /* a listener without local workers: since START */
+    int64_t next_wait_note_ms;
 
     struct crmpi_cst_worker *workers;   /* owned; ids index it */
     size_t n_workers, cap_workers;

@@ -374,6 +374,13 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
         crmpi_error("every worker died and --mproc-max-restarts=%u is used up: "
                 "%d tests did not run", c->opts->max_restarts, a->value);
         break;
+    case CRMPI_CST_NOTE_WAITING:
+        crmpi_warn("waiting for workers on %s (%d s)", c->opts->listen, a->value);
+        break;
+    case CRMPI_CST_NOTE_NO_WORKERS:
+        crmpi_error("no worker reached %s within %d s (--mproc-wait-workers): no test ran",
+                c->opts->listen, a->value);
+        break;
     case CRMPI_CST_NOTE_STOPPED:
         break;      /* said once the run is over, with the final count */
     }

@@ -42,7 +42,7 @@ struct t_world {
     int rc;                 /* the last event's return */
 };
 
-/* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms units=N
+/* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms units=N
  *  jobs=0,1|2 nocount=1,2 timeout=U:ms" */
 static void t_config(struct t_world *t, const char *spec)
 {
@@ -69,6 +69,8 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "remote")) cfg.remote = (int) n;
         else if (!strcmp(tok, "grace")) cfg.exit_grace_ms = n;
         else if (!strcmp(tok, "tgrace")) cfg.timeout_grace_ms = n;
+        else if (!strcmp(tok, "waitnote")) cfg.wait_note_ms = n;
+        else if (!strcmp(tok, "wait")) cfg.wait_workers_ms = n;
         else if (!strcmp(tok, "units")) t->n_units = (size_t) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
         else if (!strcmp(tok, "nocount")) nocount = spec + (v - buf);
@@ -112,6 +114,7 @@ static void t_format(struct t_world *t, const struct crmpi_cst_action *a, size_t
         [CRMPI_CST_NOTE_REPLACEMENT] = "replacement", [CRMPI_CST_NOTE_SPAWN_FAILED] = "spawn-failed",
         [CRMPI_CST_NOTE_STARTUP_FAILED] = "startup-failed", [CRMPI_CST_NOTE_ALL_DIED] = "all-died",
         [CRMPI_CST_NOTE_REMOTE_LOST] = "remote-lost", [CRMPI_CST_NOTE_STOPPED] = "stopped",
+        [CRMPI_CST_NOTE_WAITING] = "waiting", [CRMPI_CST_NOTE_NO_WORKERS] = "no-workers",
     };
     char *o = t->out;
     size_t left = sizeof(t->out);
@@ -134,6 +137,8 @@ static void t_format(struct t_world *t, const struct crmpi_cst_action *a, size_t
             case CRMPI_CST_NOTE_WORKERS:
             case CRMPI_CST_NOTE_STARTUP_FAILED:
             case CRMPI_CST_NOTE_ALL_DIED:
+            case CRMPI_CST_NOTE_WAITING:
+            case CRMPI_CST_NOTE_NO_WORKERS:
                 snprintf(extra, sizeof(extra), " %d", a[i].value);
                 break;
             case CRMPI_CST_NOTE_STOPPED:
@@ -443,6 +448,14 @@ static const struct t_row t_rows[] = {
       "note:remote-lost w0 u0", "u0=q/1 w0=gone", 0 },
     { "remote: a late exit event is ignored", "workers=0 remote=1",
       "start; remote; hello 0; units", "exit 0 status 0", "", "w0=ready", 0 },
+    { "listener no worker reaches: says so every 5 s", "workers=0 remote=1 waitnote=5000",
+      "start; tick 5000", "tick 10000", "note:waiting 10", "", 0 },
+    { "... and nothing between two notes", "workers=0 remote=1 waitnote=5000",
+      "start; tick 5000", "tick 7000", "", "", 0 },
+    { "... gives up after --mproc-wait-workers, non-zero", "workers=0 remote=1 waitnote=5000 wait=12000",
+      "start; tick 10000", "tick 12000", "note:no-workers 12, end", "exit=1", 0 },
+    { "... a worker's test list ends the waiting", "workers=0 remote=1 waitnote=5000 wait=12000",
+      "start; remote; hello 0; units", "tick 12000", "", "w0=ready", 0 },
     { "local: connection closed mid-test: killed", "", FLOW, "closed 1", "kill w1", "", 0 },
     { "local: connection closed when idle: nothing", "", FLOW_DONE, "closed 1", "", "", 0 },
 

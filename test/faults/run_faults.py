@@ -479,6 +479,21 @@ def durations_fifo(ctx):
     return [p]
 
 
+@case('listener-no-worker')
+def listener_no_worker(ctx):
+    """A listener that no worker reaches said nothing and waited forever: it must say every
+    5 s that it waits and give up after --mproc-wait-workers, non-zero, with no test counted."""
+    url = 'ipc://' + os.path.join(ctx.root, 'listen.sock')
+    p = ctx.run('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-wait-workers=6'],
+                timeout=30)
+    ctx.check(p.returncode not in (0, None), 'exit %s, expected non-zero' % p.returncode)
+    waiting = [line for line in p.err.splitlines() if 'waiting for workers on ' + url in line]
+    ctx.check(len(waiting) == 1, 'not one "waiting for workers" line in 6 s: %s' % waiting)
+    ctx.check('no worker reached ' + url in p.err, 'no error naming the listener')
+    ctx.check('Passing' not in p.err and 'Passing' not in p.out, 'tests were counted')
+    return [p]
+
+
 def tmpdir_unusable(ctx, tmpdir):
     p = ctx.run('faults', ['--mproc=2'], ['TMPDIR=' + tmpdir])
     ctx.check(p.returncode == 0, 'exit %s, expected 0 as plain Criterion' % p.returncode)
