@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "forkmode.h"
 #include "hooks.h"
 #include "proc.h"
+#include "reaper.h"
 #include "session.h"
 #include "units.h"
 #include "wire.h"
@@ -240,17 +242,35 @@ static pid_t worker_current_sandbox(void)
  * only the sandbox.  SIGTERM the group, give it a grace period, then
  * SIGKILL what is left.
  */
+/*
+ * As a subreaper, we inherit what a test's processes left when their parent
+ * died: reap those of the test's group, or they live on as zombies (and
+ * kill(-pgid, 0) never says the group is gone).  The test process itself was
+ * reaped by its own parent (BoxFort or the zygote) before we get here.
+ */
+static void worker_reap_group(pid_t pgid)
+{
+    while (waitpid(-pgid, NULL, WNOHANG) > 0)
+        continue;
+}
+
 void crmpi_worker_end_group(pid_t pgid)
 {
     if (pgid <= 0 || kill(-pgid, SIGTERM))
         return;
     for (int i = 0; i < 50; ++i) {
         struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+        worker_reap_group(pgid);
         if (kill(-pgid, 0))
             return;
         nanosleep(&tick, NULL);
     }
     kill(-pgid, SIGKILL);
+    for (int i = 0; i < 50 && !kill(-pgid, 0); ++i) {
+        struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+        worker_reap_group(pgid);
+        nanosleep(&tick, NULL);
+    }
 }
 
 /* The exec-mode sandbox of the current unit, when the runner announces it. */
@@ -494,6 +514,12 @@ static _Noreturn void worker_abandon(void)
         unlink(worker_ipc_path);
         rmdir(worker_ipc_dir);
     }
+    /*
+     * Everything below us, including what left our process group (setsid
+     * daemons, a test's orphans, reparented to us as their subreaper), before
+     * crmpi_kill_tree() ends this process too.
+     */
+    crmpi_subreaper_kill_all(2000);
     crmpi_kill_tree(getpid());
     _exit(CRMPI_WORKER_EXIT_LOST);
 }
@@ -532,6 +558,9 @@ static void worker_watch_parent(const char *url)
     struct sigaction sa = { .sa_handler = worker_on_orphaned };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
+    /* A test's setsid() daemon must not outlive the run when our coordinator is SIGKILLed. */
+    if (crmpi_subreaper_enable())
+        crmpi_debug("worker: cannot become a child subreaper: a test's daemons may outlive a killed run");
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     /* It may have died before the line above took effect. */
     if (getppid() != (pid_t) strtol(parent, NULL, 10))

@@ -22,6 +22,7 @@
 #include "crit.h"
 #include "diag.h"
 #include "elfpatch.h"
+#include "reaper.h"
 #include "criterion-mproc.h"
 #include "zygote.h"
 
@@ -588,6 +589,11 @@ static int zyg_lost(void)
 {
     crmpi_warn("fork isolation: the zygote is gone: tests run in exec mode from now on");
     crmpi_zygote_stop();
+    /*
+     * Its test processes are ours now (we are their subreaper) and no sandbox
+     * of ours runs yet: end them before the exec-mode runner starts its own.
+     */
+    crmpi_subreaper_kill_all(2000);
     return -EPIPE;
 }
 
