@@ -215,23 +215,26 @@ void crmpi_worker_unit_abandon(void)
     worker_state.forked = 0;
 }
 
+/* Stops at the first child that is not the zygote (a fork-mode worker's zygote is a child too). */
+static int worker_sandbox_child(pid_t child, void *arg)
+{
+    if (child == crmpi_zygote_pid())
+        return 0;
+    *(pid_t *) arg = child;
+    return 1;
+}
+
 /*
  * The sandbox running the current test: the one child of our main thread
  * (the runner runs one test at a time here, and forks from that thread).
+ * 0 when there is none or /proc cannot tell.
  */
 static pid_t worker_current_sandbox(void)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
-    FILE *f = fopen(path, "re");
-    long pid = 0;
-    if (f) {
-        /* A fork-mode worker's zygote is a child too: not the one. */
-        while (fscanf(f, "%ld", &pid) == 1 && pid == (long) crmpi_zygote_pid())
-            pid = 0;
-        fclose(f);
-    }
-    return (pid_t) pid;
+    pid_t sandbox = 0;
+    if (crmpi_proc_children(getpid(), worker_sandbox_child, &sandbox) < 0)
+        return 0;
+    return sandbox;
 }
 
 /*
