@@ -173,7 +173,7 @@ err_nng:
 }
 
 int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
-        Crmp__Envelope **reply)
+        int with_units, Crmp__Envelope **reply)
 {
     int rc;
     Crmp__Unit *units = calloc(list->n ? list->n : 1, sizeof(*units));
@@ -206,8 +206,11 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     hello.slot = s->slot;
     hello.fingerprint.data = fp_bytes;
     hello.fingerprint.len = sizeof(fp_bytes);
-    hello.n_units = list->n;
-    hello.units = uptrs;
+    hello.unit_count = (uint32_t) list->n;
+    if (with_units) {
+        hello.n_units = list->n;
+        hello.units = uptrs;
+    }
     if (s->token.len && !crmpi_nonce(s->nonce)) {
         hello.has_nonce = 1;
         hello.nonce.data = s->nonce;

@@ -291,6 +291,10 @@ static void worker_follow(Crmp__Envelope *reply)
         }
         case CRMP__ENVELOPE__BODY_STOP:
             break;
+        case CRMP__ENVELOPE__BODY_LIST_WANTED:
+            if (crmpi_session_hello(&w->session, &w->units, 1, &next))
+                w->failed = 1;
+            break;
         case CRMP__ENVELOPE__BODY_CHALLENGE:
             if (crmpi_session_answer(&w->session, reply->challenge, &next))
                 w->failed = 1;
@@ -453,7 +457,7 @@ void crmpi_worker_on_pre_all(struct criterion_test_set *set)
         return;
     }
     Crmp__Envelope *reply;
-    if (crmpi_session_hello(&w->session, &w->units, &reply)) {
+    if (crmpi_session_hello(&w->session, &w->units, 0, &reply)) {
         w->failed = 1;
         return;
     }
