@@ -136,21 +136,17 @@ static void coord_reply_reject(struct coord *c, nng_msg **req, const char *reaso
     coord_reply(c, req, &env);
 }
 
-static void coord_reply_list_wanted(struct coord *c, nng_msg **req)
-{
-    Crmp__ListWanted lw = CRMP__LIST_WANTED__INIT;
-    Crmp__Envelope env;
-    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_LIST_WANTED);
-    env.list_wanted = &lw;
-    coord_reply(c, req, &env);
-}
-
-static void coord_reply_heartbeat(struct coord *c, nng_msg **req)
+/* Answers req with a body that carries nothing: a heartbeat's echo or a ListWanted. */
+static void coord_reply_empty(struct coord *c, nng_msg **req, Crmp__Envelope__BodyCase body)
 {
     Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    Crmp__ListWanted lw = CRMP__LIST_WANTED__INIT;
     Crmp__Envelope env;
-    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
-    env.heartbeat = &hb;
+    crmpi_wire_init(&env, body);
+    if (body == CRMP__ENVELOPE__BODY_HEARTBEAT)
+        env.heartbeat = &hb;
+    else
+        env.list_wanted = &lw;
     coord_reply(c, req, &env);
 }
 
@@ -397,7 +393,7 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         coord_reply_stop(c, &w->req, a->why);
         break;
     case CRMPI_CST_ACT_HEARTBEAT:
-        coord_reply_heartbeat(c, &c->hb_req);
+        coord_reply_empty(c, &c->hb_req, CRMP__ENVELOPE__BODY_HEARTBEAT);
         break;
     case CRMPI_CST_ACT_CHALLENGE:
         coord_reply_challenge(c, w);
@@ -461,7 +457,7 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
     if (!c->have_units && h->unit_count && !h->n_units) {
         /* Before any slot is taken: the worker asks again, list included. */
         crmpi_wire_free(env);
-        coord_reply_list_wanted(c, &req);
+        coord_reply_empty(c, &req, CRMP__ENVELOPE__BODY_LIST_WANTED);
         return;
     }
     if (h->slot < c->n_workers && !c->workers[h->slot]->remote && c->workers[h->slot]->pid
