@@ -137,12 +137,17 @@ static void coord_reply_reject(struct coord *c, nng_msg **req, const char *reaso
     coord_reply(c, req, &env);
 }
 
-static void coord_reply_heartbeat(struct coord *c, nng_msg **req)
+/* Answers req with a body that carries nothing: a heartbeat's echo or a ListWanted. */
+static void coord_reply_empty(struct coord *c, nng_msg **req, Crmp__Envelope__BodyCase body)
 {
     Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    Crmp__ListWanted lw = CRMP__LIST_WANTED__INIT;
     Crmp__Envelope env;
-    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
-    env.heartbeat = &hb;
+    crmpi_wire_init(&env, body);
+    if (body == CRMP__ENVELOPE__BODY_HEARTBEAT)
+        env.heartbeat = &hb;
+    else
+        env.list_wanted = &lw;
     coord_reply(c, req, &env);
 }
 
@@ -397,7 +402,7 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         coord_reply_stop(c, &w->req, a->why);
         break;
     case CRMPI_CST_ACT_HEARTBEAT:
-        coord_reply_heartbeat(c, &c->hb_req);
+        coord_reply_empty(c, &c->hb_req, CRMP__ENVELOPE__BODY_HEARTBEAT);
         break;
     case CRMPI_CST_ACT_CHALLENGE:
         coord_reply_challenge(c, w);
@@ -458,6 +463,12 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
 {
     const Crmp__Hello *h = env->hello;
     struct coord_worker *w = NULL;
+    if (!c->have_units && h->unit_count && !h->n_units) {
+        /* Before any slot is taken: the worker asks again, list included. */
+        crmpi_wire_free(env);
+        coord_reply_empty(c, &req, CRMP__ENVELOPE__BODY_LIST_WANTED);
+        return;
+    }
     if (h->slot < c->n_workers && !c->workers[h->slot]->remote && c->workers[h->slot]->pid
             && c->workers[h->slot]->pid == (pid_t) h->pid && !c->workers[h->slot]->pipe) {
         w = c->workers[h->slot];
@@ -477,7 +488,7 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
     w->req = req;
     w->hello = env;
     struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_HELLO, .worker = w->slot };
-    ev.u.hello.n_units = h->n_units;
+    ev.u.hello.n_units = h->unit_count;
     ev.u.hello.fingerprint = h->fingerprint.data;
     /* Only the first accepted list needs checking against our tests (later ones by fingerprint). */
     ev.u.hello.list_ok = c->have_units || crmpi_testindex_same(&c->index, h);

@@ -10,6 +10,13 @@
  * - where BoxFort keeps the runner's arena (cr_malloc'd parameters);
  * - the timeout rule, the exit-verdict rule;
  * - the private symbols the zygote looks up or redirects in a test process.
+ *
+ * What differs between releases (2.4.1, 2.4.2, 2.4.3: how the loaded one is
+ * identified, the size of its criterion_options, its JSON spelling, its
+ * equal-parameters message) is the one table in crit_release.[ch], included
+ * below so that a reader starting here finds it; a fact lives in one of the
+ * two files, never both.  Supporting a new release: add its row there, then
+ * check every fact listed above against its sources.
  */
 #ifndef CRMPI_CRIT_H_
 #define CRMPI_CRIT_H_
@@ -20,6 +27,8 @@
 #include <criterion/logging.h>
 #include <criterion/options.h>
 #include <criterion/stats.h>
+
+#include "crit_release.h"
 
 /*
  * Exported by libcriterion 2.4.1 but declared only in its private headers:

@@ -1,5 +1,7 @@
 /*
- * Which libcriterion is loaded, and what that release does differently.
+ * Which libcriterion is loaded, and what that release does differently:
+ * the per-release half of crit.h (which includes this file and lists the
+ * Criterion facts every release shares).
  *
  * Every release since 2.3.3 installs libcriterion.so.3, so neither the
  * soname nor the version the plugin was built against tells them apart.  The

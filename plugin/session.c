@@ -8,6 +8,7 @@
 
 #include "diag.h"
 #include "session.h"
+#include "transport.h"
 #include "worker.h"
 
 #define SESSION_BEAT_MS 1000
@@ -145,22 +146,13 @@ err:
 int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
         Crmp__Envelope **reply)
 {
-    uint8_t *buf;
-    size_t len;
-    nng_msg *msg = NULL;
-    int rc = crmpi_wire_encode(env, &buf, &len);
+    nng_msg *msg;
+    int rc = crmpi_transport_pack(env, &msg);
     if (rc) {
         crmpi_error("worker %u: cannot encode a %s: %s", s->slot,
                 crmpi_wire_body_name(env->body_case), strerror(-rc));
         return rc;
     }
-    rc = crmpi_nng.nng_msg_alloc(&msg, len);
-    if (rc) {
-        free(buf);
-        goto err_nng;
-    }
-    memcpy(crmpi_nng.nng_msg_body(msg), buf, len);
-    free(buf);
     rc = crmpi_nng.nng_sendmsg(s->sock, msg, 0);
     if (rc) {
         crmpi_nng.nng_msg_free(msg);
@@ -169,7 +161,7 @@ int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
     rc = crmpi_nng.nng_recvmsg(s->sock, &msg, 0);
     if (rc)
         goto err_nng;
-    rc = crmpi_wire_decode(crmpi_nng.nng_msg_body(msg), crmpi_nng.nng_msg_len(msg), reply);
+    rc = crmpi_transport_unpack(msg, reply);
     crmpi_nng.nng_msg_free(msg);
     if (rc)
         crmpi_error("worker %u: bad message from the coordinator: %s", s->slot, strerror(-rc));
@@ -181,7 +173,7 @@ err_nng:
 }
 
 int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
-        Crmp__Envelope **reply)
+        int with_units, Crmp__Envelope **reply)
 {
     int rc;
     Crmp__Unit *units = calloc(list->n ? list->n : 1, sizeof(*units));
@@ -217,8 +209,11 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     hello.has_exe_hash = 1;
     hello.exe_hash.data = exe_hash;
     hello.exe_hash.len = sizeof(exe_hash);
-    hello.n_units = list->n;
-    hello.units = uptrs;
+    hello.unit_count = (uint32_t) list->n;
+    if (with_units) {
+        hello.n_units = list->n;
+        hello.units = uptrs;
+    }
     if (s->token.len && !crmpi_nonce(s->nonce)) {
         hello.has_nonce = 1;
         hello.nonce.data = s->nonce;
@@ -301,11 +296,9 @@ static int session_beat_once(struct crmpi_session *s, nng_ctx ctx, nng_aio *aio)
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
     env.heartbeat = &hb;
-    size_t len = crmp__envelope__get_packed_size(&env);
     nng_msg *msg;
-    if (len > 32 || crmpi_nng.nng_msg_alloc(&msg, len))
+    if (crmpi_transport_pack(&env, &msg))
         return NNG_ENOMEM;
-    crmp__envelope__pack(&env, crmpi_nng.nng_msg_body(msg));
 
     crmpi_nng.nng_aio_set_msg(aio, msg);
     crmpi_nng.nng_ctx_send(ctx, aio);

@@ -63,8 +63,13 @@ int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
 int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
         Crmp__Envelope **reply);
 
-/* Says hello with the unit list; the answer as for crmpi_session_exchange. */
+/*
+ * Says hello with the unit list's fingerprint and count, and the list
+ * itself when with_units (the answer to a ListWanted); the answer as for
+ * crmpi_session_exchange.
+ */
 int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *units,
+        int with_units,
         Crmp__Envelope **reply);
 
 /*

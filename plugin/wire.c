@@ -99,6 +99,7 @@ static int wire_check(const Crmp__Envelope *env)
             if (env->hello->units[i]->param < -1)
                 return 0;
         return env->hello->fingerprint.len == 32
+            && (!env->hello->n_units || env->hello->n_units == env->hello->unit_count)
             && (!env->hello->has_nonce || env->hello->nonce.len == 16)
             && (!env->hello->has_exe_hash || env->hello->exe_hash.len == 32);
     case CRMP__ENVELOPE__BODY_CHALLENGE:
@@ -111,6 +112,7 @@ static int wire_check(const Crmp__Envelope *env)
     case CRMP__ENVELOPE__BODY_HEARTBEAT:
     case CRMP__ENVELOPE__BODY_STOP:
     case CRMP__ENVELOPE__BODY_REJECT:
+    case CRMP__ENVELOPE__BODY_LIST_WANTED:
         return 1;
     default:
         return 0;
@@ -161,6 +163,7 @@ const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
     case CRMP__ENVELOPE__BODY_CHALLENGE: return "challenge";
     case CRMP__ENVELOPE__BODY_AUTH: return "auth";
     case CRMP__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
+    case CRMP__ENVELOPE__BODY_LIST_WANTED: return "list request";
     default: return "unknown";
     }
 }

@@ -217,23 +217,26 @@ void crmpi_worker_unit_abandon(void)
     worker_state.forked = 0;
 }
 
+/* Stops at the first child that is not the zygote (a fork-mode worker's zygote is a child too). */
+static int worker_sandbox_child(pid_t child, void *arg)
+{
+    if (child == crmpi_zygote_pid())
+        return 0;
+    *(pid_t *) arg = child;
+    return 1;
+}
+
 /*
  * The sandbox running the current test: the one child of our main thread
  * (the runner runs one test at a time here, and forks from that thread).
+ * 0 when there is none or /proc cannot tell.
  */
 static pid_t worker_current_sandbox(void)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long) getpid(), (long) getpid());
-    FILE *f = fopen(path, "re");
-    long pid = 0;
-    if (f) {
-        /* A fork-mode worker's zygote is a child too: not the one. */
-        while (fscanf(f, "%ld", &pid) == 1 && pid == (long) crmpi_zygote_pid())
-            pid = 0;
-        fclose(f);
-    }
-    return (pid_t) pid;
+    pid_t sandbox = 0;
+    if (crmpi_proc_children(getpid(), worker_sandbox_child, &sandbox) < 0)
+        return 0;
+    return sandbox;
 }
 
 /*
@@ -307,6 +310,10 @@ static void worker_follow(Crmp__Envelope *reply)
             break;
         }
         case CRMP__ENVELOPE__BODY_STOP:
+            break;
+        case CRMP__ENVELOPE__BODY_LIST_WANTED:
+            if (crmpi_session_hello(&w->session, &w->units, 1, &next))
+                w->failed = 1;
             break;
         case CRMP__ENVELOPE__BODY_CHALLENGE:
             if (crmpi_session_answer(&w->session, reply->challenge, &next))
@@ -470,7 +477,7 @@ void crmpi_worker_on_pre_all(struct criterion_test_set *set)
         return;
     }
     Crmp__Envelope *reply;
-    if (crmpi_session_hello(&w->session, &w->units, &reply)) {
+    if (crmpi_session_hello(&w->session, &w->units, 0, &reply)) {
         w->failed = 1;
         return;
     }

@@ -27,6 +27,7 @@ static Crmp__Envelope t_envelope(Crmp__Envelope__BodyCase body, void *msg)
     case CRMP__ENVELOPE__BODY_CHALLENGE: env.challenge = msg; break;
     case CRMP__ENVELOPE__BODY_AUTH: env.auth = msg; break;
     case CRMP__ENVELOPE__BODY_HEARTBEAT: env.heartbeat = msg; break;
+    case CRMP__ENVELOPE__BODY_LIST_WANTED: env.list_wanted = msg; break;
     default: break;
     }
     return env;
@@ -155,6 +156,7 @@ static void t_hello_init(struct t_hello *h)
     h->hello.pid = 4321;
     h->hello.slot = 3;
     h->hello.fingerprint = (ProtobufCBinaryData) { 32, (uint8_t *) t_fp };
+    h->hello.unit_count = 3;
     h->hello.n_units = 3;
     h->hello.units = h->up;
 }
@@ -269,6 +271,31 @@ Test(roundtrip, hello_without_units)
     Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
     Crmp__Envelope *out = t_roundtrip(&env);
     cr_assert_eq(out->hello->n_units, 0);
+    cr_assert_eq(out->hello->unit_count, 3);
+    crmpi_wire_free(out);
+}
+
+Test(decode, hello_list_shorter_than_its_count)
+{
+    struct t_hello h;
+    t_hello_init(&h);
+    h.hello.unit_count = 4;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HELLO, &h.hello);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(crmpi_wire_encode(&env, &buf, &len), 0);
+    Crmp__Envelope *out;
+    cr_assert_eq(crmpi_wire_decode(buf, len, &out), -EBADMSG);
+    cr_assert_null(out);
+    free(buf);
+}
+
+Test(roundtrip, list_wanted)
+{
+    Crmp__ListWanted lw = CRMP__LIST_WANTED__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_LIST_WANTED, &lw);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->body_case, CRMP__ENVELOPE__BODY_LIST_WANTED);
     crmpi_wire_free(out);
 }
 
@@ -708,7 +735,7 @@ Test(malformed, garbage_bytes)
 {
     static const uint8_t junk[][8] = {
         { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
-        { 0x08, 0x01, 0x12, 0x7f, 0x00, 0x00, 0x00, 0x00 },  /* hello longer than the buffer */
+        { 0x08, CRMPI_WIRE_VERSION, 0x12, 0x7f, 0x00, 0x00, 0x00, 0x00 },  /* hello longer than the buffer */
         { 0x07, 0x07, 0x07, 0x07, 0x07, 0x07, 0x07, 0x07 },  /* wire type 7 */
         { 0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80 },  /* endless varint */
         { 'G', 'E', 'T', ' ', '/', ' ', 'H', 'T' },
@@ -723,8 +750,8 @@ Test(malformed, garbage_bytes)
 
 Test(malformed, unknown_field_only_is_no_body)
 {
-    /* version 1, then field 15 (varint 1): skipped, which leaves no body. */
-    const uint8_t buf[] = { 0x08, 0x01, 0x78, 0x01 };
+    /* this version, then field 15 (varint 1): skipped, which leaves no body. */
+    const uint8_t buf[] = { 0x08, CRMPI_WIRE_VERSION, 0x78, 0x01 };
     Crmp__Envelope *out = (Crmp__Envelope *) 0x1;
     cr_assert_eq(crmpi_wire_decode(buf, sizeof(buf), &out), -EBADMSG);
     cr_assert_null(out);
