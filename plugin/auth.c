@@ -1,8 +1,10 @@
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,21 @@
 #include "auth.h"
 
 #define AUTH_MAX_TOKEN 4096
+
+/* Reads fd to its end (or one byte past the limit) into buf; the length or -errno. */
+static ssize_t auth_read_all(int fd, uint8_t buf[AUTH_MAX_TOKEN + 1])
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len <= AUTH_MAX_TOKEN && (n = read(fd, buf + len, AUTH_MAX_TOKEN + 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        len += (size_t) n;
+    }
+    return (ssize_t) len;
+}
 
 int crmpi_token_load(const char *file, const char *env_value, struct crmpi_token *token,
         char *err, size_t errlen)
@@ -29,10 +46,13 @@ int crmpi_token_load(const char *file, const char *env_value, struct crmpi_token
             snprintf(err, errlen, "cannot read token file %s: %s", file, strerror(e));
             return -e;
         }
-        ssize_t n;
-        while (len <= AUTH_MAX_TOKEN && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-            len += (size_t) n;
+        ssize_t n = auth_read_all(fd, buf);
         close(fd);
+        if (n < 0) {
+            snprintf(err, errlen, "cannot read token file %s: %s", file, strerror((int) -n));
+            return (int) n;
+        }
+        len = (size_t) n;
         if (len > AUTH_MAX_TOKEN) {
             snprintf(err, errlen, "token file %s is larger than %d bytes", file, AUTH_MAX_TOKEN);
             return -EFBIG;
@@ -66,6 +86,99 @@ void crmpi_token_free(struct crmpi_token *token)
         OPENSSL_cleanse(token->bytes, token->len);
     free(token->bytes);
     *token = (struct crmpi_token) { 0 };
+}
+
+void crmpi_token_scrub_env(void)
+{
+    /* The bytes too: /proc/PID/environ shows the initial block, whatever unsetenv does. */
+    char *value = getenv(CRMPI_ENV_TOKEN);
+    if (value)
+        OPENSSL_cleanse(value, strlen(value));
+    unsetenv(CRMPI_ENV_TOKEN);
+}
+
+int crmpi_token_to_fd(const struct crmpi_token *token)
+{
+    int fd = memfd_create("criterion-mproc-token", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    size_t done = 0;
+    while (done < token->len) {
+        ssize_t n = write(fd, token->bytes + done, token->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto err;
+        done += (size_t) n;
+    }
+    /* Sealed: nothing that inherits it by mistake can change what workers prove. */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL))
+        goto err;
+    return fd;
+err:;
+    int e = errno ? errno : EIO;
+    close(fd);
+    return -e;
+}
+
+/* A worker's token, from crmpi_token_inherit until it is taken or forgotten. */
+static struct crmpi_token auth_inherited;
+static int auth_inherit_rc;
+
+int crmpi_token_inherit(char *err, size_t errlen)
+{
+    crmpi_token_free(&auth_inherited);
+    const char *fd_name = getenv(CRMPI_ENV_TOKEN_FD);
+    int rc = 0;
+    if (fd_name) {
+        char *end;
+        errno = 0;
+        long fd = strtol(fd_name, &end, 10);
+        uint8_t buf[AUTH_MAX_TOKEN + 1];
+        ssize_t n = -EBADF;
+        if (!errno && end != fd_name && !*end && fd >= 0 && fd <= INT32_MAX) {
+            n = pread((int) fd, buf, sizeof(buf), 0);
+            n = n < 0 ? -errno : n;
+            close((int) fd);
+        }
+        if (n < 0) {
+            snprintf(err, errlen, "cannot read the token from descriptor %s: %s", fd_name,
+                    strerror((int) -n));
+            rc = (int) n;
+        } else if (n > AUTH_MAX_TOKEN) {
+            snprintf(err, errlen, "the token on descriptor %s is longer than %d bytes", fd_name,
+                    AUTH_MAX_TOKEN);
+            rc = -EFBIG;
+        } else if (n > 0) {
+            auth_inherited.bytes = malloc((size_t) n);
+            if (auth_inherited.bytes) {
+                memcpy(auth_inherited.bytes, buf, (size_t) n);
+                auth_inherited.len = (size_t) n;
+            } else {
+                snprintf(err, errlen, "out of memory");
+                rc = -ENOMEM;
+            }
+        }
+        OPENSSL_cleanse(buf, sizeof(buf));
+    } else {
+        rc = crmpi_token_load(NULL, getenv(CRMPI_ENV_TOKEN), &auth_inherited, err, errlen);
+    }
+    crmpi_token_scrub_env();
+    unsetenv(CRMPI_ENV_TOKEN_FD);
+    auth_inherit_rc = rc;
+    return rc;
+}
+
+int crmpi_token_take_inherited(struct crmpi_token *out)
+{
+    *out = auth_inherited;
+    auth_inherited = (struct crmpi_token) { 0 };
+    return auth_inherit_rc;
+}
+
+void crmpi_token_forget_inherited(void)
+{
+    crmpi_token_free(&auth_inherited);
 }
 
 int crmpi_nonce(uint8_t out[CRMPI_NONCE_LEN])

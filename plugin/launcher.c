@@ -117,8 +117,10 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         goto out;
     }
     strcpy(l->url, opts->connect);
-    if (crmpi_token_load(opts->token_file, opts->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
-            &l->token, err, sizeof(err))) {
+    int rc = crmpi_token_load(opts->token_file, opts->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
+            &l->token, err, sizeof(err));
+    crmpi_token_scrub_env();
+    if (rc) {
         crmpi_error("%s", err);
         status = CRMPI_EXIT_USAGE;
         goto out;

@@ -28,6 +28,7 @@
 #include <criterion/output.h>
 
 #include "criterion-mproc.h"
+#include "auth.h"
 #include "coordinator.h"
 #include "cpus.h"
 #include "crit.h"
@@ -105,6 +106,10 @@ __attribute__((constructor)) static void plugin_init(void)
         plugin_role = PLUGIN_SANDBOX;
     else if (crmpi_worker_requested())
         plugin_role = PLUGIN_WORKER;
+    /* Before any test process can be forked or exec'd from us: they must not inherit it. */
+    char err[256];
+    if (plugin_role == PLUGIN_WORKER && crmpi_token_inherit(err, sizeof(err)))
+        crmpi_error("worker: %s", err);
 }
 
 /* Without libcriterion (preloaded into an unrelated program) stay inert. */
@@ -172,6 +177,9 @@ static void plugin_apply_options(void)
     char err[512];
     if (crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
         plugin_usage_error(err);
+    /* Only a listener or a worker host proves it (and scrubs it once read). */
+    if (!plugin_opts.listen && !plugin_opts.connect)
+        crmpi_token_scrub_env();
     /* Too tight a ulimit: say which, rather than report tests as crashed. */
     struct crmpi_rlimits limits;
     crmpi_rlimits_get(&limits);

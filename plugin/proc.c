@@ -158,7 +158,7 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
     size_t n = 0;
     while (environ[n])
         ++n;
-    *e = (struct crmpi_proc_env) { 0 };
+    *e = (struct crmpi_proc_env) { .token_fd = -1 };
     if (proc_env_reserve(e, n))
         return -ENOMEM;
     for (size_t i = 0; i < n; ++i) {
@@ -177,10 +177,13 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
         rc = proc_env_add(e, "%s=%s", CRMPI_ENV_URL, url);
     if (!rc)
         rc = proc_env_add(e, "%s=%ld", CRMPI_ENV_PARENT, (long) getpid());
-    /* Local workers prove the token like remote ones. */
-    if (!rc && token && token->len)
-        rc = proc_env_add(e, "%s=%.*s", CRMPI_ENV_TOKEN, (int) token->len,
-                (const char *) token->bytes);
+    /* Local workers prove the token like remote ones; it never goes in an environment. */
+    if (!rc && token && token->len) {
+        e->token_fd = crmpi_token_to_fd(token);
+        rc = e->token_fd < 0 ? e->token_fd : 0;
+        if (!rc)
+            rc = proc_env_add(e, "%s=%d", CRMPI_ENV_TOKEN_FD, e->token_fd);
+    }
     if (!rc && opts->tls_ca)
         rc = proc_env_add(e, "%s=%s", CRMPI_ENV_TLS_CA, opts->tls_ca);
     if (!rc)
@@ -197,15 +200,21 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e)
 {
     for (size_t i = e->n_borrowed; e->vars && i < e->n; ++i)
         free(e->vars[i]);
+    /* Zeroed and never built: no descriptor to close (0 is not ours). */
+    if (e->vars && e->token_fd >= 0)
+        close(e->token_fd);
     free(e->vars);
-    *e = (struct crmpi_proc_env) { 0 };
+    *e = (struct crmpi_proc_env) { .token_fd = -1 };
 }
 
 /* ---- spawning and watching ----------------------------------------------------------- */
 
-static int proc_spawn(const char *exe, char *const argv[], char *const envp[], pid_t *pid)
+/* keep_fd (-1: none) is inherited as it is: posix_spawn clears its close-on-exec. */
+static int proc_spawn(const char *exe, char *const argv[], char *const envp[], int keep_fd,
+        pid_t *pid)
 {
     posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
     sigset_t none, defaults;
     sigemptyset(&none);
     sigemptyset(&defaults);
@@ -215,8 +224,14 @@ static int proc_spawn(const char *exe, char *const argv[], char *const envp[], p
     int rc = posix_spawnattr_init(&attr);
     if (rc)
         return -rc;
+    rc = posix_spawn_file_actions_init(&actions);
+    if (rc)
+        goto out_attr;
+    if (keep_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&actions, keep_fd, keep_fd);
     /* Own process group: one kill reaches the worker and its test sandboxes. */
-    rc = posix_spawnattr_setpgroup(&attr, 0);
+    if (!rc)
+        rc = posix_spawnattr_setpgroup(&attr, 0);
     if (!rc)
         rc = posix_spawnattr_setsigmask(&attr, &none);
     if (!rc)
@@ -225,7 +240,9 @@ static int proc_spawn(const char *exe, char *const argv[], char *const envp[], p
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
                 | POSIX_SPAWN_SETSIGDEF);
     if (!rc)
-        rc = posix_spawn(pid, exe, NULL, &attr, argv, envp);
+        rc = posix_spawn(pid, exe, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+out_attr:
     posix_spawnattr_destroy(&attr);
     return -rc;
 }
@@ -238,7 +255,7 @@ int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_pr
     /* crmpi_proc_worker_env keeps room for it. */
     e->vars[e->n] = slot_env;
     e->vars[e->n + 1] = NULL;
-    int rc = proc_spawn(exe, argv, e->vars, pid);
+    int rc = proc_spawn(exe, argv, e->vars, e->token_fd, pid);
     e->vars[e->n] = NULL;
     *pidfd = -1;
     if (rc) {

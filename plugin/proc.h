@@ -50,11 +50,13 @@ void crmpi_proc_strays(int kill, int (*is_ours)(pid_t pid, void *arg), void *arg
 struct crmpi_proc_env {
     char **vars;
     size_t n, cap, n_borrowed;
+    int token_fd;       /* owned; -1: none.  Inherited by each worker spawned */
 };
 
 /*
  * Builds e (zeroed or freed before) for workers of the coordinator at url.
- * token (may be NULL or empty) is passed on for local workers to prove.
+ * token (may be NULL or empty) is passed on, on a descriptor (see
+ * crmpi_token_to_fd), for local workers to prove.
  * Returns 0 or -ENOMEM; e is to be freed with crmpi_proc_env_free either way.
  */
 int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,

@@ -90,11 +90,9 @@ int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
 {
     s->slot = slot;
     s->on_lost = on_lost;
-    char err[256];
-    if (crmpi_token_load(NULL, getenv(CRMPI_ENV_TOKEN), &s->token, err, sizeof(err))) {
-        crmpi_error("worker %u: %s", slot, err);
+    /* Read (and scrubbed from the environment) when the worker started; said then. */
+    if (crmpi_token_take_inherited(&s->token))
         return -EINVAL;
-    }
     int rc = crmpi_nng_load();
     if (rc)
         return rc;

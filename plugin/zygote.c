@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth.h"
 #include "crit.h"
 #include "diag.h"
 #include "elfpatch.h"
@@ -532,6 +533,8 @@ int crmpi_zygote_start(void)
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
+        /* Every test process is forked from here: none may hold the worker's token. */
+        crmpi_token_forget_inherited();
         zyg_main(sv[1], worker);
     }
     int e = errno;

@@ -2,6 +2,7 @@
  * Unit tests for plugin/auth.c: tokens, nonces and the HMAC proofs of the
  * remote-worker handshake.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +70,57 @@ Test(auth, no_token_is_empty)
     struct crmpi_token t = t_token(NULL);
     cr_expect_eq(t.len, 0);
     cr_expect_null(t.bytes);
+}
+
+Test(auth, token_on_a_sealed_descriptor_read_once_and_scrubbed)
+{
+    struct crmpi_token t = t_token("s3cret");
+    int fd = crmpi_token_to_fd(&t);
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC, "inherited by every exec");
+    cr_expect_eq(write(fd, "x", 1), -1, "the token can be changed");
+    char name[16];
+    snprintf(name, sizeof(name), "%d", fd);
+    cr_assert_eq(setenv("CRITERION_MPROC_TOKEN_FD", name, 1), 0);
+    cr_assert_eq(setenv("CRITERION_MPROC_TOKEN", "not-this-one", 1), 0);
+    char err[128] = "";
+    cr_assert_eq(crmpi_token_inherit(err, sizeof(err)), 0, "%s", err);
+    cr_expect_null(getenv("CRITERION_MPROC_TOKEN_FD"));
+    cr_expect_null(getenv("CRITERION_MPROC_TOKEN"));
+    cr_expect_eq(fcntl(fd, F_GETFD), -1, "the descriptor is still open");
+    struct crmpi_token got;
+    cr_expect_eq(crmpi_token_take_inherited(&got), 0);
+    cr_assert_eq(got.len, 6);
+    cr_expect_eq(memcmp(got.bytes, "s3cret", 6), 0);
+    crmpi_token_free(&got);
+    crmpi_token_free(&t);
+}
+
+Test(auth, inherited_from_the_variable_when_started_by_hand)
+{
+    cr_assert_eq(unsetenv("CRITERION_MPROC_TOKEN_FD"), 0);
+    cr_assert_eq(setenv("CRITERION_MPROC_TOKEN", "by-hand\n", 1), 0);
+    char err[128] = "";
+    cr_assert_eq(crmpi_token_inherit(err, sizeof(err)), 0, "%s", err);
+    cr_expect_null(getenv("CRITERION_MPROC_TOKEN"));
+    struct crmpi_token got;
+    cr_expect_eq(crmpi_token_take_inherited(&got), 0);
+    cr_assert_eq(got.len, 7);
+    cr_expect_eq(memcmp(got.bytes, "by-hand", 7), 0);
+    crmpi_token_free(&got);
+    /* Taken: a second take finds nothing. */
+    cr_expect_eq(crmpi_token_take_inherited(&got), 0);
+    cr_expect_eq(got.len, 0);
+}
+
+Test(auth, a_bad_descriptor_is_an_error_with_a_message)
+{
+    cr_assert_eq(setenv("CRITERION_MPROC_TOKEN_FD", "99999", 1), 0);
+    char err[128] = "";
+    cr_expect_lt(crmpi_token_inherit(err, sizeof(err)), 0);
+    cr_expect(strstr(err, "99999") != NULL, "%s", err);
+    cr_expect_null(getenv("CRITERION_MPROC_TOKEN_FD"));
+    struct crmpi_token got;
+    cr_expect_lt(crmpi_token_take_inherited(&got), 0);
+    cr_expect_eq(got.len, 0);
 }

@@ -152,13 +152,22 @@ Test(proc, worker_env)
     cr_expect_str_eq(t_find(&e, "PROC_TEST_KEEP="), "PROC_TEST_KEEP=1");
     cr_expect_str_eq(t_find(&e, "CRITERION_MPROC_ROLE="), "CRITERION_MPROC_ROLE=worker");
     cr_expect_str_eq(t_find(&e, "CRITERION_MPROC_URL="), "CRITERION_MPROC_URL=ipc:///q");
-    cr_expect_str_eq(t_find(&e, "CRITERION_MPROC_TOKEN="), "CRITERION_MPROC_TOKEN=s3cret");
+    /* The token travels on a descriptor, never in the environment (issue 11). */
+    cr_expect_null(t_find(&e, "CRITERION_MPROC_TOKEN="));
+    const char *fd_var = t_find(&e, "CRITERION_MPROC_TOKEN_FD=");
+    cr_assert_not_null(fd_var);
+    cr_expect_eq(atoi(strchr(fd_var, '=') + 1), e.token_fd);
+    char held[16] = { 0 };
+    cr_expect_eq(pread(e.token_fd, held, sizeof(held), 0), 6);
+    cr_expect_str_eq(held, "s3cret");
     cr_expect_str_eq(t_find(&e, "CRITERION_MPROC_CONNECT_TIMEOUT="),
             "CRITERION_MPROC_CONNECT_TIMEOUT=7");
     cr_expect_str_eq(t_find(&e, "CRITERION_MPROC_ISOLATION="), "CRITERION_MPROC_ISOLATION=fork");
     cr_expect_null(t_find(&e, "CRITERION_MPROC_VERBOSE="), "verbose 0 is said");
+    int fd = e.token_fd;
     crmpi_proc_env_free(&e);
     cr_expect_null(e.vars);
+    cr_expect_eq(fcntl(fd, F_GETFD), -1, "the token's descriptor outlives the environment");
     crmpi_proc_env_free(&e);    /* twice, or zeroed, is harmless */
     crmpi_token_free(&token);
 }

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /*
  * Tests that misbehave on request, for the fault-injection tests
  * (run_faults.py).  Each one passes quietly unless its variable is set, so
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -180,8 +182,37 @@ Test(grouped, d) { record_worker("d"); }
 CRMP_SUITE_SCHEDULE(grouped, .group = "db");
 
 /* Lists the descriptors the test inherited: none may be the plugin's. */
-Test(faults, inherits_no_plugin_descriptor)
+/*
+ * The token a fault case passes starts with this: no test process may find
+ * it in its environment, its arguments, its descriptors, or its ancestors'
+ * environments (tests may read those).
+ */
+#define TOKEN_PROBE "crmp-leak-probe-"
+
+static int holds_probe(const char *path)
 {
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+    close(fd);
+    return n > 0 && memmem(buf, (size_t) n, TOKEN_PROBE, strlen(TOKEN_PROBE)) != NULL;
+}
+
+Test(faults, inherits_nothing_of_the_plugin)
+{
+    cr_expect(!getenv("CRITERION_MPROC_TOKEN"), "the token is in the test's environment");
+    cr_expect(!getenv("CRITERION_MPROC_TOKEN_FD"), "the token's descriptor is named in it");
+    cr_expect(!holds_probe("/proc/self/environ"), "the token is in /proc/self/environ");
+    cr_expect(!holds_probe("/proc/self/cmdline"), "the token is in the test's arguments");
+    pid_t pid = getppid();
+    char comm[64], path[64];
+    for (int depth = 0; depth < 8 && pid > 1; ++depth) {
+        snprintf(path, sizeof(path), "/proc/%ld/environ", (long) pid);
+        cr_expect(!holds_probe(path), "the token is in the environment of ancestor %ld", (long) pid);
+        pid = parent_of(pid, comm, sizeof(comm));
+    }
     for (int fd = 3; fd < 1024; ++fd) {
         char link[64], target[PATH_MAX];
         snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -192,6 +223,9 @@ Test(faults, inherits_no_plugin_descriptor)
         cr_expect(!strstr(target, "criterion-mproc") && !strstr(target, "pidfd")
                 && !strstr(target, ".durations"),
                 "descriptor %d leaked into the test: %s", fd, target);
+        struct stat st;
+        if (!fstat(fd, &st) && S_ISREG(st.st_mode))
+            cr_expect(!holds_probe(link), "descriptor %d (%s) holds the token", fd, target);
     }
 }
 

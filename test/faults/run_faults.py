@@ -115,7 +115,7 @@ def results(p):
 
 FAULT_TESTS = ['faults::fails_when_asked', 'faults::forks_a_child_then_hangs',
                'faults::zz_the_forked_child_is_gone', 'faults::hangs_without_a_declared_timeout',
-               'faults::inherits_no_plugin_descriptor', 'faults::kills_its_worker_always',
+               'faults::inherits_nothing_of_the_plugin', 'faults::kills_its_worker_always',
                'faults::kills_its_parent_once', 'faults::kills_its_worker_once', 'grouped::a',
                'grouped::b', 'grouped::c',
                'grouped::d', 'output::first', 'output::second', 'plain::one', 'plain::three',
@@ -494,6 +494,54 @@ def listener_no_worker(ctx):
     return [p]
 
 
+def all_pass(ctx, p, who):
+    ctx.check(p.returncode == 0, '%s: exit %s, expected 0' % (who, p.returncode))
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), '%s: synthesis %s' % (who, synthesis(ctx, p)))
+    leaks = [l for l in p.err.splitlines() if l.startswith('[----]')
+             and ('token' in l or 'descriptor' in l)]
+    ctx.check(not leaks, '%s: %s' % (who, leaks))
+
+
+@case('token-not-inherited')
+def token_not_inherited(ctx):
+    """The token was copied into every worker's environment, so every test could read it
+    (issue 11).  faults::inherits_nothing_of_the_plugin looks for it in its environment,
+    arguments, descriptors and its ancestors' environments; it must pass every way the token
+    is given: the variable, a token file, without a listener, and on a worker host."""
+    probe = 'crmp-leak-probe-%s' % os.urandom(8).hex()
+    token_file = os.path.join(ctx.root, 'token')
+    with open(token_file, 'w') as f:
+        f.write(probe + '\n')
+    runs = []
+    for who, args, extra in (
+            ('variable, listener', ['--mproc-listen=ipc://' + os.path.join(ctx.root, 'a.ipc')],
+             ['CRITERION_MPROC_TOKEN=' + probe]),
+            ('token file, listener', ['--mproc-listen=ipc://' + os.path.join(ctx.root, 'b.ipc'),
+                                      '--mproc-token-file=' + token_file], []),
+            ('variable, no listener', [], ['CRITERION_MPROC_TOKEN=' + probe])):
+        p = ctx.run('faults', ['--mproc=2', '--verbose'] + args, extra)
+        all_pass(ctx, p, who)
+        ctx.check(len(results(p)) == 18, '%s: %d tests reported' % (who, len(results(p))))
+        runs.append(p)
+
+    # A worker host: the coordinator runs no worker of its own.
+    url = 'ipc://' + os.path.join(ctx.root, 'c.ipc')
+    coord = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose'],
+                      ['CRITERION_MPROC_TOKEN=' + probe])
+    seen = []
+    for raw in coord.stderr:
+        seen.append(raw.decode('utf-8', 'replace'))
+        if 'accepting remote workers' in seen[-1]:
+            break
+    host = ctx.run('faults', ['--mproc=2', '--mproc-connect=' + url],
+                   ['CRITERION_MPROC_TOKEN=' + probe])
+    ctx.check(host.returncode == 0, 'worker host: exit %s' % host.returncode)
+    coord = ctx.finish(coord)
+    coord.err = ''.join(seen) + coord.err
+    all_pass(ctx, coord, 'worker host')
+    return runs + [host, coord]
+
+
 def tmpdir_unusable(ctx, tmpdir):
     p = ctx.run('faults', ['--mproc=2'], ['TMPDIR=' + tmpdir])
     ctx.check(p.returncode == 0, 'exit %s, expected 0 as plain Criterion' % p.returncode)
@@ -648,6 +696,7 @@ def fork_mode(case_fn, extra_args):
 
 
 for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
+              'token-not-inherited',
               'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
               'coordinator-sigkill-daemon'):
     CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
