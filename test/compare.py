@@ -20,9 +20,10 @@ Compared, after removing times such as "(0.01s)":
     counters.  The plugin's JSON must be valid JSON (Criterion's own is not
     always: it does not escape quotes).
 After the plugin run, no process of the run may remain and its TMPDIR must be
-empty (no criterion-mproc.* directory left behind).  A last plugin run with
---mproc-verbose=2 must print the plugin's info lines: proof that it engaged
-(except with --exact, for runs where it must not).
+empty (no criterion-mproc.* directory left behind).  The durations file the
+plugin's coordinator writes (or, with durations off, one more run at
+--mproc-verbose=2 printing the plugin's info lines) proves that it engaged
+(not checked with --exact, for runs where it must not).
 
 Options:
   --both ARG          an argument for both runs (repeatable; ARG may start with -)
@@ -705,8 +706,12 @@ def main(argv):
             for rel in opts['file']:
                 problems += compare_files(serial.cwd, plugin.cwd, rel)
             what = [serial, plugin]
-            if not opts['exact'] and not opts['no_engage_check']:
-                # Identical output could also mean the plugin never engaged.
+            # Identical output could also mean the plugin never engaged.  The durations file
+            # its coordinator writes proves it did; without one (durations off), a run at
+            # --mproc-verbose=2 must print the plugin's info lines.
+            durations = os.path.join(plugin.cwd, '.criterion-mproc',
+                                     os.path.basename(opts['exe']) + '.durations')
+            if not opts['exact'] and not opts['no_engage_check'] and not os.path.exists(durations):
                 probe = make_run('engaged', opts, root, opts['both'] + opts['plugin_args']
                                  + ['--mproc-verbose=2'], True, opts['env_both'] + opts['env'])
                 problems += execute(probe)
