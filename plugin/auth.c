@@ -32,6 +32,25 @@ static ssize_t auth_read_all(int fd, uint8_t buf[AUTH_MAX_TOKEN + 1])
     return (ssize_t) len;
 }
 
+/* token = buf[0..len) less trailing newlines (an empty one: no token); 0 or -ENOMEM. */
+static int auth_token_keep(const uint8_t *buf, size_t len, struct crmpi_token *token, char *err,
+        size_t errlen)
+{
+    *token = (struct crmpi_token) { 0 };
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        --len;
+    if (!len)
+        return 0;
+    token->bytes = malloc(len);
+    if (!token->bytes) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(token->bytes, buf, len);
+    token->len = len;
+    return 0;
+}
+
 int crmpi_token_load(const char *file, const char *env_value, struct crmpi_token *token,
         char *err, size_t errlen)
 {
@@ -65,19 +84,17 @@ int crmpi_token_load(const char *file, const char *env_value, struct crmpi_token
         }
         memcpy(buf, env_value, len);
     }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        --len;
-    if (!len)
-        return 0;
-    token->bytes = malloc(len);
-    if (!token->bytes) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    memcpy(token->bytes, buf, len);
-    token->len = len;
+    int rc = auth_token_keep(buf, len, token, err, errlen);
     OPENSSL_cleanse(buf, sizeof(buf));
-    return 0;
+    return rc;
+}
+
+int crmpi_token_load_configured(const char *file, struct crmpi_token *token, char *err,
+        size_t errlen)
+{
+    int rc = crmpi_token_load(file, file ? NULL : getenv(CRMPI_ENV_TOKEN), token, err, errlen);
+    crmpi_token_scrub_env();
+    return rc;
 }
 
 void crmpi_token_free(struct crmpi_token *token)
@@ -149,15 +166,8 @@ int crmpi_token_inherit(char *err, size_t errlen)
             snprintf(err, errlen, "the token on descriptor %s is longer than %d bytes", fd_name,
                     AUTH_MAX_TOKEN);
             rc = -EFBIG;
-        } else if (n > 0) {
-            auth_inherited.bytes = malloc((size_t) n);
-            if (auth_inherited.bytes) {
-                memcpy(auth_inherited.bytes, buf, (size_t) n);
-                auth_inherited.len = (size_t) n;
-            } else {
-                snprintf(err, errlen, "out of memory");
-                rc = -ENOMEM;
-            }
+        } else {
+            rc = auth_token_keep(buf, (size_t) n, &auth_inherited, err, errlen);
         }
         OPENSSL_cleanse(buf, sizeof(buf));
     } else {

@@ -31,6 +31,14 @@ int crmpi_token_load(const char *file, const char *env_value, struct crmpi_token
 void crmpi_token_free(struct crmpi_token *token);
 
 /*
+ * The token a coordinator or worker host was given: file (--mproc-token-file)
+ * or, when NULL, CRITERION_MPROC_TOKEN, which is then scrubbed
+ * (crmpi_token_scrub_env).  As crmpi_token_load.
+ */
+int crmpi_token_load_configured(const char *file, struct crmpi_token *token, char *err,
+        size_t errlen);
+
+/*
  * Wipes CRITERION_MPROC_TOKEN's value in place and removes it from the
  * environment, once read: no process of the run may find it there (tests
  * can read their ancestors' /proc/PID/environ).

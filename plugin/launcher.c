@@ -117,10 +117,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         goto out;
     }
     strcpy(l->url, opts->connect);
-    int rc = crmpi_token_load(opts->token_file, opts->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
-            &l->token, err, sizeof(err));
-    crmpi_token_scrub_env();
-    if (rc) {
+    if (crmpi_token_load_configured(opts->token_file, &l->token, err, sizeof(err))) {
         crmpi_error("%s", err);
         status = CRMPI_EXIT_USAGE;
         goto out;

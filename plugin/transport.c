@@ -104,9 +104,7 @@ int crmpi_transport_listen_remote(nng_socket sock, const struct crmpi_options *o
         struct crmpi_token *token, nng_tls_config **tls)
 {
     char err[256];
-    int rc = crmpi_token_load(o->token_file, o->token_file ? NULL : getenv(CRMPI_ENV_TOKEN),
-            token, err, sizeof(err));
-    crmpi_token_scrub_env();
+    int rc = crmpi_token_load_configured(o->token_file, token, err, sizeof(err));
     if (rc) {
         crmpi_error("%s", err);
         return rc;

@@ -103,6 +103,12 @@ def synthesis(ctx, p):
     return tuple(int(x) for x in m.groups())
 
 
+def all_pass(ctx, p, who='run'):
+    """Exit 0 and all 18 tests of the faults binary passing, as a plain Criterion run."""
+    ctx.check(p.returncode == 0, '%s: exit %s, expected 0' % (who, p.returncode))
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), '%s: synthesis %s' % (who, synthesis(ctx, p)))
+
+
 def results(p):
     """Final per-test lines of a --verbose run: name -> list of outcomes."""
     seen = {}
@@ -457,8 +463,7 @@ def durations_not_ours(ctx):
     with open(victim, 'w') as f:
         f.write('root:x:0:0:root:/root:/bin/bash\n')
     p = ctx.run('faults', ['--mproc=2', '--mproc-durations=' + victim])
-    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
-    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    all_pass(ctx, p)
     with open(victim) as f:
         ctx.check(f.read() == 'root:x:0:0:root:/root:/bin/bash\n', 'the foreign file was rewritten')
     ctx.check(victim in p.err, 'no warning naming the file')
@@ -473,8 +478,7 @@ def durations_fifo(ctx):
     fifo = os.path.join(ctx.root, 'fifo')
     os.mkfifo(fifo)
     p = ctx.run('faults', ['--mproc=2'], ['CRITERION_MPROC_DURATIONS=' + fifo], timeout=30)
-    ctx.check(p.returncode == 0, 'exit %s, expected 0' % p.returncode)
-    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    all_pass(ctx, p)
     ctx.check(stat.S_ISFIFO(os.lstat(fifo).st_mode), 'the FIFO was replaced')
     return [p]
 
@@ -494,14 +498,6 @@ def listener_no_worker(ctx):
     return [p]
 
 
-def all_pass(ctx, p, who):
-    ctx.check(p.returncode == 0, '%s: exit %s, expected 0' % (who, p.returncode))
-    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), '%s: synthesis %s' % (who, synthesis(ctx, p)))
-    leaks = [l for l in p.err.splitlines() if l.startswith('[----]')
-             and ('token' in l or 'descriptor' in l)]
-    ctx.check(not leaks, '%s: %s' % (who, leaks))
-
-
 @case('token-not-inherited')
 def token_not_inherited(ctx):
     """The token was copied into every worker's environment, so every test could read it
@@ -509,6 +505,12 @@ def token_not_inherited(ctx):
     arguments, descriptors and its ancestors' environments; it must pass every way the token
     is given: the variable, a token file, without a listener, and on a worker host."""
     probe = 'crmp-leak-probe-%s' % os.urandom(8).hex()
+
+    def passes_unseen(p, who):
+        all_pass(ctx, p, who)
+        found = [l for l in p.err.splitlines() if l.startswith('[----]') and 'token' in l]
+        ctx.check(not found, '%s: %s' % (who, found))
+
     token_file = os.path.join(ctx.root, 'token')
     with open(token_file, 'w') as f:
         f.write(probe + '\n')
@@ -520,7 +522,7 @@ def token_not_inherited(ctx):
                                       '--mproc-token-file=' + token_file], []),
             ('variable, no listener', [], ['CRITERION_MPROC_TOKEN=' + probe])):
         p = ctx.run('faults', ['--mproc=2', '--verbose'] + args, extra)
-        all_pass(ctx, p, who)
+        passes_unseen(p, who)
         ctx.check(len(results(p)) == 18, '%s: %d tests reported' % (who, len(results(p))))
         runs.append(p)
 
@@ -538,14 +540,13 @@ def token_not_inherited(ctx):
     ctx.check(host.returncode == 0, 'worker host: exit %s' % host.returncode)
     coord = ctx.finish(coord)
     coord.err = ''.join(seen) + coord.err
-    all_pass(ctx, coord, 'worker host')
+    passes_unseen(coord, 'worker host')
     return runs + [host, coord]
 
 
 def tmpdir_unusable(ctx, tmpdir):
     p = ctx.run('faults', ['--mproc=2'], ['TMPDIR=' + tmpdir])
-    ctx.check(p.returncode == 0, 'exit %s, expected 0 as plain Criterion' % p.returncode)
-    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    all_pass(ctx, p, 'as plain Criterion')
     said = [line for line in p.err.splitlines() if 'TMPDIR' in line]
     ctx.check(len(said) == 1, 'not exactly one line about TMPDIR: %s' % said)
     return [p]
