@@ -54,6 +54,7 @@ struct coord_worker {
     pid_t reaped_pid;           /* the pid it had, kept for messages once reaped */
     int pidfd;                  /* -1 once reaped */
     unsigned slot;              /* its id in the state machine */
+    unsigned test_slot;         /* its CRITERION_MPROC_SLOT (crmpi_coord_test_slot) */
     uint32_t pipe;              /* nng pipe id, 0 before its hello */
     uint64_t busy_ns;           /* time spent on units it finished */
     unsigned units_done;
@@ -130,6 +131,9 @@ void crmpi_coord_reap_orphans(struct coord *c);
  * and c->unit_info.  Returns 0 or -ENOMEM.
  */
 int crmpi_coord_sched_build(struct coord *c);
+
+/* coord_testenv.c: the CRITERION_MPROC_SLOT worker w gets (w is in c->workers). */
+unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker *w);
 
 /* summary.c: what is written and printed once the run is over. */
 void crmpi_summary_save_history(const struct coord *c);

@@ -155,6 +155,8 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
 {
     Crmp__Assign assign = CRMP__ASSIGN__INIT;
     assign.unit = unit;
+    assign.has_slot = 1;
+    assign.slot = w->test_slot;
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;
@@ -232,7 +234,10 @@ static void coord_spawn(struct coord *c, uint32_t id)
 {
     struct coord_worker *w = coord_worker(c, id);
     struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_SPAWNED, .worker = id };
-    int rc = w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, &w->pid, &w->pidfd)
+    if (w)
+        w->test_slot = crmpi_coord_test_slot(c, w);
+    int rc = w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, w->test_slot, &w->pid,
+                                         &w->pidfd)
                : -ENOMEM;
     if (rc) {
         if (w)
@@ -476,6 +481,7 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
         uint32_t id;
         if (!crmpi_cst_add_remote(&c->st, &id) && (w = coord_worker(c, id))) {
             w->remote = 1;
+            w->test_slot = crmpi_coord_test_slot(c, w);
             crmpi_info("remote worker %u connected", w->slot);
         }
     }

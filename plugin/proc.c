@@ -17,6 +17,7 @@
 #include "options.h"
 #include "proc.h"
 #include "reaper.h"
+#include "testenv.h"
 #include "worker.h"
 
 extern char **environ;
@@ -119,12 +120,12 @@ void crmpi_proc_strays(int kill, int (*is_ours)(pid_t pid, void *arg), void *arg
 
 /* ---- environment ---------------------------------------------------------------- */
 
-/* Keeps room for the slot variable and the terminator. */
+/* Keeps room for the id and slot variables and the terminator. */
 static int proc_env_reserve(struct crmpi_proc_env *e, size_t more)
 {
-    if (e->n + more + 2 <= e->cap)
+    if (e->n + more + 3 <= e->cap)
         return 0;
-    size_t cap = e->n + more + 2 + 8;
+    size_t cap = e->n + more + 3 + 8;
     char **grown = realloc(e->vars, cap * sizeof(*grown));
     if (!grown)
         return -ENOMEM;
@@ -177,6 +178,8 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
         rc = proc_env_add(e, "%s=%s", CRMPI_ENV_URL, url);
     if (!rc)
         rc = proc_env_add(e, "%s=%ld", CRMPI_ENV_PARENT, (long) getpid());
+    if (!rc)
+        rc = proc_env_add(e, "%s=%u", CRMPI_ENV_TEST_WORKERS, opts->workers);
     /* Local workers prove the token like remote ones; it never goes in an environment. */
     if (!rc && token && token->len) {
         e->token_fd = crmpi_token_to_fd(token);
@@ -248,13 +251,15 @@ out_attr:
 }
 
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
-        unsigned slot, pid_t *pid, int *pidfd)
+        unsigned id, unsigned slot, pid_t *pid, int *pidfd)
 {
-    char slot_env[64];
-    snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_SLOT, slot);
-    /* crmpi_proc_worker_env keeps room for it. */
-    e->vars[e->n] = slot_env;
-    e->vars[e->n + 1] = NULL;
+    char id_env[64], slot_env[64];
+    snprintf(id_env, sizeof(id_env), "%s=%u", CRMPI_ENV_ID, id);
+    snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_TEST_SLOT, slot);
+    /* crmpi_proc_worker_env keeps room for them. */
+    e->vars[e->n] = id_env;
+    e->vars[e->n + 1] = slot_env;
+    e->vars[e->n + 2] = NULL;
     int rc = proc_spawn(exe, argv, e->vars, e->token_fd, pid);
     e->vars[e->n] = NULL;
     *pidfd = -1;
@@ -270,13 +275,13 @@ int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_pr
     *pidfd = pidfd_open(*pid, 0);
     if (*pidfd < 0 && errno != ENOSYS) {
         rc = -errno;
-        crmpi_error("cannot watch worker %u: %s", slot, strerror(errno));
+        crmpi_error("cannot watch worker %u: %s", id, strerror(errno));
         crmpi_kill_tree(*pid);
         waitpid(*pid, NULL, 0);
         *pid = 0;
         return rc;
     }
-    crmpi_debug("worker %u started, pid %ld", slot, (long) *pid);
+    crmpi_debug("worker %u (slot %u) started, pid %ld", id, slot, (long) *pid);
     return 0;
 }
 

@@ -66,7 +66,8 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
 void crmpi_proc_env_free(struct crmpi_proc_env *e);
 
 /*
- * Starts worker slot: exe with argv and e's environment plus its slot, in a
+ * Starts worker id (the state machine's) with the test-visible slot (see
+ * plugin/testenv.h): exe with argv and e's environment plus both, in a
  * process group of its own (one kill reaches it and its sandboxes), with
  * the signals a new process expects.  Sets *pid, and *pidfd to a pidfd that
  * becomes readable when it exits (-1 where the kernel has none: SIGCHLD and
@@ -74,7 +75,7 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e);
  * is left running on failure.
  */
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
-        unsigned slot, pid_t *pid, int *pidfd);
+        unsigned id, unsigned slot, pid_t *pid, int *pidfd);
 
 /* Whether pid (watched by pidfd, or -1) has exited; it is not reaped. */
 int crmpi_proc_exited(pid_t pid, int pidfd);

@@ -24,6 +24,7 @@
 #include "proc.h"
 #include "reaper.h"
 #include "session.h"
+#include "testenv.h"
 #include "units.h"
 #include "wire.h"
 #include "worker.h"
@@ -307,6 +308,10 @@ static void worker_follow(Crmp__Envelope *reply)
                 break;
             }
             w->pending = id;
+            int rc = reply->assign->has_slot ? crmpi_testenv_set_slot(reply->assign->slot) : 0;
+            if (rc)
+                crmpi_warn("worker %u: cannot set %s: %s", w->slot, CRMPI_ENV_TEST_SLOT,
+                        strerror(-rc));
             break;
         }
         case CRMP__ENVELOPE__BODY_STOP:
@@ -596,8 +601,8 @@ int crmpi_worker_run(struct criterion_test_set *set,
 {
     struct worker_state *w = &worker_state;
     const char *url = getenv(CRMPI_ENV_URL);
-    const char *slot = getenv(CRMPI_ENV_SLOT);
-    w->slot = slot ? (unsigned) strtoul(slot, NULL, 10) : 0;
+    const char *id = getenv(CRMPI_ENV_ID);
+    w->slot = id ? (unsigned) strtoul(id, NULL, 10) : 0;
     if (!url) {
         crmpi_error("worker started without %s", CRMPI_ENV_URL);
         return 0;

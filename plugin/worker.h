@@ -17,7 +17,7 @@
 /* Environment a worker is started with (see coordinator.c). */
 #define CRMPI_ENV_ROLE "CRITERION_MPROC_ROLE"
 #define CRMPI_ENV_URL "CRITERION_MPROC_URL"
-#define CRMPI_ENV_SLOT "CRITERION_MPROC_SLOT"
+#define CRMPI_ENV_ID "CRITERION_MPROC_ID"         /* the state machine's id (its hello says it) */
 #define CRMPI_ENV_PARENT "CRITERION_MPROC_PARENT"   /* local workers only */
 #define CRMPI_ENV_TLS_CA "CRITERION_MPROC_TLS_CA"
 #define CRMPI_ENV_CONNECT_TIMEOUT "CRITERION_MPROC_CONNECT_TIMEOUT"

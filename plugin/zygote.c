@@ -25,6 +25,7 @@
 #include "elfpatch.h"
 #include "reaper.h"
 #include "criterion-mproc.h"
+#include "testenv.h"
 #include "zygote.h"
 
 
@@ -66,6 +67,8 @@ struct zyg_request {
     size_t arena_len;
     uint32_t param_size;
     uint8_t has_arena;
+    /* The test's environment set since the zygote was born (crmpi_testenv_pack). */
+    char env[2048];
 };
 
 /* The worker's side. */
@@ -377,6 +380,7 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     zyg_crit.redirect_stdin();
 
     struct zyg_request r = *req;
+    crmpi_testenv_apply(r.env, sizeof(r.env));
     r.test.name = r.name;
     r.test.category = r.category;
     r.test.data = &r.data;
@@ -638,6 +642,8 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
     };
     if (t->suite->data)
         req.suite_data = *t->suite->data;
+    if (crmpi_testenv_pack(req.env, sizeof(req.env)) < 0)
+        return -E2BIG;
     const char *names[] = { t->test->name, t->test->category, t->suite->name };
     char *into[] = { req.name, req.category, req.suite_name };
     for (int i = 0; i < 3; ++i) {

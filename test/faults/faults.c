@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "criterion-mproc.h"
+#include "../worker_of.h"
 
 /*
  * FAULT_DELETE_SELF=PATH: a binary that deletes itself (a copy at PATH, never
@@ -49,35 +50,10 @@ static int first_time(const char *name)
     return 1;
 }
 
-/* The parent of pid, from /proc; 0 when unknown. */
-static pid_t parent_of(pid_t pid, char *comm, size_t len)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
-    FILE *f = fopen(path, "re");
-    long ppid = 0;
-    *comm = '\0';
-    while (f && fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "Name:\t", 6))
-            snprintf(comm, len, "%.*s", (int) strcspn(line + 6, "\n"), line + 6);
-        if (sscanf(line, "PPid: %ld", &ppid) == 1)
-            break;
-    }
-    if (f)
-        fclose(f);
-    return (pid_t) ppid;
-}
-
-/*
- * The sandbox's parent is the worker (or, serially, Criterion's runner); in
- * fork isolation it is the worker's zygote, whose parent is the worker.
- */
+/* Takes the worker running this test down (see ../worker_of.h). */
 static void kill_worker(void)
 {
-    char comm[64];
-    pid_t parent = getppid();
-    pid_t grandparent = parent_of(parent, comm, sizeof(comm));
-    kill(!strcmp(comm, "crmp-zygote") && grandparent > 1 ? grandparent : parent, SIGKILL);
+    kill(t_worker_pid(), SIGKILL);
     pause();
 }
 
@@ -211,7 +187,7 @@ Test(faults, inherits_nothing_of_the_plugin)
     for (int depth = 0; depth < 8 && pid > 1; ++depth) {
         snprintf(path, sizeof(path), "/proc/%ld/environ", (long) pid);
         cr_expect(!holds_probe(path), "the token is in the environment of ancestor %ld", (long) pid);
-        pid = parent_of(pid, comm, sizeof(comm));
+        pid = t_parent_of(pid, comm, sizeof(comm));
     }
     for (int fd = 3; fd < 1024; ++fd) {
         char link[64], target[PATH_MAX];

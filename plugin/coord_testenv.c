@@ -1,0 +1,27 @@
+/*
+ * The coordinator's side of the test environment (plugin/testenv.h): which
+ * CRITERION_MPROC_SLOT each worker gets.
+ */
+#include "coord_i.h"
+
+/*
+ * Local workers take the lowest of 0..N-1 that no live local worker holds,
+ * so a replacement takes its predecessor's; remote ones take the lowest
+ * from N up that no live remote worker holds: unique within the run at any
+ * time, whichever host they are on.
+ */
+unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker *w)
+{
+    unsigned first = w->remote ? c->opts->workers : 0;
+    for (unsigned slot = first;; ++slot) {
+        int taken = 0;
+        for (size_t i = 0; i < c->n_workers && !taken; ++i) {
+            const struct coord_worker *o = c->workers[i];
+            taken = o != w && o->remote == w->remote && o->test_slot == slot
+                && c->st.workers[o->slot].state != CRMPI_CST_W_GONE
+                && (o->remote ? o->pipe != 0 : o->pid != 0);
+        }
+        if (!taken)
+            return slot;
+    }
+}

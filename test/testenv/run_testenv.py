@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Tests of the test environment (README "Test environment"), one case per invocation:
+
+    run_testenv.py --plugin LIB --probe EXE CASE
+
+A case whose name starts with fork- runs its plugin runs with
+--mproc-isolation=fork.  Every run has its own directory and TMPDIR; after a
+plugin run no process of the run may remain.  The remote- cases need root and
+network namespaces (as test/netns does); elsewhere they are skipped (77).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'netns'))
+import compare  # noqa: E402
+
+CASES, case = compare.case_registry()
+LINE_RE = re.compile(r'^(\S+) slot=(\d+) workers=(\d+) worker=(\d+)$')
+
+
+class Ctx:
+    def __init__(self, opts, fork):
+        self.plugin = os.path.abspath(opts['plugin'])
+        self.probe = os.path.abspath(opts['probe'])
+        self.fork = fork
+        self.root = tempfile.mkdtemp(prefix='crmp-testenv-', dir='/tmp')
+        self.n = 0
+        self.problems = []
+
+    def check(self, cond, msg):
+        if not cond:
+            self.problems.append(msg)
+        return cond
+
+    def env(self, preload, extra=()):
+        """A fresh run directory and its environment: (env, wd, log path)."""
+        self.n += 1
+        wd = os.path.join(self.root, 'r%d' % self.n)
+        for d in ('t', 'probe'):
+            os.makedirs(os.path.join(wd, d))
+        e = compare.base_env(os.path.join(wd, 't'), 'testenv-%d-%d' % (os.getpid(), self.n))
+        e['CRITERION_MPROC_DURATIONS'] = 'none'
+        e['ENVPROBE_LOG'] = os.path.join(wd, 'log')
+        e['ENVPROBE_DIR'] = os.path.join(wd, 'probe')
+        if preload:
+            e['LD_PRELOAD'] = self.plugin
+        for kv in extra:
+            k, _, v = kv.partition('=')
+            e[k] = v
+        return e, wd
+
+    def mode_args(self):
+        return ['--mproc-isolation=fork'] if self.fork else []
+
+    def run(self, args, preload=True, extra=()):
+        e, wd = self.env(preload, extra)
+        if preload:
+            args = list(args) + self.mode_args()
+        r = compare.Run('run %d' % self.n, [self.probe] + list(args), e, wd)
+        self.problems.extend(compare.execute(r, check_leftovers=preload))
+        r.records = read_records(e['ENVPROBE_LOG'])
+        if r.status != 0:
+            self.problems.append('%s exited %s: %s\n%s' % (r.label, r.status, r.describe(),
+                                                          r.stderr))
+        return r
+
+
+def read_records(path):
+    """{test: [(slot, workers, worker pid)]} from a probe log."""
+    recs = {}
+    if not os.path.exists(path):
+        return recs
+    for line in compare.read(path).splitlines():
+        m = LINE_RE.match(line)
+        if m:
+            recs.setdefault(m.group(1), []).append(tuple(int(x) for x in m.groups()[1:]))
+    return recs
+
+
+def each_record(recs):
+    for test, seen in recs.items():
+        for s in seen:
+            yield test, s
+
+
+# ---- where am I -----------------------------------------------------------------------
+
+def check_slots(ctx, r, n_workers, n_tests):
+    ctx.check(len(r.records) == n_tests, 'expected %d tests recorded, got %d: %s'
+              % (n_tests, len(r.records), sorted(r.records)))
+    by_worker = {}
+    for test, (slot, workers, wpid) in each_record(r.records):
+        ctx.check(workers == n_workers, '%s saw CRITERION_MPROC_WORKERS=%d, not %d'
+                  % (test, workers, n_workers))
+        ctx.check(0 <= slot < n_workers, '%s saw slot %d of %d' % (test, slot, n_workers))
+        by_worker.setdefault(wpid, set()).add(slot)
+    for wpid, slots in by_worker.items():
+        ctx.check(len(slots) == 1, 'worker %d ran tests under slots %s' % (wpid, sorted(slots)))
+    return by_worker
+
+
+def without_plugin(ctx):
+    r = ctx.run(['-j1'], preload=False)
+    check_slots(ctx, r, 1, 11)
+
+
+def slots(ctx):
+    without_plugin(ctx)
+    r = ctx.run(['--mproc=3'])
+    by_worker = check_slots(ctx, r, 3, 11)
+    ctx.check(len(by_worker) == len({min(s) for s in by_worker.values()}),
+              'two live workers shared a slot: %s' % by_worker)
+
+
+def slots_restart(ctx):
+    """A replacement worker takes the slot of the worker it replaces."""
+    r = ctx.run(['--mproc=2', '--mproc-verbose'], extra=['ENVPROBE_KILL_ONCE=1'])
+    check_slots(ctx, r, 2, 11)
+    ctx.check('started replacement worker' in r.stderr, 'no worker was replaced: %s' % r.stderr)
+
+
+for name, fn in (('slots', slots), ('slots-restart', slots_restart)):
+    case(name)(fn)
+    case('fork-' + name)(fn)
+
+
+# ---- remote workers ------------------------------------------------------------------
+
+def remote_slots(ctx):
+    """Slots are unique in the run across hosts: 0..N-1 on the coordinator's machine, from N
+    up on the worker hosts, whose CRITERION_MPROC_WORKERS is their own --mproc."""
+    import run_netns
+    if os.geteuid() != 0 or not shutil.which('ip'):
+        print('needs root and ip: skipped')
+        raise SystemExit(77)
+    nctx = run_netns.Ctx({'plugin': ctx.plugin, 'probe': ctx.probe})
+    logs = []
+
+    def start(net, where, args):
+        e, wd = ctx.env(True)
+        logs.append(e['ENVPROBE_LOG'])
+        extra = ['%s=%s' % (k, e[k]) for k in ('ENVPROBE_LOG', 'ENVPROBE_DIR')]
+        extra.append('CRITERION_MPROC_TOKEN=' + run_netns.TOKEN)
+        return nctx.start(net, where, 'probe', args + ctx.mode_args(), env=extra)
+
+    try:
+        with run_netns.Net() as net:
+            url = 'tcp://%s:%d' % (net.addr('w1'), run_netns.PORT)
+            c = start(net, 'c', ['--mproc=1', '--mproc-listen=tcp://0.0.0.0:%d' % run_netns.PORT,
+                                 '--mproc-wait-workers=30'])
+            h1 = start(net, 'w1', ['--mproc=2', '--mproc-connect=' + url])
+            url2 = 'tcp://%s:%d' % (net.addr('w2'), run_netns.PORT)
+            h2 = start(net, 'w2', ['--mproc=2', '--mproc-connect=' + url2])
+            for p in (c, h1, h2):
+                nctx.wait(p)
+                ctx.check(p.returncode == 0, '%s exited %s:\n%s' % (p.label, p.returncode, p.err))
+    except subprocess.CalledProcessError as e:
+        print('cannot build the network (%s): skipped' % e.stderr.decode().strip())
+        raise SystemExit(77)
+    finally:
+        for p in nctx.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    ctx.problems.extend(nctx.problems)
+    recs = {}
+    for log in logs:
+        for test, seen in read_records(log).items():
+            recs.setdefault(test, []).extend(seen)
+    ctx.check(len(recs) == 11, 'expected 11 tests recorded, got %d' % len(recs))
+    slot_of = {}
+    for test, (slot, workers, wpid) in each_record(recs):
+        slot_of.setdefault(wpid, set()).add((slot, workers))
+    owners = {}
+    for wpid, seen in slot_of.items():
+        ctx.check(len(seen) == 1, 'worker %d saw %s' % (wpid, sorted(seen)))
+        slot, workers = min(seen)
+        owners.setdefault(slot, []).append(wpid)
+        ctx.check((slot == 0 and workers == 1) or (slot >= 1 and workers == 2),
+                  'worker %d: slot %d with CRITERION_MPROC_WORKERS=%d' % (wpid, slot, workers))
+    for slot, wpids in owners.items():
+        # Worker pids are per host (namespaces share the pid space here, so they differ).
+        ctx.check(len(wpids) == 1, 'slot %d held by workers %s at once' % (slot, wpids))
+    ctx.check(any(s >= 1 for s in owners), 'no remote worker ran a test: %s' % slot_of)
+
+
+case('remote-slots')(remote_slots)
+case('fork-remote-slots')(remote_slots)
+
+
+def main(argv):
+    opts, rest = compare.driver_args(argv)
+    if not rest:
+        print('\n'.join(sorted(CASES)))
+        return 0
+    ctx = Ctx(opts, rest[0].startswith('fork-'))
+    try:
+        CASES[rest[0]](ctx)
+    finally:
+        if ctx.problems:
+            print('FAILED:')
+            for m in ctx.problems:
+                print('- ' + m)
+        else:
+            shutil.rmtree(ctx.root, ignore_errors=True)
+    return 1 if ctx.problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
