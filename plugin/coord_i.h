@@ -60,6 +60,8 @@ struct coord_worker {
     unsigned units_done;
 };
 
+struct crmpi_coord_live;
+
 struct coord {
     struct criterion_test_set *set;
     struct crmpi_testindex index;   /* of set */
@@ -104,6 +106,8 @@ struct coord {
 
     struct crmpi_token token;   /* len 0: no authentication */
     nng_tls_config *tls;
+
+    struct crmpi_coord_live *live;  /* owned: what is said while tests run (coord_live.c) */
 };
 
 static inline int64_t coord_now_ms(void)
@@ -134,6 +138,18 @@ int crmpi_coord_sched_build(struct coord *c);
 
 /* coord_testenv.c: the CRITERION_MPROC_SLOT worker w gets (w is in c->workers). */
 unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker *w);
+
+/*
+ * coord_live.c: what is said while tests run.  _begin returns 0 or -ENOMEM;
+ * _free is safe when _begin was not called.  _slow prints a SLOW action's
+ * line; _interrupted keeps the tests running at a signal, which
+ * _print_interrupted lists after the run's interruption line.
+ */
+int crmpi_coord_live_begin(struct coord *c);
+void crmpi_coord_live_free(struct coord *c);
+void crmpi_coord_live_slow(struct coord *c, const struct crmpi_cst_action *a);
+void crmpi_coord_live_interrupted(struct coord *c, int64_t now_ms);
+void crmpi_coord_live_print_interrupted(struct coord *c);
 
 /* summary.c: what is written and printed once the run is over. */
 void crmpi_summary_save_history(const struct coord *c);

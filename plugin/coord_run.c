@@ -83,6 +83,7 @@ static void coord_run_cleanup(struct coord *c)
     crmpi_jobs_free(&c->schedule);
     crmpi_token_free(&c->token);
     crmpi_cst_destroy(&c->st);
+    crmpi_coord_live_free(c);
     free(c->pending);
     crmpi_wire_free(c->result);
     crmpi_durations_free(&c->history);
@@ -172,8 +173,9 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         .exit_grace_ms = COORD_EXIT_GRACE_MS,
         .wait_note_ms = COORD_WAIT_NOTE_MS,
         .wait_workers_ms = (int64_t) opts->wait_workers * 1000,
+        .slow_ms = (int64_t) opts->slow * 1000,
     };
-    if (crmpi_cst_init(&c.st, &cfg)) {
+    if (crmpi_cst_init(&c.st, &cfg) || crmpi_coord_live_begin(&c)) {
         crmpi_error("out of memory");
         goto out_signals;
     }
@@ -196,6 +198,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
                 oc.total);
         crmpi_outputs_mark_incomplete(reason);
     }
+    if (oc.interrupted)
+        crmpi_coord_live_print_interrupted(&c);
     *exit_status = oc.exit_status;
 
     /* Workers that could not start: nothing ran, nothing to report. */

@@ -222,6 +222,9 @@ int64_t crmpi_cst_next_deadline(const struct crmpi_cst *st, int64_t now_ms)
         if (w->unit != CRMPI_CST_NONE && st->units[w->unit].info.timeout_ms > 0)
             CST_EARLIER(st->units[w->unit].started_ms + st->units[w->unit].info.timeout_ms
                     + st->cfg.timeout_grace_ms + 1);
+        if (w->unit != CRMPI_CST_NONE && st->cfg.slow_ms)
+            CST_EARLIER(st->units[w->unit].started_ms
+                    + st->cfg.slow_ms * (int64_t) (st->units[w->unit].slow_said + 1));
     }
 #undef CST_EARLIER
     return next < 0 ? -1 : next < now_ms ? now_ms : next;
@@ -726,11 +729,32 @@ static int cst_on_tick_waiting(struct crmpi_cst *st, int64_t now)
     return cst_note(st, CRMPI_CST_NOTE_WAITING, CRMPI_CST_NONE, CRMPI_CST_NONE, waited_s);
 }
 
+/* A unit running past a multiple of --mproc-slow is said once per multiple, so a CI log shows what hangs. */
+static int cst_on_tick_slow(struct crmpi_cst *st, int64_t now)
+{
+    for (size_t i = 0; i < st->n_workers && st->cfg.slow_ms; ++i) {
+        const struct crmpi_cst_worker *w = &st->workers[i];
+        if (!cst_alive(w) || w->dropped || w->unit == CRMPI_CST_NONE)
+            continue;
+        struct crmpi_cst_unit *u = &st->units[w->unit];
+        int64_t ran = now - u->started_ms;
+        if (ran < st->cfg.slow_ms * (int64_t) (u->slow_said + 1))
+            continue;
+        /* Ticks that came late skip the multiples they missed: one line, with the time it ran. */
+        u->slow_said = (unsigned) (ran / st->cfg.slow_ms);
+        struct crmpi_cst_action *a;
+        CST_PUSH(st, a, CRMPI_CST_ACT_SLOW, (uint32_t) i);
+        a->unit = w->unit;
+        a->value = (int) (ran / 1000);
+    }
+    return 0;
+}
+
 static int cst_on_tick(struct crmpi_cst *st, int64_t now)
 {
     if (cst_waiting(st))
         return cst_on_tick_waiting(st, now);
-    int rc = 0;
+    int rc = cst_on_tick_slow(st, now);
     for (size_t i = 0; i < st->n_workers && !rc; ++i) {
         struct crmpi_cst_worker *w = &st->workers[i];
         if (!cst_alive(w) || w->dropped)
@@ -883,6 +907,7 @@ const char *crmpi_cst_act_name(enum crmpi_cst_act_kind k)
         [CRMPI_CST_ACT_SPAWN] = "spawn", [CRMPI_CST_ACT_KILL] = "kill",
         [CRMPI_CST_ACT_PRINT] = "print", [CRMPI_CST_ACT_CRASH] = "crash",
         [CRMPI_CST_ACT_NOTE] = "note", [CRMPI_CST_ACT_END] = "end",
+        [CRMPI_CST_ACT_SLOW] = "slow",
     };
     return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

@@ -37,6 +37,7 @@ struct crmpi_cst_config {
     int64_t exit_grace_ms;      /* finished workers get this long to exit */
     int64_t wait_note_ms;       /* a listener no worker reached says so this often; 0: never */
     int64_t wait_workers_ms;    /* ... and gives up after this long (--mproc-wait-workers); 0: never */
+    int64_t slow_ms;            /* a unit running this long is said slow, again at each multiple; 0: off */
 };
 
 /* ---- events -------------------------------------------------------------- */
@@ -122,6 +123,7 @@ enum crmpi_cst_act_kind {
     CRMPI_CST_ACT_CRASH,        /* report unit as crashed by sig (it took its workers down) */
     CRMPI_CST_ACT_NOTE,         /* a diagnostic: note, with w, unit, value */
     CRMPI_CST_ACT_END,          /* every worker is gone: the run is over (see crmpi_cst_outcome) */
+    CRMPI_CST_ACT_SLOW,         /* unit, on w, has run value seconds: a multiple of slow_ms was reached */
 };
 
 enum crmpi_cst_note {
@@ -143,7 +145,7 @@ struct crmpi_cst_action {
     enum crmpi_cst_act_kind kind;
     uint32_t worker;
     uint32_t unit;
-    int value;                  /* CRASH: signal; NOTE: see the note */
+    int value;                  /* CRASH: signal; NOTE: see the note; SLOW: seconds running */
     enum crmpi_cst_note note;
     size_t total;               /* NOTE_STOPPED: units this run had to run */
     char why[160];              /* STOP, REJECT, KILL, NOTE_STOPPED: a reason ("" if none) */
@@ -171,6 +173,7 @@ struct crmpi_cst_unit {
     uint32_t worker;            /* RUNNING: on this worker */
     unsigned attempts;          /* workers it took down */
     int64_t started_ms;
+    unsigned slow_said;         /* multiples of slow_ms said since started_ms */
     struct crmpi_cst_unit_info info;
 };
 

@@ -446,6 +446,9 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
     case CRMPI_CST_ACT_END:
         c->ended = 1;
         break;
+    case CRMPI_CST_ACT_SLOW:
+        crmpi_coord_live_slow(c, a);
+        break;
     }
 }
 
@@ -659,9 +662,11 @@ static void coord_handle_wake(struct coord *c)
             }
         }
     }
-    if (crmpi_wakepipe_signal() && !c->st.interrupted)
+    if (crmpi_wakepipe_signal() && !c->st.interrupted) {
+        crmpi_coord_live_interrupted(c, coord_now_ms());
         coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_SIGNAL,
                                                  .u.sig = crmpi_wakepipe_signal() });
+    }
 }
 
 int crmpi_coord_loop(struct coord *c)

@@ -200,6 +200,29 @@ static int opts_on_wait_workers(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_slow(struct opts_state *st, const char *value)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > 86400)
+        return opts_fail(st->err, st->errlen, "--mproc-slow=%s: expected seconds (0: off)", value);
+    st->opts->slow = (unsigned) v;
+    return 0;
+}
+
+static int opts_on_progress(struct opts_state *st, const char *value)
+{
+    if (!strcmp(value, "auto"))
+        st->opts->progress = CRMPI_PROGRESS_AUTO;
+    else if (!strcmp(value, "bar"))
+        st->opts->progress = CRMPI_PROGRESS_BAR;
+    else if (!strcmp(value, "none"))
+        st->opts->progress = CRMPI_PROGRESS_NONE;
+    else
+        return opts_fail(st->err, st->errlen, "--mproc-progress=%s: expected auto, bar or none",
+                value);
+    return 0;
+}
+
 static int opts_on_heartbeat(struct opts_state *st, const char *value)
 {
     unsigned long v;
@@ -269,6 +292,12 @@ static const struct opts_def {
       "        or by fork only (much cheaper; see the README)" },
     { "mproc-heartbeat", OPTS_ARG_REQUIRED, opts_on_heartbeat,
       "--mproc-heartbeat=S: a worker silent for S seconds is dead (default 20, 0: off)" },
+    { "mproc-slow", OPTS_ARG_REQUIRED, opts_on_slow,
+      "--mproc-slow=S: say \"[SLOW] suite::test running for Ns\" at S seconds and each multiple\n"
+      "        (default 60, 0: off)" },
+    { "mproc-progress", OPTS_ARG_REQUIRED, opts_on_progress,
+      "--mproc-progress=auto|bar|none: a live status line on stderr (auto: when it is a\n"
+      "        terminal and TERM is not dumb; bar: on any terminal)" },
     { "mproc-token-file", OPTS_ARG_REQUIRED, opts_on_token_file,
       "--mproc-token-file=PATH: shared token for remote workers (or CRITERION_MPROC_TOKEN)" },
     { "mproc-tls-cert", OPTS_ARG_REQUIRED, opts_on_tls_cert,
@@ -344,6 +373,7 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
         .max_restarts = CRMPI_DEFAULT_MAX_RESTARTS,
         .connect_timeout = CRMPI_DEFAULT_CONNECT_TIMEOUT,
         .heartbeat = CRMPI_DEFAULT_HEARTBEAT,
+        .slow = CRMPI_DEFAULT_SLOW,
     };
     struct opts_state st = { .opts = opts, .ncpu = ncpu, .err = err, .errlen = errlen };
     int rc;

@@ -14,6 +14,14 @@
 #define CRMPI_DEFAULT_MAX_RESTARTS 8u
 #define CRMPI_DEFAULT_CONNECT_TIMEOUT 30u
 #define CRMPI_DEFAULT_HEARTBEAT 20u
+#define CRMPI_DEFAULT_SLOW 60u
+
+/* --mproc-progress: the live status line on stderr. */
+enum crmpi_progress_mode {
+    CRMPI_PROGRESS_AUTO,      /* when stderr is a terminal and TERM is not dumb */
+    CRMPI_PROGRESS_BAR,       /* whenever stderr is a terminal */
+    CRMPI_PROGRESS_NONE,
+};
 
 /* Exit status for a bad plugin option or a refused combination. */
 #define CRMPI_EXIT_USAGE 2
@@ -39,6 +47,8 @@ struct crmpi_options {
     unsigned heartbeat;       /* seconds without a heartbeat before a worker is dead; 0: off */
     int fork_isolation;       /* --mproc-isolation=fork */
     unsigned wait_workers;    /* --mproc-wait-workers=S: a listener gives up after S s; 0: never */
+    unsigned slow;            /* --mproc-slow=S: say a test is slow at S s and each multiple; 0: off */
+    enum crmpi_progress_mode progress;  /* --mproc-progress */
 };
 
 /*

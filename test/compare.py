@@ -55,6 +55,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 RUN_TIMEOUT_S = 45
+SLOW_RE = re.compile(r'^(\x1b\[[0-9;]*m)*\[SLOW\] ')
 
 TIME_RE = re.compile(r' ?\(\d+(?:\.\d+)?s\)|(?<= time=")\d+\.\d+(?=")')
 STATUS_RE = re.compile(r'^\[(?:PASS|FAIL|SKIP)\] ')
@@ -215,7 +216,8 @@ def execute(run, check_leftovers=True):
 # ---- console ---------------------------------------------------------------------
 
 def strip_times(text):
-    return [TIME_RE.sub('', line) for line in text.splitlines()]
+    # A [SLOW] line says how long a test ran on that run, printed between blocks: not compared.
+    return [TIME_RE.sub('', line) for line in text.splitlines() if not SLOW_RE.match(line)]
 
 
 def console_blocks(lines):

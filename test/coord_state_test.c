@@ -42,7 +42,7 @@ struct t_world {
     int rc;                 /* the last event's return */
 };
 
-/* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms units=N
+/* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms slow=ms units=N
  *  jobs=0,1|2 nocount=1,2 timeout=U:ms" */
 static void t_config(struct t_world *t, const char *spec)
 {
@@ -71,6 +71,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "tgrace")) cfg.timeout_grace_ms = n;
         else if (!strcmp(tok, "waitnote")) cfg.wait_note_ms = n;
         else if (!strcmp(tok, "wait")) cfg.wait_workers_ms = n;
+        else if (!strcmp(tok, "slow")) cfg.slow_ms = n;
         else if (!strcmp(tok, "units")) t->n_units = (size_t) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
         else if (!strcmp(tok, "nocount")) nocount = spec + (v - buf);
@@ -131,6 +132,8 @@ static void t_format(struct t_world *t, const struct crmpi_cst_action *a, size_t
             snprintf(u, sizeof(u), " u%u", a[i].unit);
         if (a[i].kind == CRMPI_CST_ACT_CRASH)
             snprintf(extra, sizeof(extra), " sig%d", a[i].value);
+        if (a[i].kind == CRMPI_CST_ACT_SLOW)
+            snprintf(extra, sizeof(extra), " %ds", a[i].value);
         int len;
         if (a[i].kind == CRMPI_CST_ACT_NOTE) {
             switch (a[i].note) {
@@ -433,6 +436,30 @@ static const struct t_row t_rows[] = {
     { "6: finished workers that do not leave are killed", "grace=5000",
       "at 0; " FLOW_DONE "; exit 0 status 0", "tick 5000", "kill w1", "phase=ending", 0 },
 
+    /* 13: --mproc-slow says what runs long, once per multiple, on the clock of its unit. */
+#define SLOWFLOW "at 0; start; spawned 0; hello 0; units; at 30000; spawned 1; hello 1"
+    { "13: a unit running past --mproc-slow is said", "slow=60000", SLOWFLOW, "tick 60000",
+      "slow w0 u0 60s", "u0=run@w0 u1=run@w1", 0 },
+    { "13: ... not again before the next multiple", "slow=60000", SLOWFLOW "; tick 60000",
+      "tick 89999", "", "", 0 },
+    { "13: ... each unit on its own clock", "slow=60000", SLOWFLOW "; tick 60000",
+      "tick 90000", "slow w1 u1 60s", "", 0 },
+    { "13: ... again at each multiple", "slow=60000", SLOWFLOW "; tick 60000; tick 90000",
+      "tick 120000", "slow w0 u0 120s", "", 0 },
+    { "13: a late tick says it once, with the time it ran", "slow=60000", SLOWFLOW,
+      "tick 185000", "slow w0 u0 185s, slow w1 u1 155s", "", 0 },
+    { "13: ... and the multiples it skipped are not said again", "slow=60000",
+      SLOWFLOW "; tick 185000", "tick 210000", "slow w1 u1 180s", "", 0 },
+    { "13: 0 is off", "slow=0", SLOWFLOW, "tick 600000", "", "u0=run@w0", 0 },
+    { "13: a finished unit is not said", "slow=60000", SLOWFLOW "; at 59999; result 0 0",
+      "tick 60000", "", "u2=run@w0", 0 },
+    { "13: a unit run again counts from its new start", "slow=60000 workers=1",
+      "at 0; start; spawned 0; hello 0; units; tick 60000; at 70000; exit 0 sig 9; spawned 1;"
+      " hello 1; tick 120000", "tick 130000", "slow w1 u0 60s", "u0=run@w1", 0 },
+    { "13: the killed worker's unit is not said slow", "slow=60000 hb=20000",
+      "at 0; " FLOW "; at 15000; beat 1; tick 20001", "tick 60000",
+      "slow w1 u1 60s, kill w1", "w0:dropped", 0 },
+
     /* 9: worker counts. */
     { "9: never more workers than units", "workers=512 units=4 jobs=0|1|2|3",
       "start; spawned 0; hello 0", "units",
@@ -548,6 +575,26 @@ ParameterizedTest(size_t *ip, coord_state, table)
     cr_expect_str_eq(t.out, row->actions, "%s: actions\n  got:  %s\n  want: %s", row->name,
             t.out, row->actions);
     t_expect_state(&t, row->state, row->name);
+    crmpi_cst_destroy(&t.st);
+}
+
+/* The clock waits on the next multiple of --mproc-slow of a running unit. */
+Test(coord_state, slow_deadline)
+{
+    static struct t_world t;
+    memset(&t, 0, sizeof(t));
+    t_config(&t, "slow=60000");
+    t_script(&t, SLOWFLOW);
+    cr_expect_eq(crmpi_cst_next_deadline(&t.st, 30000), 60000);
+    t_script(&t, "tick 60000");
+    cr_expect_eq(crmpi_cst_next_deadline(&t.st, 60000), 90000);
+    t_script(&t, "tick 90000");
+    cr_expect_eq(crmpi_cst_next_deadline(&t.st, 90000), 120000);
+    crmpi_cst_destroy(&t.st);
+    memset(&t, 0, sizeof(t));
+    t_config(&t, "slow=0");
+    t_script(&t, SLOWFLOW);
+    cr_expect_eq(crmpi_cst_next_deadline(&t.st, 30000), -1, "nothing waits on the clock");
     crmpi_cst_destroy(&t.st);
 }
 

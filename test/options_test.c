@@ -635,6 +635,43 @@ Test(parse, wait_workers)
     T_PARSE_BAD(NULL, NULL, "--mproc-wait-workers", "prog", "--mproc-wait-workers");
 }
 
+/* ---- while tests run ------------------------------------------------------------------ */
+
+Test(parse, slow)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 2, T_KEEP(0), "prog", "--mproc=2");
+    cr_assert_eq(p.opts.slow, 60, "slow tests are said after 60 s by default");
+    cr_assert_eq(p.opts.progress, CRMPI_PROGRESS_AUTO);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 3, T_KEEP(0), "prog", "--mproc-slow=0", "--mproc=2");
+    cr_assert_eq(p.opts.slow, 0);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc-slow", "5", "--mproc=2");
+    cr_assert_eq(p.opts.slow, 5);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-slow", "prog", "--mproc-slow=-1");
+    T_PARSE_BAD(NULL, NULL, "--mproc-slow", "prog", "--mproc-slow=1m");
+    T_PARSE_BAD(NULL, NULL, "--mproc-slow", "prog", "--mproc-slow=86401");
+}
+
+Test(parse, progress)
+{
+    static const struct { char *arg; enum crmpi_progress_mode mode; } ok[] = {
+        { "--mproc-progress=auto", CRMPI_PROGRESS_AUTO },
+        { "--mproc-progress=bar", CRMPI_PROGRESS_BAR },
+        { "--mproc-progress=none", CRMPI_PROGRESS_NONE },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); ++i) {
+        struct t_parsed p;
+        T_PARSE_OK(&p, NULL, NULL, 3, T_KEEP(0), "prog", ok[i].arg, "--mproc=2");
+        cr_assert_eq(p.opts.progress, ok[i].mode, "%s", ok[i].arg);
+        t_parsed_free(&p);
+    }
+    T_PARSE_BAD(NULL, NULL, "--mproc-progress", "prog", "--mproc-progress=always");
+    T_PARSE_BAD(NULL, NULL, "--mproc-progress", "prog", "--mproc-progress=");
+}
+
 Test(listen, loopback_urls)
 {
     cr_expect(crmpi_options_url_is_loopback("tcp://127.0.0.1:7000"));
