@@ -155,5 +155,7 @@ void crmpi_coord_live_print_interrupted(struct coord *c);
 void crmpi_summary_save_history(const struct coord *c);
 void crmpi_summary_print_slowest(const struct coord *c);
 void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms);
+/* --mproc-junit (or CRITERION_MPROC_JUNIT): the JUnit report of a run that began at started. */
+void crmpi_summary_write_junit(const struct coord *c, time_t started);
 
 #endif /* !CRMPI_COORD_I_H_ */

@@ -219,6 +219,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     free(runits);
     result = ok == 1 && !oc.fatal && !oc.not_run;
     crmpi_summary_save_history(&c);
+    crmpi_summary_write_junit(&c, time(NULL) - (time_t) (makespan_ms / 1000));
     if (opts->slowest)
         crmpi_summary_print_slowest(&c);
     if (crmpi_diag_level() >= CRMPI_DIAG_INFO)

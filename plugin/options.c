@@ -256,6 +256,7 @@ OPTS_PATH_HANDLER(token_file, "mproc-token-file")
 OPTS_PATH_HANDLER(tls_cert, "mproc-tls-cert")
 OPTS_PATH_HANDLER(tls_key, "mproc-tls-key")
 OPTS_PATH_HANDLER(tls_ca, "mproc-tls-ca")
+OPTS_PATH_HANDLER(junit, "mproc-junit")
 
 static const struct opts_def {
     const char *name;
@@ -305,6 +306,8 @@ static const struct opts_def {
     { "mproc-tls-key", OPTS_ARG_REQUIRED, opts_on_tls_key, NULL },
     { "mproc-tls-ca", OPTS_ARG_REQUIRED, opts_on_tls_ca,
       "--mproc-tls-ca=PEM: CA that workers check the coordinator's certificate against" },
+    { "mproc-junit", OPTS_ARG_REQUIRED, opts_on_junit,
+      "--mproc-junit=FILE: also write a JUnit XML report for CI (env CRITERION_MPROC_JUNIT)" },
 };
 
 static const struct opts_def *opts_find(const char *name, size_t len)

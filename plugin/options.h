@@ -49,6 +49,7 @@ struct crmpi_options {
     unsigned wait_workers;    /* --mproc-wait-workers=S: a listener gives up after S s; 0: never */
     unsigned slow;            /* --mproc-slow=S: say a test is slow at S s and each multiple; 0: off */
     enum crmpi_progress_mode progress;  /* --mproc-progress */
+    const char *junit;        /* --mproc-junit=FILE (borrowed); NULL: CRITERION_MPROC_JUNIT or none */
 };
 
 /*

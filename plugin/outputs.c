@@ -13,6 +13,7 @@
 #include "crit.h"
 #include "crit_release.h"
 #include "outputs.h"
+#include "utf8.h"
 
 struct outputs_provider {
     char *name;
@@ -192,32 +193,21 @@ static const char *json_path(const char *file)
  */
 static char *json_valid_utf8(const char *in)
 {
-    static const char replacement[] = "\xef\xbf\xbd";
     size_t len = strlen(in);
     char *out = malloc(len * 3 + 1);
     if (!out)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        const unsigned char *u = (const unsigned char *) in + i;
-        size_t need = u[0] < 0x80 ? 1 : u[0] >= 0xc2 && u[0] <= 0xdf ? 2
-                : u[0] >= 0xe0 && u[0] <= 0xef ? 3 : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
-        size_t ok = need ? 1 : 0;
-        while (ok && ok < need && i + ok < len && (u[ok] & 0xc0) == 0x80) {
-            /* The second byte's range excludes overlongs, surrogates, > U+10FFFF. */
-            if (ok == 1 && ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)
-                    || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f)))
-                break;
-            ++ok;
-        }
-        if (need && ok == need) {
+        size_t skip, need = crmpi_utf8_seq((const unsigned char *) in + i, len - i, &skip);
+        if (need) {
             memcpy(out + o, in + i, need);
             o += need;
             i += need;
         } else {
-            memcpy(out + o, replacement, sizeof(replacement) - 1);
-            o += sizeof(replacement) - 1;
-            i += ok ? ok : 1;
+            memcpy(out + o, CRMPI_UTF8_REPLACEMENT, sizeof(CRMPI_UTF8_REPLACEMENT) - 1);
+            o += sizeof(CRMPI_UTF8_REPLACEMENT) - 1;
+            i += skip;
         }
     }
     out[o] = '\0';

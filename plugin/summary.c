@@ -6,6 +6,7 @@
 
 #include "coord_i.h"
 #include "diag.h"
+#include "junit.h"
 
 static char summary_status_letter(const Crmp__Result *r)
 {
@@ -105,4 +106,22 @@ void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms)
     crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%zu, longest)), efficiency %.0f%%",
             makespan / 1e9, bound / 1e9, c->n_workers,
             makespan > 0 ? 100.0 * bound / makespan : 100.0);
+}
+
+void crmpi_summary_write_junit(const struct coord *c, time_t started)
+{
+    const char *path = c->opts->junit ? c->opts->junit : getenv("CRITERION_MPROC_JUNIT");
+    if (!path || !*path)
+        return;
+    struct crmpi_junit_unit *ju = calloc(c->n_units ? c->n_units : 1, sizeof(*ju));
+    if (!ju) {
+        crmpi_warn("cannot write the JUnit report to %s: %s", path, strerror(ENOMEM));
+        return;
+    }
+    for (size_t i = 0; i < c->n_units; ++i)
+        ju[i] = (struct crmpi_junit_unit) { .r = &c->units[i].r };
+    int rc = crmpi_junit_write(path, ju, c->n_units, started);
+    if (rc)
+        crmpi_warn("cannot write the JUnit report to %s: %s", path, strerror(-rc));
+    free(ju);
 }

@@ -436,6 +436,15 @@ Test(parse, max_restarts)
     T_PARSE_BAD(NULL, NULL, "--mproc-max-restarts", "prog", "--mproc-max-restarts");
 }
 
+Test(parse, junit)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-junit=out/r.xml");
+    cr_assert_str_eq(p.opts.junit, "out/r.xml");
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-junit needs a path", "prog", "--mproc=2", "--mproc-junit=");
+}
+
 /* ---- the environment --------------------------------------------------------- */
 
 Test(env, enables_the_plugin)
