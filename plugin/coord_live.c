@@ -1,14 +1,25 @@
 /*
  * What the coordinator says while tests run, beside the finished tests'
- * blocks: a test running past --mproc-slow (the state machine's SLOW action)
- * and, when the run is interrupted, the tests that were running then.
+ * blocks: a test running past --mproc-slow (the state machine's SLOW
+ * action); when the run is interrupted, the tests that were running then;
+ * and on a terminal, the live status line under the blocks (progress.c
+ * writes it, termline.c draws it).  The line steps aside for everything
+ * else written while it is up: a block, a [SLOW] line, a diagnostic.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "coord_i.h"
+#include "crit.h"
 #include "diag.h"
+#include "progress.h"
+#include "termline.h"
+
+/* The line is redrawn at most this often. */
+#define COORD_LIVE_REDRAW_MS 100
 
 struct coord_live_running {
     uint32_t unit;
@@ -19,22 +30,211 @@ struct coord_live_running {
 struct crmpi_coord_live {
     struct coord_live_running *interrupted;     /* owned: running when the signal came */
     size_t n_interrupted;
+
+    struct crmpi_termline term;
+    int on;                     /* the status line is drawn */
+    int64_t drawn_ms;           /* when it last was */
+    size_t printed, passed, failed, crashed;
+    size_t total;               /* 0 until the units are known */
+    int64_t *est_ms;            /* owned, per unit: from the durations database; -1 unknown */
+    int64_t *left_ms;           /* owned, per unit: scratch for the ETA */
+    struct crmpi_progress_test *running;        /* owned: scratch, one per worker */
+    size_t cap_running;
 };
+
+static void coord_live_around(void *arg, int after);
+
+/* Whether the plugin's own lines may be coloured: Criterion's --color (and --ascii), and NO_COLOR. */
+static int coord_live_color(void)
+{
+    const char *no_color = getenv("NO_COLOR");
+    return criterion_options.color && !criterion_options.use_ascii && !(no_color && *no_color);
+}
 
 int crmpi_coord_live_begin(struct coord *c)
 {
-    c->live = calloc(1, sizeof(*c->live));
-    return c->live ? 0 : -ENOMEM;
+    struct crmpi_coord_live *l = c->live = calloc(1, sizeof(*c->live));
+    if (!l)
+        return -ENOMEM;
+    const char *term = getenv("TERM");
+    crmpi_termline_open(&l->term, STDERR_FILENO, term, coord_live_color());
+    switch (c->opts->progress) {
+    case CRMPI_PROGRESS_AUTO:
+        l->on = l->term.can_draw && strcmp(term, "dumb");
+        break;
+    case CRMPI_PROGRESS_BAR:
+        l->on = l->term.can_draw;
+        break;
+    case CRMPI_PROGRESS_NONE:
+        break;
+    }
+    if (l->on)
+        crmpi_diag_set_around(coord_live_around, c);
+    return 0;
+}
+
+void crmpi_coord_live_end(struct coord *c)
+{
+    struct crmpi_coord_live *l = c->live;
+    if (!l || !l->on)
+        return;
+    crmpi_termline_erase(&l->term);
+    crmpi_diag_set_around(NULL, NULL);
+    l->on = 0;
 }
 
 void crmpi_coord_live_free(struct coord *c)
 {
     if (!c->live)
         return;
+    crmpi_coord_live_end(c);
     free(c->live->interrupted);
+    free(c->live->est_ms);
+    free(c->live->left_ms);
+    free(c->live->running);
     free(c->live);
     c->live = NULL;
 }
+
+/* ---- the status line ---------------------------------------------------------------- */
+
+/* What each unit is expected to take, once the units are known: unknown ones at the mean. */
+static int coord_live_estimates(struct coord *c)
+{
+    struct crmpi_coord_live *l = c->live;
+    l->est_ms = calloc(c->n_units ? c->n_units : 1, sizeof(*l->est_ms));
+    l->left_ms = calloc(c->n_units ? c->n_units : 1, sizeof(*l->left_ms));
+    if (!l->est_ms || !l->left_ms)
+        return -ENOMEM;
+    int64_t known_total = 0;
+    size_t known = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_report_unit *u = &c->units[i].r;
+        const struct crmpi_duration *d = crmpi_durations_find(&c->history, u->test->category,
+                u->test->name, u->param);
+        l->est_ms[i] = d ? (int64_t) (d->ns / 1000000) : -1;
+        if (d) {
+            known_total += l->est_ms[i];
+            ++known;
+        }
+        l->total += c->st.units[i].state != CRMPI_CST_EXCLUDED;
+    }
+    for (size_t i = 0; i < c->n_units && known; ++i)
+        if (l->est_ms[i] < 0)
+            l->est_ms[i] = known_total / (int64_t) known;
+    return 0;
+}
+
+/* What is left to run, from the estimates; -1 without any. */
+static int64_t coord_live_eta(struct coord *c, int64_t now)
+{
+    struct crmpi_coord_live *l = c->live;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct crmpi_cst_unit *su = &c->st.units[i];
+        if (l->est_ms[i] < 0)
+            return -1;
+        if (su->state == CRMPI_CST_QUEUED)
+            l->left_ms[n++] = l->est_ms[i];
+        else if (su->state == CRMPI_CST_RUNNING)
+            l->left_ms[n++] = l->est_ms[i] - (now - su->started_ms);
+    }
+    size_t alive = crmpi_cst_alive(&c->st);
+    return crmpi_progress_eta(l->left_ms, n, alive ? (unsigned) alive : 1);
+}
+
+static void coord_live_draw(struct coord *c, int64_t now)
+{
+    struct crmpi_coord_live *l = c->live;
+    if (!c->have_units || !c->st.have_units)
+        return;
+    if (!l->est_ms && coord_live_estimates(c)) {
+        l->on = 0;      /* out of memory: the run goes on without its line */
+        return;
+    }
+    if (l->cap_running < c->st.n_workers) {
+        struct crmpi_progress_test *grown = realloc(l->running,
+                c->st.n_workers * sizeof(*grown));
+        if (!grown)
+            return;
+        l->running = grown;
+        l->cap_running = c->st.n_workers;
+    }
+    struct crmpi_progress_view v = {
+        .done = l->printed, .total = l->total, .passed = l->passed, .failed = l->failed,
+        .crashed = l->crashed, .elapsed_ms = now - c->started_ms, .eta_ms = coord_live_eta(c, now),
+        .running = l->running,
+    };
+    for (size_t i = 0; i < c->st.n_workers; ++i) {
+        const struct crmpi_cst_worker *w = &c->st.workers[i];
+        if (w->state == CRMPI_CST_W_GONE || w->unit == CRMPI_CST_NONE)
+            continue;
+        const struct criterion_test *t = c->units[w->unit].r.test;
+        l->running[v.n_running++] = (struct crmpi_progress_test) {
+            .suite = t->category, .name = t->name,
+            .elapsed_ms = now - c->st.units[w->unit].started_ms,
+        };
+    }
+    const struct crmpi_progress_style style = {
+        .pass = l->term.color[CRMPI_TERMLINE_GREEN], .fail = l->term.color[CRMPI_TERMLINE_RED],
+        .crash = l->term.color[CRMPI_TERMLINE_MAGENTA], .reset = l->term.reset,
+    };
+    char line[2048];
+    size_t cols = crmpi_progress_format(&v, &style, crmpi_termline_width(&l->term), line,
+            sizeof(line));
+    crmpi_termline_show(&l->term, line, cols);
+    l->drawn_ms = now;
+}
+
+int crmpi_coord_live_timeout(const struct coord *c, int timeout)
+{
+    if (!c->live || !c->live->on)
+        return timeout;
+    return timeout < 0 || timeout > COORD_LIVE_REDRAW_MS ? COORD_LIVE_REDRAW_MS : timeout;
+}
+
+void crmpi_coord_live_tick(struct coord *c)
+{
+    struct crmpi_coord_live *l = c->live;
+    int64_t now = coord_now_ms();
+    if (l && l->on && now - l->drawn_ms >= COORD_LIVE_REDRAW_MS)
+        coord_live_draw(c, now);
+}
+
+/* Before anything else is written: the line goes.  After: it comes back. */
+static void coord_live_around(void *arg, int after)
+{
+    struct coord *c = arg;
+    if (!c->live || !c->live->on)
+        return;
+    if (after)
+        coord_live_draw(c, coord_now_ms());
+    else
+        crmpi_termline_erase(&c->live->term);
+}
+
+void crmpi_coord_live_before_print(struct coord *c)
+{
+    coord_live_around(c, 0);
+}
+
+void crmpi_coord_live_printed(struct coord *c, uint32_t unit)
+{
+    struct crmpi_coord_live *l = c->live;
+    const Crmp__Result *res = c->units[unit].r.result;
+    if (!l)
+        return;
+    ++l->printed;
+    if (res && res->counters) {
+        l->passed += res->counters->tests_passed;
+        l->failed += res->counters->tests_failed;
+        l->crashed += res->counters->tests_crashed;
+    }
+    /* Blocks may come faster than the line is redrawn: the next tick brings it back. */
+    crmpi_coord_live_tick(c);
+}
+
+/* ---- slow tests, interruptions ------------------------------------------------------ */
 
 static const char *coord_live_name(const struct coord *c, uint32_t unit, char *buf, size_t size)
 {
@@ -45,11 +245,15 @@ static const char *coord_live_name(const struct coord *c, uint32_t unit, char *b
 
 void crmpi_coord_live_slow(struct coord *c, const struct crmpi_cst_action *a)
 {
+    const struct crmpi_termline *t = &c->live->term;
     char name[256];
+    coord_live_around(c, 0);
     /* Printed whatever stderr is: a CI log must show what hangs. */
-    fprintf(stderr, "[SLOW] %s running for %ds\n", coord_live_name(c, a->unit, name, sizeof(name)),
-            a->value);
+    fprintf(stderr, "%s[SLOW]%s %s running for %ds\n", t->color[CRMPI_TERMLINE_YELLOW],
+            *t->color[CRMPI_TERMLINE_YELLOW] ? t->reset : "",
+            coord_live_name(c, a->unit, name, sizeof(name)), a->value);
     fflush(stderr);
+    coord_live_around(c, 1);
 }
 
 void crmpi_coord_live_interrupted(struct coord *c, int64_t now_ms)

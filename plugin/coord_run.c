@@ -184,6 +184,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     c.started_ms = coord_now_ms();
     crmpi_coord_loop(&c);
+    crmpi_coord_live_end(&c);
 
     struct crmpi_cst_outcome oc;
     crmpi_cst_outcome(&c.st, &oc);

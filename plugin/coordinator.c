@@ -276,7 +276,9 @@ static void coord_print(struct coord *c, struct coord_worker *w, uint32_t id)
         w->busy_ns += u->r.result->wall_ns;
         ++w->units_done;
     }
+    crmpi_coord_live_before_print(c);
     crmpi_report_unit(&c->report, &u->r);
+    crmpi_coord_live_printed(c, id);
 }
 
 /*
@@ -706,7 +708,8 @@ int crmpi_coord_loop(struct coord *c)
         /* Without pidfds, exits are seen through SIGCHLD and a look now and then. */
         if (unwatched && (timeout < 0 || timeout > 500))
             timeout = 500;
-        int n = poll(fds, nfds, timeout);
+        int n = poll(fds, nfds, crmpi_coord_live_timeout(c, timeout));
+        crmpi_coord_live_tick(c);
         if (n < 0 && errno != EINTR) {
             rc = -errno;
             crmpi_error("poll: %s", strerror(errno));

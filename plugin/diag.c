@@ -8,6 +8,14 @@
 
 static int diag_level = CRMPI_DIAG_WARN;
 static int diag_fd = -1;        /* -1: standard error */
+static void (*diag_around)(void *arg, int after);
+static void *diag_around_arg;
+
+void crmpi_diag_set_around(void (*fn)(void *arg, int after), void *arg)
+{
+    diag_around = fn;
+    diag_around_arg = arg;
+}
 
 void crmpi_diag_set_fd(int fd)
 {
@@ -46,8 +54,12 @@ void crmpi_diag(enum crmpi_diag_level level, const char *fmt, ...)
         (void) w;
         return;
     }
+    if (diag_around)
+        diag_around(diag_around_arg, 0);
     fprintf(stderr, "%s\n", line);
     fflush(stderr);
+    if (diag_around)
+        diag_around(diag_around_arg, 1);
 }
 
 void crmpi_panic(const char *file, int line, const char *what)

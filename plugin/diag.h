@@ -21,6 +21,13 @@ void crmpi_diag_set_level(int level);
 void crmpi_diag_set_fd(int fd);
 int crmpi_diag_level(void);
 
+/*
+ * A function called around each message written to standard error, with
+ * after 0 before it and 1 after it (the live status line steps aside); NULL
+ * for none.
+ */
+void crmpi_diag_set_around(void (*fn)(void *arg, int after), void *arg);
+
 void crmpi_diag(enum crmpi_diag_level level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

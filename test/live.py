@@ -31,7 +31,34 @@ CASES, case = compare.case_registry()
 WAIT_S = 30
 ESC = '\x1b'
 # The status line: N/TOTAL, the counts, elapsed, then what runs.
-STATUS_RE = re.compile(r'(\d+)/(\d+) +(\d+) passed, (\d+) failed, (\d+) crashed')
+STATUS_RE = re.compile(r'^(\d+)/(\d+)  (\d+) passed, (\d+) failed, (\d+) crashed  \d+\.\ds')
+SGR_RE = re.compile(r'\x1b(\(B|\[[0-9;]*m)')
+# xterm's carriage_return and clr_eol: what every draw of the line begins with.
+DRAW = '\r\x1b[K'
+
+
+def draws(out):
+    """Each text the status line was drawn with ('' for an erase), colours kept.  An erase
+    is followed by the line printed in its place, which ends with a newline: no draw."""
+    return ['' if nl else text for text, nl in re.findall(r'\r\x1b\[K([^\r\n]*)(\r?\n)?', out)]
+
+
+def visible_lines(out):
+    """The lines a terminal shows once out is written: carriage returns go back,
+    clr_eol erases, colours take no room.  The last, unfinished line is left out."""
+    lines = []
+    for raw in SGR_RE.sub('', out).split('\n')[:-1]:
+        line, col = '', 0
+        for piece in re.split(r'(\r|\x1b\[K)', raw):
+            if piece == '\r':
+                col = 0
+            elif piece == '\x1b[K':
+                line = line[:col]
+            else:
+                line = line[:col] + piece + line[col + len(piece):]
+                col += len(piece)
+        lines.append(line)
+    return lines
 
 
 class Reader:
@@ -232,6 +259,96 @@ def pipe_unchanged(ctx):
         outs[mode] = compare.console_blocks(compare.strip_times(out))
     ctx.check(outs['auto'] == outs['none'] and outs['bar'] == outs['none'],
               'the console differs with --mproc-progress')
+
+
+# ---- on a terminal --------------------------------------------------------------------
+
+def status_with(run, pred):
+    """Waits for a draw of the status line whose text (colours removed) satisfies pred."""
+    return run['r'].wait_for(lambda t: any(pred(SGR_RE.sub('', d)) for d in draws(t)))
+
+
+@case('tty-status-line')
+def tty_status_line(ctx):
+    """On a terminal, a status line under the blocks: N/TOTAL, the counts, elapsed and the
+    test running with its time; blocks and the [SLOW] line are never mixed into it, and it is
+    gone before the Synthesis."""
+    run = ctx.start(['--mproc=2', '--mproc-slow=1', '--verbose'], tty=True, env=['TERM=xterm'],
+                    cols=120)
+    if not ctx.wait_running(run):
+        return
+    # Every other test ends on the other worker: 5 of 6 reported, live::failing failed.
+    ctx.check(status_with(run, lambda d: d.startswith('5/6  4 passed, 1 failed, 0 crashed  ')
+                          and re.search(r'  running: live::blocked \d+\.\ds$', d)),
+              'no status line "5/6  4 passed, 1 failed, 0 crashed ... running: live::blocked"')
+    ctx.check(run['r'].wait_for(lambda t: '[SLOW] live::blocked running for 1s' in SGR_RE.sub('', t)),
+              'no [SLOW] line on the terminal')
+    ctx.check(status_with(run, lambda d: re.search(r'running: live::blocked [1-9]\.\ds$', d)),
+              'the running test\'s time does not go on')
+    ctx.release(run)
+    status, out = ctx.finish_run(run)
+    ctx.check(status == 1, 'exit status %s, expected 1 (live::failing)' % status)
+    texts = [SGR_RE.sub('', d) for d in draws(out)]
+    ctx.check(all(t == '' or STATUS_RE.match(t) for t in texts), 'a draw that is no status line: %r'
+              % [t for t in texts if t and not STATUS_RE.match(t)][:3])
+    lines = visible_lines(out)
+    mixed = [l for l in lines if re.search(r'\d+ passed, \d+ failed', l)]
+    ctx.check(not mixed, 'the status line is left on the screen or mixed into output: %r' % mixed)
+    for want in ('[SLOW] live::blocked running for 1s', '[PASS] live::quick_a', '[FAIL] live::failing'):
+        ctx.check(any(l.startswith(want) for l in lines), 'no clean line %r' % want)
+    after_slow = SGR_RE.sub('', out).split('[SLOW] live::blocked running for 1s', 1)[-1]
+    ctx.check(any(STATUS_RE.match(d) for d in draws(after_slow)),
+              'the line is not drawn again after the [SLOW] line')
+    # Erased on the Synthesis' line itself, or the last draw before that line is an erase.
+    synth = out.rfind('Synthesis')
+    head = out[:out.rfind('\n', 0, synth) + 1]
+    ctx.check(synth > 0 and (out[len(head):synth].startswith(DRAW) or draws(head)[-1:] == [''])
+              and not draws(out[synth:]) and any(l.startswith('[====] Synthesis') for l in lines),
+              'the line is not erased before the Synthesis')
+    # About ten draws a second at most, over the elapsed time the last draw shows (the [SLOW]
+    # lines and the one after the first test are drawn at once, whatever the clock).
+    shown = [t for t in texts if t]
+    last = re.search(r'crashed  (\d+(?:\.\d)?)s', shown[-1]) if shown else None
+    if ctx.check(last, 'no elapsed time in the last draw'):
+        limit = 11 * (float(last.group(1)) + 1) + 5
+        ctx.check(len(shown) <= limit, '%d draws in %ss' % (len(shown), last.group(1)))
+
+
+def first_counts_draw(run):
+    """The raw text of the first draw that shows a passed test."""
+    status_with(run, lambda d: re.match(r'\d+/6  [1-9]', d))
+    return next((d for d in draws(run['r'].text()) if re.match(r'\d+/6  [1-9]', SGR_RE.sub('', d))),
+                None)
+
+
+@case('tty-color')
+def tty_color(ctx):
+    """The status line's counts are coloured as Criterion's output is: not with --color=never,
+    --ascii or NO_COLOR."""
+    for args, env, coloured in ((['--color=always'], [], True), (['--color=never'], [], False),
+                                (['--ascii'], [], False), ([], ['NO_COLOR=1'], False)):
+        run = ctx.start(['--mproc=2'] + args, tty=True, env=['TERM=xterm'] + env)
+        if not ctx.wait_running(run):
+            return
+        d = first_counts_draw(run)
+        ctx.release(run)
+        ctx.finish_run(run)
+        what = ' '.join(args + env)
+        if ctx.check(d is not None, '%s: no status line' % what):
+            ctx.check(bool(SGR_RE.search(d)) == coloured, '%s: the line is%s coloured: %r'
+                      % (what, '' if SGR_RE.search(d) else ' not', d))
+
+
+@case('tty-no-line')
+def tty_no_line(ctx):
+    """--mproc-progress=none, or TERM=dumb under auto: no status line on a terminal either."""
+    for args, term in ((['--mproc-progress=none'], 'xterm'), ([], 'dumb')):
+        run = ctx.start(['--mproc=2'] + args, tty=True, env=['TERM=' + term], blocked=False)
+        status, out = ctx.finish_run(run)
+        ctx.check('\x1b[K' not in out and not draws(out), '%s TERM=%s: a status line was drawn'
+                  % (' '.join(args), term))
+        ctx.check('Synthesis: Tested: 6 ' in SGR_RE.sub('', out), '%s TERM=%s: no Synthesis'
+                  % (' '.join(args), term))
 
 
 def main(argv):
