@@ -41,6 +41,8 @@
 struct coord_unit {
     struct crmpi_report_unit r;
     Crmp__Envelope *env;        /* owned: the Result that r.result points into */
+    Crmp__Envelope **tries;     /* owned, each owned: its earlier failed tries (--mproc-retries) */
+    size_t n_tries;
 };
 
 /* What the shell keeps of a worker; its state is the state machine's (c->st). */
@@ -163,6 +165,20 @@ void crmpi_coord_live_print_interrupted(struct coord *c);
 void crmpi_summary_save_history(const struct coord *c);
 void crmpi_summary_print_slowest(const struct coord *c);
 void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms);
+/*
+ * coord_retry.c: the tries of --mproc-retries.  try_keep takes c->result as
+ * failed try try_no of unit id and prints it as a try; try_last makes the
+ * last kept try the unit's result (the run stopped before the next);
+ * try_final says FLAKY after a unit's result passed on a later try;
+ * flaky_verdict says how many were flaky and returns 1 when that fails the
+ * run (--mproc-flaky-fails); tries_free frees a unit's tries.
+ */
+void crmpi_coord_try_keep(struct coord *c, uint32_t id, unsigned try_no);
+void crmpi_coord_try_last(struct coord *c, uint32_t id);
+void crmpi_coord_try_final(struct coord *c, uint32_t id);
+int crmpi_coord_flaky_verdict(const struct coord *c);
+void crmpi_coord_tries_free(struct coord_unit *u);
+
 /* --mproc-junit (or CRITERION_MPROC_JUNIT): the JUnit report of a run that began at started. */
 void crmpi_summary_write_junit(const struct coord *c, time_t started);
 

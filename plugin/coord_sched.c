@@ -17,20 +17,42 @@ struct coord_sched_annotations {
     size_t n;
 };
 
+/* An entry of version 1: struct crmp_schedule before retries. */
+struct coord_sched_v1 {
+    int version;
+    const char *suite;
+    const char *test;
+    int priority;
+    const char *group;
+};
+
+/*
+ * Entries follow each other at their own version's size (a binary may mix
+ * objects built against either header): each is read at its stride.  A v1
+ * entry is read as a v2 one whose retries are 0 (copied: never read past it).
+ */
 static int coord_sched_collect_annotation(void *start, size_t size, void *arg)
 {
     struct coord_sched_annotations *a = arg;
-    const struct crmp_schedule *e = start;
-    for (size_t i = 0; i < size / sizeof(*e); ++i) {
-        if (e[i].version != CRMP_SCHEDULE_VERSION || !e[i].suite) {
-            crmpi_warn("ignoring a scheduling annotation of an unknown version");
-            continue;
+    for (size_t off = 0; off + sizeof(struct coord_sched_v1) <= size;) {
+        const struct crmp_schedule *e = (const void *) ((const char *) start + off);
+        size_t stride = e->version == 1 ? sizeof(struct coord_sched_v1) : sizeof(*e);
+        if ((e->version != 1 && e->version != CRMP_SCHEDULE_VERSION) || off + stride > size) {
+            crmpi_warn("ignoring scheduling annotations of an unknown version");
+            return 0;
         }
-        const struct crmp_schedule **grown = realloc(a->v, (a->n + 1) * sizeof(*grown));
-        if (!grown)
+        off += stride;
+        if (!e->suite)
+            continue;
+        struct crmp_schedule *copy = calloc(1, sizeof(*copy));
+        const struct crmp_schedule **grown = copy ? realloc(a->v, (a->n + 1) * sizeof(*grown)) : NULL;
+        if (!grown) {
+            free(copy);
             return -ENOMEM;
+        }
+        memcpy(copy, e, stride);
         a->v = grown;
-        a->v[a->n++] = &e[i];
+        a->v[a->n++] = copy;
     }
     return 0;
 }
@@ -49,6 +71,7 @@ static void coord_sched_annotate(const struct coord_sched_annotations *a, const 
     }
     su->priority = test && test->priority ? test->priority : suite ? suite->priority : 0;
     su->group = test && test->group ? test->group : suite ? suite->group : NULL;
+    su->retries = test && test->retries ? test->retries : suite ? suite->retries : 0;
 }
 
 static char *coord_sched_default_durations_path(const struct coord *c)
@@ -191,10 +214,14 @@ int crmpi_coord_sched_build(struct coord *c)
     for (size_t i = 0; i < c->schedule.n; ++i)
         c->jobs[i] = (struct crmpi_cst_job) { .units = c->schedule.v[i].units,
                                               .n = c->schedule.v[i].n };
-    for (size_t i = 0; i < c->n_units; ++i)
+    for (size_t i = 0; i < c->n_units; ++i) {
         c->unit_info[i] = coord_sched_unit_info(&c->units[i].r);
+        c->unit_info[i].retries = su[i].retries ? su[i].retries : c->opts->retries;
+    }
 
 out:
+    for (size_t i = 0; i < ann.n; ++i)
+        free((void *) ann.v[i]);
     free(ann.v);
     free(su);
     free(mine_su);

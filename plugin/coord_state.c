@@ -265,6 +265,7 @@ static int cst_dispatch(struct crmpi_cst *st, uint32_t id, int64_t now)
     w->unit = u;
     st->units[u] = (struct crmpi_cst_unit) {
         .state = CRMPI_CST_RUNNING, .worker = id, .attempts = st->units[u].attempts,
+        .tries = st->units[u].tries,
         .started_ms = now, .info = st->units[u].info,
     };
     ++st->running;
@@ -287,15 +288,12 @@ static int cst_wake_held(struct crmpi_cst *st, int64_t now)
     return 0;
 }
 
-/* Puts back, at the front, first (when not NONE) and the rest of w's job. */
-static int cst_requeue(struct crmpi_cst *st, struct crmpi_cst_worker *w, uint32_t first)
+/* Puts back, at the front, a job of first (when not NONE) and rest[0..n_rest). */
+static int cst_push_job(struct crmpi_cst *st, uint32_t first, const size_t *rest, size_t n_rest)
 {
-    size_t rest = w->job ? w->job->n - w->job_next : 0;
-    size_t n = rest + (first != CRMPI_CST_NONE);
-    if (!n) {
-        w->job = NULL;
+    size_t n = n_rest + (first != CRMPI_CST_NONE);
+    if (!n)
         return 0;
-    }
     struct crmpi_cst_owned_job *j = calloc(1, sizeof(*j));
     size_t *units = calloc(n, sizeof(*units));
     if (!j || !units) {
@@ -306,14 +304,66 @@ static int cst_requeue(struct crmpi_cst *st, struct crmpi_cst_worker *w, uint32_
     size_t k = 0;
     if (first != CRMPI_CST_NONE)
         units[k++] = first;
-    for (size_t i = 0; i < rest; ++i)
-        units[k++] = w->job->units[w->job_next + i];
+    for (size_t i = 0; i < n_rest; ++i)
+        units[k++] = rest[i];
     *j = (struct crmpi_cst_owned_job) { .job = { units, n }, .units = units, .next = st->owned };
     st->owned = j;
     /* Units are disjoint, so at most n_units jobs are ever back at once. */
     st->requeued[st->n_requeued++] = j;
+    return 0;
+}
+
+/* Puts back, at the front, first (when not NONE) and the rest of w's job. */
+static int cst_requeue(struct crmpi_cst *st, struct crmpi_cst_worker *w, uint32_t first)
+{
+    size_t rest = w->job ? w->job->n - w->job_next : 0;
+    int rc = cst_push_job(st, first, rest ? w->job->units + w->job_next : NULL, rest);
+    if (rc)
+        return rc;
     w->job = NULL;
     w->job_next = 0;
+    return 0;
+}
+
+/* ---- retries ------------------------------------------------------------------------ */
+
+/* Whether u's failed try runs again: tries left, and the run goes on. */
+static int cst_may_retry(const struct crmpi_cst *st, const struct crmpi_cst_unit *u)
+{
+    return u->tries < u->info.retries && !st->stopping && st->phase == CRMPI_CST_RUNNING_PHASE;
+}
+
+/* u's failed try runs again, on whichever worker asks first (the rest of its job stays put). */
+static int cst_retry(struct crmpi_cst *st, uint32_t u)
+{
+    struct crmpi_cst_unit *cu = &st->units[u];
+    if (cu->state == CRMPI_CST_RUNNING)
+        --st->running;
+    ++cu->tries;
+    cu->state = CRMPI_CST_QUEUED;
+    cu->worker = CRMPI_CST_NONE;
+    return cst_push_job(st, u, NULL, 0);
+}
+
+/*
+ * The run stops with u waiting for another try: its last failed try is its
+ * result (a unit with a result is never counted as not run).
+ */
+static int cst_settle_tries(struct crmpi_cst *st, uint32_t u)
+{
+    struct crmpi_cst_unit *cu = &st->units[u];
+    if (!cu->tries || cu->state == CRMPI_CST_DONE || cu->state == CRMPI_CST_EXCLUDED)
+        return 0;
+    struct crmpi_cst_action *a;
+    CST_PUSH(st, a, CRMPI_CST_ACT_PRINT, CRMPI_CST_NONE);
+    a->unit = u;
+    a->try_no = cu->tries;
+    a->last_try = 1;
+    if (cu->state == CRMPI_CST_RUNNING)
+        --st->running;
+    cu->state = CRMPI_CST_DONE;
+    cu->worker = CRMPI_CST_NONE;
+    ++st->done;
     return 0;
 }
 
@@ -351,6 +401,9 @@ static int cst_begin_end(struct crmpi_cst *st, int64_t now)
     for (size_t i = 0; i < st->n_workers && !rc && st->stopping; ++i)
         if (st->workers[i].unit != CRMPI_CST_NONE)
             rc = cst_kill(st, (uint32_t) i, st->stop_reason);
+    for (size_t u = 0; u < st->n_units && !rc && st->stopping; ++u)
+        if (st->units[u].state == CRMPI_CST_QUEUED)
+            rc = cst_settle_tries(st, (uint32_t) u);
     if (!rc && st->stopping && st->have_units) {
         size_t not_run = cst_not_run(st);
         if (not_run) {
@@ -568,12 +621,26 @@ static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     }
     w->unit = CRMPI_CST_NONE;
     ++w->units_done;
-    cst_unit_done(st, u, ev->u.result.failed);
+    unsigned try_no = st->units[u].tries + 1;
+    int again = ev->u.result.failed && cst_may_retry(st, &st->units[u]);
+    int rc = 0;
+    if (again)
+        rc = cst_retry(st, u);
+    else
+        cst_unit_done(st, u, ev->u.result.failed);
     /* Dispatch first: a slow reader of the report must not stall this worker. */
-    int rc = w->dropped ? cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
-                        : cst_dispatch(st, id, ev->now_ms);
     if (!rc)
-        rc = cst_act(st, CRMPI_CST_ACT_PRINT, id, u);
+        rc = w->dropped ? cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
+                        : cst_dispatch(st, id, ev->now_ms);
+    if (!rc) {
+        struct crmpi_cst_action *a;
+        CST_PUSH(st, a, CRMPI_CST_ACT_PRINT, id);
+        a->unit = u;
+        a->try_no = try_no;
+        a->again = again;
+    }
+    if (!rc && again)
+        rc = cst_wake_held(st, ev->now_ms);
     if (!rc && (st->stopping || cst_all_done(st)))
         rc = cst_begin_end(st, ev->now_ms);
     return rc;
@@ -651,27 +718,39 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
         if (!rc && !st->stopping)
             rc = cst_requeue(st, w, CRMPI_CST_NONE);
     } else if (st->stopping) {
-        /* Killed by us: the unit never finished and is not counted. */
+        /* Killed by us: the unit never finished and is not counted (but for an earlier try). */
         st->units[u].state = CRMPI_CST_QUEUED;
         --st->running;
         w->job = NULL;
+        if (!rc)
+            rc = cst_settle_tries(st, u);
     } else {
         struct crmpi_cst_unit *cu = &st->units[u];
         ++cu->attempts;
         --st->running;
         cu->state = CRMPI_CST_QUEUED;
         if (cu->attempts >= st->cfg.max_attempts) {
+            /* A crash is a failed try like any other: with tries left, it runs again. */
+            int again = cst_may_retry(st, cu);
             if (!rc)
-                rc = cst_note(st, CRMPI_CST_NOTE_CRASHED, id, u, (int) cu->attempts);
+                rc = cst_note(st, again ? CRMPI_CST_NOTE_RETRY : CRMPI_CST_NOTE_CRASHED, id, u,
+                        again ? status : (int) cu->attempts);
             if (!rc) {
                 struct crmpi_cst_action *a;
                 CST_PUSH(st, a, CRMPI_CST_ACT_CRASH, id);
                 a->unit = u;
                 a->value = sig ? sig : SIGKILL;
+                a->try_no = cu->tries + 1;
+                a->again = again;
             }
-            cst_unit_done(st, u, 1);
+            if (again) {
+                cu->attempts = 0;
+                ++cu->tries;
+            } else {
+                cst_unit_done(st, u, 1);
+            }
             if (!rc)
-                rc = cst_requeue(st, w, CRMPI_CST_NONE);
+                rc = cst_requeue(st, w, again ? u : CRMPI_CST_NONE);
         } else {
             if (!rc)
                 rc = cst_note(st, w->remote ? CRMPI_CST_NOTE_REMOTE_LOST : CRMPI_CST_NOTE_RETRY,

@@ -71,6 +71,7 @@ enum crmpi_cst_auth {
 struct crmpi_cst_unit_info {
     int64_t timeout_ms;         /* the unit's own timeout (Criterion's rule); 0: none */
     int counted;                /* counted among "did not run" if it never runs (not filtered out) */
+    unsigned retries;           /* a failed try runs again, this many times at most (--mproc-retries) */
 };
 
 struct crmpi_cst_job {
@@ -149,6 +150,15 @@ struct crmpi_cst_action {
     enum crmpi_cst_note note;
     size_t total;               /* NOTE_STOPPED: units this run had to run */
     char why[160];              /* STOP, REJECT, KILL, NOTE_STOPPED: a reason ("" if none) */
+    /*
+     * PRINT, CRASH: which try of the unit this is (1: the first), and
+     * whether it was a failed try that runs again (the unit is queued: not
+     * its result yet).  PRINT with last_try: the run stopped before the
+     * next try; the unit's result is its last failed try (printed already).
+     */
+    unsigned try_no;
+    int again;
+    int last_try;
 };
 
 /* ---- state, readable by the shell and the tests ------------------------------ */
@@ -172,6 +182,7 @@ struct crmpi_cst_unit {
     enum crmpi_cst_unit_state state;
     uint32_t worker;            /* RUNNING: on this worker */
     unsigned attempts;          /* workers it took down */
+    unsigned tries;             /* failed tries that were run again (--mproc-retries) */
     int64_t started_ms;
     unsigned slow_said;         /* multiples of slow_ms said since started_ms */
     struct crmpi_cst_unit_info info;

@@ -263,30 +263,43 @@ static void coord_kill(struct coord *c, struct coord_worker *w, const char *why)
     (void) c;
 }
 
-/* Prints unit id, whose result is c->result (taken). */
-static void coord_print(struct coord *c, struct coord_worker *w, uint32_t id)
+/* Prints unit id, whose result is c->result (taken), as its result or as a try (a). */
+static void coord_print(struct coord *c, struct coord_worker *w, const struct crmpi_cst_action *a)
 {
-    struct coord_unit *u = &c->units[id];
+    struct coord_unit *u = &c->units[a->unit];
+    if (a->last_try) {
+        crmpi_coord_try_last(c, a->unit);
+        crmpi_coord_live_printed(c, a->unit);
+        return;
+    }
     if (!c->result)
         return;
+    if (w) {
+        w->busy_ns += c->result->result->wall_ns;
+        ++w->units_done;
+    }
+    if (a->again) {
+        crmpi_coord_live_before_print(c);
+        crmpi_coord_try_keep(c, a->unit, a->try_no);
+        return;
+    }
     u->env = c->result;
     c->result = NULL;
     u->r.result = u->env->result;
-    if (w) {
-        w->busy_ns += u->r.result->wall_ns;
-        ++w->units_done;
-    }
     crmpi_coord_live_before_print(c);
     crmpi_report_unit(&c->report, &u->r);
-    crmpi_coord_live_printed(c, id);
+    crmpi_coord_live_printed(c, a->unit);
+    crmpi_coord_try_final(c, a->unit);
 }
 
 /*
  * Reports a unit that took its workers down as a crash: what Criterion
  * itself prints for a test killed by a signal.
  */
-static int coord_synthesize_crash(struct coord *c, uint32_t id, int sig)
+static int coord_synthesize_crash(struct coord *c, const struct crmpi_cst_action *a)
 {
+    uint32_t id = a->unit;
+    int sig = a->value;
     struct coord_unit *u = &c->units[id];
     Crmp__TestStats st = CRMP__TEST_STATS__INIT;
     st.status = CR_STATUS_FAILED;
@@ -329,7 +342,7 @@ static int coord_synthesize_crash(struct coord *c, uint32_t id, int sig)
         return rc;
     crmpi_wire_free(c->result);
     c->result = owned;
-    coord_print(c, NULL, id);
+    coord_print(c, NULL, a);
     return 0;
 }
 
@@ -435,10 +448,10 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         coord_kill(c, w, a->why);
         break;
     case CRMPI_CST_ACT_PRINT:
-        coord_print(c, w, a->unit);
+        coord_print(c, w, a);
         break;
     case CRMPI_CST_ACT_CRASH:
-        if (coord_synthesize_crash(c, a->unit, a->value))
+        if (coord_synthesize_crash(c, a))
             crmpi_error("cannot record the crash of %s::%s", c->units[a->unit].r.test->category,
                     c->units[a->unit].r.test->name);
         break;

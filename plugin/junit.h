@@ -17,7 +17,7 @@
 
 struct crmpi_junit_unit {
     const struct crmpi_report_unit *r;      /* borrowed; r->result: the final try (NULL: not run) */
-    const Crmp__Result *const *tries;       /* borrowed: the earlier, failed tries, oldest first */
+    Crmp__Envelope *const *tries;           /* borrowed: the earlier, failed tries, oldest first */
     size_t n_tries;
 };
 

@@ -233,6 +233,40 @@ static int opts_on_heartbeat(struct opts_state *st, const char *value)
     return 0;
 }
 
+/* More than this is no longer a retry: a broken test would keep a run going. */
+#define OPTS_MAX_RETRIES 100
+
+static int opts_parse_retries(const char *value, unsigned *out, const char *what, char *err,
+        size_t errlen)
+{
+    unsigned long v;
+    if (opts_parse_uint(value, &v) || v > OPTS_MAX_RETRIES)
+        return opts_fail(err, errlen, "%s=%s: expected a count of retries (0 to %d)", what,
+                value ? value : "", OPTS_MAX_RETRIES);
+    *out = (unsigned) v;
+    return 0;
+}
+
+static int opts_on_retries(struct opts_state *st, const char *value)
+{
+    st->opts->retries_set = 1;
+    return opts_parse_retries(value, &st->opts->retries, "--mproc-retries", st->err, st->errlen);
+}
+
+int crmpi_options_retries_env(struct crmpi_options *opts, const char *env, char *err, size_t errlen)
+{
+    if (opts->retries_set || !env)
+        return 0;
+    return opts_parse_retries(env, &opts->retries, "CRITERION_MPROC_RETRIES", err, errlen);
+}
+
+static int opts_on_flaky_fails(struct opts_state *st, const char *value)
+{
+    (void) value;
+    st->opts->flaky_fails = 1;
+    return 0;
+}
+
 static int opts_on_isolation(struct opts_state *st, const char *value)
 {
     if (!strcmp(value, "fork"))
@@ -306,6 +340,11 @@ static const struct opts_def {
     { "mproc-tls-key", OPTS_ARG_REQUIRED, opts_on_tls_key, NULL },
     { "mproc-tls-ca", OPTS_ARG_REQUIRED, opts_on_tls_ca,
       "--mproc-tls-ca=PEM: CA that workers check the coordinator's certificate against" },
+    { "mproc-retries", OPTS_ARG_REQUIRED, opts_on_retries,
+      "--mproc-retries=N: run a failed, crashed or timed-out test again, up to N more tries;\n"
+      "        one that passes on a later try is FLAKY and passes (env CRITERION_MPROC_RETRIES)" },
+    { "mproc-flaky-fails", OPTS_ARG_NONE, opts_on_flaky_fails,
+      "--mproc-flaky-fails: a FLAKY test fails the run" },
     { "mproc-junit", OPTS_ARG_REQUIRED, opts_on_junit,
       "--mproc-junit=FILE: also write a JUnit XML report for CI (env CRITERION_MPROC_JUNIT)" },
 };

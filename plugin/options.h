@@ -50,6 +50,9 @@ struct crmpi_options {
     unsigned slow;            /* --mproc-slow=S: say a test is slow at S s and each multiple; 0: off */
     enum crmpi_progress_mode progress;  /* --mproc-progress */
     const char *junit;        /* --mproc-junit=FILE (borrowed); NULL: CRITERION_MPROC_JUNIT or none */
+    unsigned retries;         /* --mproc-retries=N (or CRITERION_MPROC_RETRIES): failed tests run again */
+    int retries_set;          /* given on the command line (the environment does not override it) */
+    int flaky_fails;          /* --mproc-flaky-fails: a test that passed on a later try fails the run */
 };
 
 /*
@@ -88,6 +91,12 @@ int crmpi_options_parse_shard(const char *spec, unsigned *index, unsigned *count
  */
 int crmpi_options_shard_env(struct crmpi_options *opts, const char *total, const char *index,
         char *err, size_t errlen);
+
+/*
+ * Applies CRITERION_MPROC_RETRIES (env, may be NULL) unless --mproc-retries
+ * was given.  Returns 0, or -EINVAL with a message in err.
+ */
+int crmpi_options_retries_env(struct crmpi_options *opts, const char *env, char *err, size_t errlen);
 
 /* Whether a listen URL is reachable only from this machine (ipc://, 127.x, ::1). */
 int crmpi_options_url_is_loopback(const char *url);

@@ -177,6 +177,8 @@ static void plugin_apply_options(void)
     char err[512];
     if (crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
         plugin_usage_error(err);
+    if (crmpi_options_retries_env(&plugin_opts, getenv("CRITERION_MPROC_RETRIES"), err, sizeof(err)))
+        plugin_usage_error(err);
     /* Only a listener or a worker host proves it (and scrubs it once read). */
     if (!plugin_opts.listen && !plugin_opts.connect)
         crmpi_token_scrub_env();

@@ -23,6 +23,7 @@ struct crmpi_sched_unit {
     int failed_last;
     int priority;
     const char *group;      /* borrowed; NULL for none */
+    unsigned retries;       /* its .retries annotation; 0: none (not used for the order) */
 };
 
 struct crmpi_job {

@@ -119,7 +119,8 @@ void crmpi_summary_write_junit(const struct coord *c, time_t started)
         return;
     }
     for (size_t i = 0; i < c->n_units; ++i)
-        ju[i] = (struct crmpi_junit_unit) { .r = &c->units[i].r };
+        ju[i] = (struct crmpi_junit_unit) { .r = &c->units[i].r, .tries = c->units[i].tries,
+                                            .n_tries = c->units[i].n_tries };
     int rc = crmpi_junit_write(path, ju, c->n_units, started);
     if (rc)
         crmpi_warn("cannot write the JUnit report to %s: %s", path, strerror(-rc));

@@ -53,6 +53,7 @@ static void t_config(struct t_world *t, const char *spec)
     t->n_units = 3;
     const char *jobs = "0|1|2";
     const char *nocount = "";
+    unsigned retries = 0;
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", spec);
     for (char *save, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
@@ -73,6 +74,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "wait")) cfg.wait_workers_ms = n;
         else if (!strcmp(tok, "slow")) cfg.slow_ms = n;
         else if (!strcmp(tok, "units")) t->n_units = (size_t) n;
+        else if (!strcmp(tok, "retries")) retries = (unsigned) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
         else if (!strcmp(tok, "nocount")) nocount = spec + (v - buf);
         else if (!strcmp(tok, "timeout")) {
@@ -83,8 +85,10 @@ static void t_config(struct t_world *t, const char *spec)
         } else
             cr_assert_fail("unknown config %s", tok);
     }
-    for (size_t i = 0; i < t->n_units; ++i)
+    for (size_t i = 0; i < t->n_units; ++i) {
         t->info[i].counted = 1;
+        t->info[i].retries = retries;
+    }
     for (const char *p = nocount; *p && *p != ' '; ++p)
         if (*p >= '0' && *p <= '9')
             t->info[strtoul(p, (char **) &p, 10)].counted = 0, --p;
@@ -132,6 +136,14 @@ static void t_format(struct t_world *t, const struct crmpi_cst_action *a, size_t
             snprintf(u, sizeof(u), " u%u", a[i].unit);
         if (a[i].kind == CRMPI_CST_ACT_CRASH)
             snprintf(extra, sizeof(extra), " sig%d", a[i].value);
+        /* Tries (--mproc-retries): "try2" past the first, "again" for a failed try, "last". */
+        if (a[i].kind == CRMPI_CST_ACT_PRINT || a[i].kind == CRMPI_CST_ACT_CRASH) {
+            size_t e = strlen(extra);
+            if (a[i].try_no > 1)
+                e += (size_t) snprintf(extra + e, sizeof(extra) - e, " try%u", a[i].try_no);
+            snprintf(extra + e, sizeof(extra) - e, "%s%s", a[i].again ? " again" : "",
+                    a[i].last_try ? " last" : "");
+        }
         if (a[i].kind == CRMPI_CST_ACT_SLOW)
             snprintf(extra, sizeof(extra), " %ds", a[i].value);
         int len;
@@ -299,6 +311,8 @@ static void t_dump(const struct t_world *t, char *out, size_t size)
             o += (size_t) snprintf(out + o, size - o, " u%zu=%s", i,
                     u->state == CRMPI_CST_QUEUED ? "q" : u->state == CRMPI_CST_DONE ? "done"
                     : "excl");
+        if (u->tries)
+            o += (size_t) snprintf(out + o, size - o, " u%zu:tries=%u", i, u->tries);
     }
     for (size_t i = 0; i < st->n_workers && o < size; ++i) {
         const struct crmpi_cst_worker *w = &st->workers[i];
@@ -347,6 +361,43 @@ struct t_row {
 #define FLOW_DONE FLOW "; result 0 0; result 1 1; result 0 2"
 
 static const struct t_row t_rows[] = {
+    /* Retries (--mproc-retries, .retries): a failed try runs again, the final try decides. */
+    { "retry: a failed try is queued again, whoever asks first runs it", "retries=1", FLOW,
+      "result 0 0 fail", "assign w0 u0, print u0 again", "u0=run@w0 u0:tries=1 done=0", 0 },
+    { "retry: a passing second try is the result (flaky)", "retries=1", FLOW "; result 0 0 fail",
+      "result 0 0", "assign w0 u2, print u0 try2", "u0=done u0:tries=1 done=1", 0 },
+    { "retry: a failing last try is the result, no third", "retries=1", FLOW "; result 0 0 fail",
+      "result 0 0 fail", "assign w0 u2, print u0 try2", "u0=done done=1", 0 },
+    { "retry: two retries give three tries", "retries=2",
+      FLOW "; result 0 0 fail; result 0 0 fail", "result 0 0 fail",
+      "assign w0 u2, print u0 try3", "u0=done u0:tries=2", 0 },
+    { "retry: none asked, a failure is the result", "", FLOW, "result 0 0 fail",
+      "assign w0 u2, print u0", "u0=done done=1", 0 },
+    { "retry: a pass is never retried", "retries=3", FLOW, "result 0 0",
+      "assign w0 u2, print u0", "u0=done done=1", 0 },
+    { "retry: the rest of a group's job stays with its worker", "retries=1 units=3 jobs=0,1|2",
+      "start; spawned 0; hello 0; units; spawned 1; hello 1", "result 0 0 fail",
+      "assign w0 u1, print u0 again", "u0=q u0:tries=1 u1=run@w0 u2=run@w1", 0 },
+    { "retry: a held worker takes the failed try", "retries=1 units=3 jobs=0,1|2",
+      "start; spawned 0; hello 0; units; spawned 1; hello 1; result 1 2", "result 0 0 fail",
+      "assign w0 u1, print u0 again, assign w1 u0", "u0=run@w1 u1=run@w0 w1=ready", 0 },
+    { "retry: a try that crashes its worker runs again, as a try", "retries=1 attempts=1", FLOW,
+      "exit 0 sig 9", "note:retry w0 u0, crash u0 sig9 again, spawn w2, note:replacement w2",
+      "u0=q u0:tries=1 w0=gone", 0 },
+    { "retry: a crash on the last try is the result", "retries=1 attempts=1",
+      FLOW "; exit 0 sig 9; spawned 2; hello 2", "exit 2 sig 9",
+      "note:crashed w2 u0, crash u0 sig9 try2, spawn w3, note:replacement w3", "u0=done", 0 },
+    { "retry: a failed try does not trip --fail-fast", "retries=1 ff=1", FLOW, "result 0 0 fail",
+      "assign w0 u0, print u0 again", "phase=running u0=run@w0", 0 },
+    { "retry: the failing last try trips --fail-fast", "retries=1 ff=1", FLOW "; result 0 0 fail",
+      "result 0 0 fail", "stop w0, print u0 try2, kill w1, note:stopped 2/3",
+      "u0=done fail-fast", 0 },
+    { "retry: stopped before the next try, the last failed one is the result",
+      "retries=1 units=3 jobs=0,1|2", "start; spawned 0; hello 0; units; spawned 1; hello 1; "
+      "result 0 0 fail", "signal 2", "kill w0, kill w1, print u0 last, note:stopped 2/3",
+      "u0=done done=1 interrupted", 0 },
+    { "retry: killed during its next try, the last failed one is the result", "retries=1",
+      FLOW "; result 0 0 fail; signal 2", "exit 0 sig 9", "print u0 last", "u0=done", 0 },
     /* The ordinary flow. */
     { "start spawns one worker first", "", "", "start", "spawn w0", "w0=starting phase=running", 0 },
     { "spawned says nothing", "", "start", "spawned 0", "", "w0=starting", 0 },
@@ -612,6 +663,8 @@ struct t_sim {
     uint32_t running[64];
     int alive[64];
     int printed[16];
+    int crashes;            /* CRASH actions, tries included */
+    int retried;            /* failed tries that ran again */
 };
 
 static void t_sim_check(struct t_sim *s, const struct crmpi_cst_action *a, size_t n, int seed)
@@ -633,6 +686,11 @@ static void t_sim_check(struct t_sim *s, const struct crmpi_cst_action *a, size_
             break;
         case CRMPI_CST_ACT_PRINT:
         case CRMPI_CST_ACT_CRASH:
+            s->crashes += a[i].kind == CRMPI_CST_ACT_CRASH;
+            /* A failed try that runs again is not the unit's result. */
+            s->retried += a[i].again;
+            if (a[i].again)
+                break;
             cr_assert_eq(s->printed[a[i].unit]++, 0, "seed %d: u%u reported twice", seed,
                     a[i].unit);
             break;
@@ -648,14 +706,14 @@ static void t_sim_check(struct t_sim *s, const struct crmpi_cst_action *a, size_
 
 Test(coord_state, random_runs)
 {
-    int complete = 0, crashed = 0, stopped = 0;
+    int complete = 0, crashed = 0, stopped = 0, retried = 0;
     for (int seed = 1; seed <= 300; ++seed) {
         srand((unsigned) seed);
         static struct t_world t;
         memset(&t, 0, sizeof(t));
         char cfg[128];
-        snprintf(cfg, sizeof(cfg), "workers=%d restarts=%d units=6 jobs=0|1,2|3|4|5 ff=%d hb=5000",
-                1 + rand() % 4, rand() % 4, rand() % 5 == 0);
+        snprintf(cfg, sizeof(cfg), "workers=%d restarts=%d units=6 jobs=0|1,2|3|4|5 ff=%d hb=5000 "
+                "retries=%d", 1 + rand() % 4, rand() % 4, rand() % 5 == 0, rand() % 3);
         t_config(&t, cfg);
         struct t_sim s;
         memset(&s, 0, sizeof(s));
@@ -742,11 +800,11 @@ Test(coord_state, random_runs)
                 oc.not_run, oc.exit_status);
         complete += !oc.startup_failed && reported == oc.total;
         stopped += oc.not_run != 0;
-        for (size_t u = 0; u < t.st.n_units; ++u)
-            crashed += t.st.units[u].attempts >= 2;
+        crashed += s.crashes;
+        retried += s.retried;
         crmpi_cst_destroy(&t.st);
     }
     /* The dice must reach every ending: complete runs, crashes, runs stopped early. */
-    cr_expect(complete > 30 && crashed > 5 && stopped > 30, "complete %d, crashed %d, stopped %d",
-            complete, crashed, stopped);
+    cr_expect(complete > 30 && crashed > 5 && stopped > 30 && retried > 30,
+            "complete %d, crashed %d, stopped %d, retried %d", complete, crashed, stopped, retried);
 }

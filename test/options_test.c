@@ -445,6 +445,29 @@ Test(parse, junit)
     T_PARSE_BAD(NULL, NULL, "--mproc-junit needs a path", "prog", "--mproc=2", "--mproc-junit=");
 }
 
+Test(parse, retries)
+{
+    struct t_parsed p;
+    char err[256];
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-retries=3",
+            "--mproc-flaky-fails");
+    cr_assert_eq(p.opts.retries, 3);
+    cr_assert(p.opts.flaky_fails);
+    /* The command line wins over the environment. */
+    cr_assert_eq(crmpi_options_retries_env(&p.opts, "5", err, sizeof(err)), 0);
+    cr_assert_eq(p.opts.retries, 3);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2");
+    cr_assert_eq(crmpi_options_retries_env(&p.opts, "5", err, sizeof(err)), 0);
+    cr_assert_eq(p.opts.retries, 5);
+    cr_assert_eq(crmpi_options_retries_env(&p.opts, "lots", err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "CRITERION_MPROC_RETRIES=lots"), "%s", err);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-retries=101", "prog", "--mproc=2", "--mproc-retries=101");
+    T_PARSE_BAD(NULL, NULL, "--mproc-flaky-fails takes no value", "prog", "--mproc=2",
+            "--mproc-flaky-fails=1");
+}
+
 /* ---- the environment --------------------------------------------------------- */
 
 Test(env, enables_the_plugin)

@@ -212,7 +212,117 @@ def case_junit_unwritable(ctx, isolation):
     check('cannot write the JUnit report' in err, 'no warning for an unwritable report:\n' + err)
 
 
+# ---- retries --------------------------------------------------------------------
+
+def tries_of(ctx, name):
+    try:
+        with open(os.path.join(ctx.state, name)) as f:
+            return int(f.read())
+    except FileNotFoundError:
+        return 0
+
+
+def tap_results(path):
+    with open(path) as f:
+        return [l for l in f.read().splitlines() if re.match(r'(not )?ok ', l)]
+
+
+def case_retries_flaky(ctx, isolation):
+    tap = ctx.path('r.tap')
+    cases, out, err = junit_run(ctx, 'ci', '--mproc-isolation=' + isolation, '--mproc-retries=1',
+                                '--tap=' + tap, expect_rc=1)
+    # Each try ran, on whichever worker: counted in the state files.
+    check(tries_of(ctx, 'fails_first_try') == 2, 'fails_first_try ran %d times' % tries_of(ctx, 'fails_first_try'))
+    check(tries_of(ctx, 'crashes_first_try') == 2, 'crashes_first_try ran %d times' % tries_of(ctx, 'crashes_first_try'))
+    check(tries_of(ctx, 'always_fails') == 2, 'always_fails ran %d times, not 2' % tries_of(ctx, 'always_fails'))
+    # The console: each failed try's block, marked, then FLAKY.
+    check(re.search(r'\[TRY \] ci::fails_first_try: try 1 of 2 failed.*\n(\[----\].*\n)*'
+                    r'\[FAIL\] ci::fails_first_try', err), 'no marked failed try:\n' + err)
+    check('[FLKY] ci::fails_first_try: FLAKY, passed on try 2 of 2' in err, 'no FLAKY line:\n' + err)
+    check('[FLKY] ci::crashes_first_try: FLAKY, passed on try 2 of 2' in err, 'no FLAKY crash:\n' + err)
+    check('[TRY ] ci::always_fails: try 1 of 2 failed' in err, 'always_fails not retried:\n' + err)
+    check('[TRY ] ci::skipped' not in err and '[TRY ] ci::passes' not in err, 'a passing test was retried')
+    check(re.search(r'Synthesis: Tested: 7 \| Passing: 5 \| Failing: 2 \| Crashing: 0', err),
+          'flaky tests do not count as passing:\n' + err)
+    # One result per test in every report, the final try's.
+    results = tap_results(tap)
+    check(len(results) == 8, 'TAP has %d results, not 8' % len(results))
+    check(any(re.match(r'ok - ci::fails_first_try', r) for r in results), 'flaky test not ok in TAP')
+    tc = expect_kind(cases, 'ci', 'fails_first_try', 'pass')
+    fl = tc.findall('flakyFailure')
+    check(len(fl) == 1 and 'try 1' in fl[0].get('message') and
+          fl[0].findtext('system-out') == 'fails_first_try: try 1\n', 'flakyFailure wrong')
+    check(tc.findtext('system-out') == 'fails_first_try: try 2\n', 'the final try\'s output is not the case\'s')
+    tc = expect_kind(cases, 'ci', 'crashes_first_try', 'pass')
+    check(len(tc.findall('flakyError')) == 1, 'no flakyError for a crashed try')
+    tc = expect_kind(cases, 'ci', 'always_fails', 'failure')
+    check(len(tc.findall('rerunFailure')) == 1, 'no rerunFailure for a failed try')
+    expect_kind(cases, 'ci', 'params[1]', 'failure')
+
+
+def case_retries_exit_status(ctx, isolation):
+    flt = '--filter=ci/*_first_try'
+    rc, _, err = ctx.run('ci', '--mproc=2', '--mproc-durations=none', '--mproc-isolation=' + isolation,
+                         '--mproc-retries=1', flt)
+    check(rc == 0, 'flaky tests alone: exit status %d, not 0\n%s' % (rc, err))
+    check('2 flaky tests (passed on a later try)' in err, 'no flaky count:\n' + err)
+    for f in os.listdir(ctx.state):
+        os.unlink(os.path.join(ctx.state, f))
+    rc, _, err = ctx.run('ci', '--mproc=2', '--mproc-durations=none', '--mproc-isolation=' + isolation,
+                         '--mproc-retries=1', '--mproc-flaky-fails', flt)
+    check(rc == 1, '--mproc-flaky-fails: exit status %d, not 1\n%s' % (rc, err))
+    check('the run fails (--mproc-flaky-fails)' in err, 'no word on --mproc-flaky-fails:\n' + err)
+
+
+def case_retries_env(ctx, isolation):
+    rc, _, err = ctx.run('ci', '--mproc=2', '--mproc-durations=none', '--mproc-isolation=' + isolation,
+                         '--filter=ci/fails_first_try', env={'CRITERION_MPROC_RETRIES': '1'})
+    check(rc == 0 and tries_of(ctx, 'fails_first_try') == 2,
+          'CRITERION_MPROC_RETRIES=1: exit %d, %d tries\n%s' % (rc, tries_of(ctx, 'fails_first_try'), err))
+    rc, _, err = ctx.run('ci', '--mproc=2', env={'CRITERION_MPROC_RETRIES': 'many'})
+    check(rc == 2 and 'CRITERION_MPROC_RETRIES=many' in err, 'a bad value: exit %d\n%s' % (rc, err))
+    rc, _, err = ctx.run('ci', '--mproc=2', '--mproc-retries=-1')
+    check(rc == 2 and '--mproc-retries=-1' in err, 'a bad option: exit %d\n%s' % (rc, err))
+
+
+def case_retries_annotation(ctx, isolation):
+    rc, _, err = ctx.run('ci_annotated', '--mproc=2', '--mproc-durations=none',
+                         '--mproc-isolation=' + isolation)
+    check(rc == 1, 'exit status %d\n%s' % (rc, err))
+    check(tries_of(ctx, 'fails_first_try') == 2, '.retries = 1 did not run it again:\n' + err)
+    check(tries_of(ctx, 'always_fails') == 1, 'a test without .retries was run again')
+    check('[FLKY] ci::fails_first_try' in err, 'no FLAKY line:\n' + err)
+
+
+def case_retries_reports_as_serial(ctx, isolation):
+    """Every failing test of the failing sample fails again: its reports are the serial run's,
+    as test/compare.py compares them (one result per test, the final try's)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+    import compare
+    files = {r: 'report.' + r for r in ('tap', 'xml', 'json')}
+    for d in ('serial', 'mproc'):
+        os.makedirs(ctx.path(d))
+    rc_s, _, _ = ctx.run('failing', '-j1', *['--%s=serial/%s' % (k, f) for k, f in files.items()],
+                         plugin=False)
+    rc_p, _, err = ctx.run('failing', '--mproc=2', '--mproc-durations=none', '--mproc-retries=1',
+                           '--mproc-isolation=' + isolation,
+                           *['--%s=mproc/%s' % (k, f) for k, f in files.items()])
+    check(rc_s == rc_p == 1, 'exit status %d serially, %d with retries' % (rc_s, rc_p))
+    check('[TRY ] failing::average_rounds_to_nearest: try 1 of 2' in err, 'no retry happened:\n' + err)
+    problems = compare.compare_reports(ctx.path('serial'), ctx.path('mproc'), files)
+    # Content only: compare.py's lower bound on times (the e2e suite's) is no business of
+    # retries, and two runs on a loaded machine break it either way.
+    problems = [p for p in ('\n'.join(l for l in p.splitlines() if 'XML time of' not in l)
+                            for p in problems) if '\n' in p]
+    check(not problems, '\n'.join(problems))
+
+
 CASES = {
+    'retries-flaky': case_retries_flaky,
+    'retries-exit-status': case_retries_exit_status,
+    'retries-env': case_retries_env,
+    'retries-annotation': case_retries_annotation,
+    'retries-reports-as-serial': case_retries_reports_as_serial,
     'junit-failing': case_junit_failing,
     'junit-samples': case_junit_samples,
     'junit-output': case_junit_output,

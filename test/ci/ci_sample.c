@@ -80,3 +80,10 @@ ParameterizedTest(int *v, ci, params)
 {
     cr_assert(*v != 2, "param %d fails", *v);
 }
+
+#ifdef CI_ANNOTATE
+#include <criterion-mproc.h>
+
+/* Built as ci_sample_annotated: only this test has tries of its own. */
+CRMP_SCHEDULE(ci, fails_first_try, .retries = 1);
+#endif
