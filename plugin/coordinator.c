@@ -288,8 +288,8 @@ static void coord_print(struct coord *c, struct coord_worker *w, const struct cr
     u->r.result = u->env->result;
     crmpi_coord_live_before_print(c);
     crmpi_report_unit(&c->report, &u->r);
-    crmpi_coord_live_printed(c, a->unit);
     crmpi_coord_try_final(c, a->unit);
+    crmpi_coord_live_printed(c, a->unit);
 }
 
 /*
