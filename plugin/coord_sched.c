@@ -138,6 +138,29 @@ static int coord_sched_select_shard(struct coord *c, const struct crmpi_sched_un
 }
 
 /*
+ * --mproc-rerun-failed: only the units the last recorded run saw fail (a
+ * crash and a timeout are failures too); with none recorded, all of them.
+ * Like another shard's, a unit left out is never run nor reported.
+ */
+static void coord_sched_select_failed(const struct coord *c, const struct crmpi_sched_unit *su,
+        int *mine)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < c->n_units; ++i)
+        failed += mine[i] && su[i].failed_last;
+    if (!failed) {
+        fprintf(stderr, "criterion-mproc: --mproc-rerun-failed: no failed test recorded%s%s: "
+                "running them all\n", c->durations_path ? " in " : "",
+                c->durations_path ? c->durations_path : " (durations are off)");
+        return;
+    }
+    for (size_t i = 0; i < c->n_units; ++i)
+        mine[i] = mine[i] && su[i].failed_last;
+    fprintf(stderr, "criterion-mproc: --mproc-rerun-failed: running the %zu test%s that failed "
+            "last time\n", failed, failed == 1 ? "" : "s");
+}
+
+/*
  * What the policy needs to know of a unit: its timeout, and whether --filter
  * left it out (then it is not counted among the tests that did not run).
  */
@@ -189,6 +212,8 @@ int crmpi_coord_sched_build(struct coord *c)
     rc = coord_sched_select_shard(c, su, mine);
     if (rc)
         goto out;
+    if (c->opts->rerun_failed)
+        coord_sched_select_failed(c, su, mine);
 
     size_t k = 0;
     for (size_t i = 0; i < c->n_units; ++i) {

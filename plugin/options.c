@@ -267,6 +267,13 @@ static int opts_on_flaky_fails(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_rerun_failed(struct opts_state *st, const char *value)
+{
+    (void) value;
+    st->opts->rerun_failed = 1;
+    return 0;
+}
+
 static int opts_on_isolation(struct opts_state *st, const char *value)
 {
     if (!strcmp(value, "fork"))
@@ -345,6 +352,9 @@ static const struct opts_def {
       "        one that passes on a later try is FLAKY and passes (env CRITERION_MPROC_RETRIES)" },
     { "mproc-flaky-fails", OPTS_ARG_NONE, opts_on_flaky_fails,
       "--mproc-flaky-fails: a FLAKY test fails the run" },
+    { "mproc-rerun-failed", OPTS_ARG_NONE, opts_on_rerun_failed,
+      "--mproc-rerun-failed: run only the tests that failed, crashed or timed out in the last\n"
+      "        recorded run of this binary (all of them when none is recorded)" },
     { "mproc-junit", OPTS_ARG_REQUIRED, opts_on_junit,
       "--mproc-junit=FILE: also write a JUnit XML report for CI (env CRITERION_MPROC_JUNIT)" },
 };

@@ -53,6 +53,7 @@ struct crmpi_options {
     unsigned retries;         /* --mproc-retries=N (or CRITERION_MPROC_RETRIES): failed tests run again */
     int retries_set;          /* given on the command line (the environment does not override it) */
     int flaky_fails;          /* --mproc-flaky-fails: a test that passed on a later try fails the run */
+    int rerun_failed;         /* --mproc-rerun-failed: only the tests that failed last time */
 };
 
 /*

@@ -468,6 +468,16 @@ Test(parse, retries)
             "--mproc-flaky-fails=1");
 }
 
+Test(parse, rerun_failed)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-rerun-failed");
+    cr_assert(p.opts.rerun_failed);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-rerun-failed takes no value", "prog", "--mproc=2",
+            "--mproc-rerun-failed=yes");
+}
+
 /* ---- the environment --------------------------------------------------------- */
 
 Test(env, enables_the_plugin)

@@ -317,7 +317,39 @@ def case_retries_reports_as_serial(ctx, isolation):
     check(not problems, '\n'.join(problems))
 
 
+# ---- rerun failed -----------------------------------------------------------------
+
+def synthesis(err):
+    m = re.search(r'Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+)', err)
+    check(m, 'no Synthesis:\n' + err)
+    return tuple(int(x) for x in m.groups())
+
+
+def case_rerun_failed(ctx, isolation):
+    args = ('--mproc=2', '--mproc-isolation=' + isolation, '--mproc-rerun-failed')
+    rc, _, err = ctx.run('ci', *args)
+    check(rc == 1, 'first run: exit status %d' % rc)
+    check('--mproc-rerun-failed: no failed test recorded in .criterion-mproc/ci_sample.durations: '
+          'running them all' in err, 'no line saying all run:\n' + err)
+    check(synthesis(err) == (7, 3, 4), 'first run: %s' % (synthesis(err),))
+    # Failed last time: fails_first_try, crashes_first_try (a crash), always_fails, params[1].
+    rc, _, err = ctx.run('ci', *args)
+    check('running the 4 tests that failed last time' in err, 'second run:\n' + err)
+    check(synthesis(err) == (4, 2, 2), 'second run: %s' % (synthesis(err),))
+    check(tries_of(ctx, 'fails_first_try') == 2 and tries_of(ctx, 'always_fails') == 2,
+          'the failed tests did not run again')
+    rc, _, err = ctx.run('ci', *args)
+    check(rc == 1 and 'running the 2 tests that failed last time' in err, 'third run:\n' + err)
+    check(synthesis(err) == (2, 0, 2), 'third run: %s' % (synthesis(err),))
+    check(tries_of(ctx, 'fails_first_try') == 2, 'a test that passed last time ran again')
+    # Durations off: nothing recorded, everything runs, said in one line.
+    rc, _, err = ctx.run('ci', *args, '--mproc-durations=none')
+    check('no failed test recorded (durations are off): running them all' in err, err)
+    check(synthesis(err)[0] == 7, 'durations off: %s' % (synthesis(err),))
+
+
 CASES = {
+    'rerun-failed': case_rerun_failed,
     'retries-flaky': case_retries_flaky,
     'retries-exit-status': case_retries_exit_status,
     'retries-env': case_retries_env,
