@@ -54,6 +54,7 @@ void crmpi_coord_try_keep(struct coord *c, uint32_t id, unsigned try_no)
     struct crmpi_report_unit r = u->r;
     r.result = env->result;
     crmpi_report_unit(&c->report, &r);
+    crmpi_coord_testenv_print(&r);
 }
 
 void crmpi_coord_try_last(struct coord *c, uint32_t id)

@@ -1,7 +1,10 @@
 /*
  * The coordinator's side of the test environment (plugin/testenv.h): which
- * CRITERION_MPROC_SLOT each worker gets.
+ * CRITERION_MPROC_SLOT each worker gets, and the lines that follow a test's
+ * block: [KEPT] names its kept CRITERION_MPROC_TMPDIR.
  */
+#include <stdio.h>
+
 #include "coord_i.h"
 
 /*
@@ -24,4 +27,13 @@ unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker 
         if (!taken)
             return slot;
     }
+}
+
+void crmpi_coord_testenv_print(const struct crmpi_report_unit *u)
+{
+    const Crmp__Result *res = u->result;
+    if (!res || !res->kept_tmpdir)
+        return;
+    fprintf(stderr, "[KEPT] %s::%s: %s\n", u->test->category, u->test->name, res->kept_tmpdir);
+    fflush(stderr);
 }

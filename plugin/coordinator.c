@@ -19,6 +19,7 @@
 #include "coord_i.h"
 #include "diag.h"
 #include "reaper.h"
+#include "testenv.h"
 #include "transport.h"
 
 /* ---- workers, as the shell knows them ---------------------------------------- */
@@ -157,6 +158,8 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
     assign.unit = unit;
     assign.has_slot = 1;
     assign.slot = w->test_slot;
+    assign.has_keep_tmp = 1;
+    assign.keep_tmp = (uint32_t) c->opts->keep_tmp;
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;
@@ -288,6 +291,7 @@ static void coord_print(struct coord *c, struct coord_worker *w, const struct cr
     u->r.result = u->env->result;
     crmpi_coord_live_before_print(c);
     crmpi_report_unit(&c->report, &u->r);
+    crmpi_coord_testenv_print(&u->r);
     crmpi_coord_try_final(c, a->unit);
     crmpi_coord_live_printed(c, a->unit);
 }
@@ -648,6 +652,7 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
         status = 0;
     else
         crmpi_leftovers_remove_worker(w->pid);
+    crmpi_testenv_forget_worker(w->pid);
     if (w->pidfd >= 0)
         close(w->pidfd);
     w->pidfd = -1;

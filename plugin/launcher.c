@@ -18,6 +18,7 @@
 #include "diag.h"
 #include "options.h"
 #include "proc.h"
+#include "testenv.h"
 #include "wakepipe.h"
 #include "worker.h"
 
@@ -74,6 +75,7 @@ static int launcher_reap(struct launcher_worker *w, unsigned slot, size_t *unrea
 {
     int st = 0;
     waitpid(w->pid, &st, 0);
+    crmpi_testenv_forget_worker(w->pid);
     if (w->pidfd >= 0)
         close(w->pidfd);
     w->pidfd = -1;

@@ -285,6 +285,20 @@ static int opts_on_isolation(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_keep_tmp(struct opts_state *st, const char *value)
+{
+    static const char *const names[] = { [CRMPI_KEEP_TMP_FAILED] = "failed",
+        [CRMPI_KEEP_TMP_ALWAYS] = "always", [CRMPI_KEEP_TMP_NEVER] = "never" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+        if (!strcmp(value, names[i])) {
+            st->opts->keep_tmp = (enum crmpi_keep_tmp) i;
+            return 0;
+        }
+    }
+    return opts_fail(st->err, st->errlen, "--mproc-keep-tmp=%s: expected failed, always or never",
+            value);
+}
+
 #define OPTS_PATH_HANDLER(field, name)                                         \
     static int opts_on_##field(struct opts_state *st, const char *value)       \
     {                                                                          \
@@ -332,6 +346,9 @@ static const struct opts_def {
     { "mproc-isolation", OPTS_ARG_REQUIRED, opts_on_isolation,
       "--mproc-isolation=exec|fork: a process per test by fork + exec (Criterion's, default)\n"
       "        or by fork only (much cheaper; see the README)" },
+    { "mproc-keep-tmp", OPTS_ARG_REQUIRED, opts_on_keep_tmp,
+      "--mproc-keep-tmp=failed|always|never: which tests keep their CRITERION_MPROC_TMPDIR\n"
+      "        (default failed; a kept one is named in the test's [KEPT] line)" },
     { "mproc-heartbeat", OPTS_ARG_REQUIRED, opts_on_heartbeat,
       "--mproc-heartbeat=S: a worker silent for S seconds is dead (default 20, 0: off)" },
     { "mproc-slow", OPTS_ARG_REQUIRED, opts_on_slow,

@@ -26,6 +26,13 @@ enum crmpi_progress_mode {
 /* Exit status for a bad plugin option or a refused combination. */
 #define CRMPI_EXIT_USAGE 2
 
+/* --mproc-keep-tmp: which tests keep their CRITERION_MPROC_TMPDIR (the Assign carries it). */
+enum crmpi_keep_tmp {
+    CRMPI_KEEP_TMP_FAILED,    /* the default */
+    CRMPI_KEEP_TMP_ALWAYS,
+    CRMPI_KEEP_TMP_NEVER,
+};
+
 struct crmpi_options {
     int enabled;              /* --mproc or CRITERION_MPROC was given */
     unsigned workers;         /* resolved local worker count */
@@ -54,6 +61,7 @@ struct crmpi_options {
     int retries_set;          /* given on the command line (the environment does not override it) */
     int flaky_fails;          /* --mproc-flaky-fails: a test that passed on a later try fails the run */
     int rerun_failed;         /* --mproc-rerun-failed: only the tests that failed last time */
+    enum crmpi_keep_tmp keep_tmp; /* --mproc-keep-tmp */
 };
 
 /*

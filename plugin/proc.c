@@ -281,7 +281,7 @@ int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_pr
         *pid = 0;
         return rc;
     }
-    crmpi_debug("worker %u (slot %u) started, pid %ld", id, slot, (long) *pid);
+    crmpi_debug("worker %u started, pid %ld (slot %u)", id, (long) *pid, slot);
     return 0;
 }
 

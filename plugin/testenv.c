@@ -1,9 +1,18 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include "diag.h"
+#include "options.h"
 #include "testenv.h"
 
 extern char **environ;
@@ -12,7 +21,21 @@ extern char **environ;
 static const char *const testenv_passed[] = {
     CRMPI_ENV_TEST_SLOT "=",
     CRMPI_ENV_TEST_WORKERS "=",
+    CRMPI_ENV_TEST_TMPDIR "=",
 };
+
+/* A live test directory is "crmp-t<worker pid>-<test>-XXXXXX"; a kept one "crmp-kept-<test>-XXXXXX". */
+#define TESTENV_LIVE_PREFIX "crmp-t"
+#define TESTENV_KEPT_PREFIX "crmp-kept-"
+/* Of the test's name in its directory's: enough to recognise it. */
+#define TESTENV_NAME_MAX 80
+
+static struct {
+    unsigned keep;              /* enum crmpi_keep_tmp */
+    char dir[PATH_MAX];         /* the current test's; "" when none */
+    char name[TESTENV_NAME_MAX + 1];    /* its name, as in its directory's */
+    char kept[PATH_MAX];        /* the last kept one */
+} testenv;
 
 int crmpi_testenv_set_slot(unsigned slot)
 {
@@ -68,4 +91,157 @@ void crmpi_testenv_apply(const char *buf, size_t len)
         }
         at += n + 1;
     }
+}
+
+void crmpi_testenv_set_keep(unsigned keep)
+{
+    testenv.keep = keep;
+}
+
+/* Where test directories go: $TMPDIR when it is a usable directory, else /tmp. */
+static const char *testenv_root(void)
+{
+    const char *t = getenv("TMPDIR");
+    struct stat st;
+    if (t && t[0] == '/' && strlen(t) < PATH_MAX - 2 * TESTENV_NAME_MAX && !stat(t, &st)
+            && S_ISDIR(st.st_mode) && !access(t, W_OK | X_OK))
+        return t;
+    return "/tmp";
+}
+
+/* What getdents64 returns (the kernel's layout). */
+struct testenv_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/*
+ * Removes name (in the directory parent_fd) and all below it, never
+ * following a link.  Async-signal-safe (system calls and the stack only):
+ * a worker abandoned by its coordinator removes its test's directory from a
+ * signal handler.
+ */
+static void testenv_rmtree_at(int parent_fd, const char *name, int depth)
+{
+    if (!unlinkat(parent_fd, name, 0) || errno == ENOENT || depth > 32)
+        return;
+    int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* A test that took its own write permission away still gets its directory removed. */
+    fchmod(fd, S_IRWXU);
+    /* Entries removed while reading may hide others: read again until a pass finds none. */
+    for (int removed = 1; removed;) {
+        removed = 0;
+        lseek(fd, 0, SEEK_SET);
+        char buf[1024] __attribute__((aligned(8)));
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+            for (long off = 0; off < n;) {
+                const struct testenv_dirent64 *d = (const void *) (buf + off);
+                off += d->d_reclen;
+                if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+                    continue;
+                testenv_rmtree_at(fd, d->d_name, depth + 1);
+                removed = 1;
+            }
+        }
+    }
+    close(fd);
+    unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+/* Removes the tree at path; 0, or -EEXIST when something is left. */
+static int testenv_rmtree(const char *path)
+{
+    testenv_rmtree_at(AT_FDCWD, path, 0);
+    return access(path, F_OK) ? 0 : -EEXIST;
+}
+
+void crmpi_testenv_abandon(void)
+{
+    if (testenv.dir[0])
+        testenv_rmtree_at(AT_FDCWD, testenv.dir, 0);
+}
+
+int crmpi_testenv_unit_begin(const char *suite, const char *name)
+{
+    crmpi_testenv_unit_discard();
+    size_t n = 0;
+    for (const char *s = suite; s && *s && n < TESTENV_NAME_MAX; ++s)
+        testenv.name[n++] = *s;
+    for (const char *s = "."; n < TESTENV_NAME_MAX && *s; ++s)
+        testenv.name[n++] = *s;
+    for (const char *s = name; s && *s && n < TESTENV_NAME_MAX; ++s)
+        testenv.name[n++] = *s;
+    testenv.name[n] = '\0';
+    /* Anything but a plain character could make the name a path, or unreadable. */
+    for (char *c = testenv.name; *c; ++c)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c))
+            *c = '_';
+    snprintf(testenv.dir, sizeof(testenv.dir), "%s/" TESTENV_LIVE_PREFIX "%ld-%s-XXXXXX",
+            testenv_root(), (long) getpid(), testenv.name);
+    int rc = 0;
+    if (!mkdtemp(testenv.dir))
+        rc = -errno;
+    else if (setenv(CRMPI_ENV_TEST_TMPDIR, testenv.dir, 1))
+        rc = -errno;
+    if (rc) {
+        crmpi_warn("cannot make the temporary directory of %s::%s (%s): %s", suite, name,
+                testenv.dir, strerror(-rc));
+        crmpi_testenv_unit_discard();
+    }
+    return rc;
+}
+
+const char *crmpi_testenv_unit_end(int failed)
+{
+    if (!testenv.dir[0])
+        return NULL;
+    int keep = testenv.keep == CRMPI_KEEP_TMP_ALWAYS
+        || (testenv.keep == CRMPI_KEEP_TMP_FAILED && failed);
+    if (keep) {
+        /* Renamed onto a fresh empty directory: unique, and no longer this worker's to clean. */
+        snprintf(testenv.kept, sizeof(testenv.kept), "%s/" TESTENV_KEPT_PREFIX "%s-XXXXXX",
+                testenv_root(), testenv.name);
+        if (mkdtemp(testenv.kept) && !rename(testenv.dir, testenv.kept)) {
+            testenv.dir[0] = '\0';
+            unsetenv(CRMPI_ENV_TEST_TMPDIR);
+            return testenv.kept;
+        }
+        crmpi_warn("cannot keep %s as %s: %s", testenv.dir, testenv.kept, strerror(errno));
+        rmdir(testenv.kept);
+    }
+    crmpi_testenv_unit_discard();
+    return NULL;
+}
+
+void crmpi_testenv_unit_discard(void)
+{
+    if (testenv.dir[0] && testenv_rmtree(testenv.dir))
+        crmpi_warn("cannot remove the test directory %s", testenv.dir);
+    testenv.dir[0] = '\0';
+    unsetenv(CRMPI_ENV_TEST_TMPDIR);
+}
+
+void crmpi_testenv_forget_worker(pid_t pid)
+{
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof(prefix), TESTENV_LIVE_PREFIX "%ld-", (long) pid);
+    const char *root = testenv_root();
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t) plen))
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", root, e->d_name) < (int) sizeof(path))
+            testenv_rmtree(path);
+    }
+    closedir(d);
 }

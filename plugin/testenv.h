@@ -11,9 +11,11 @@
 #define CRMPI_TESTENV_H_
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define CRMPI_ENV_TEST_SLOT "CRITERION_MPROC_SLOT"
 #define CRMPI_ENV_TEST_WORKERS "CRITERION_MPROC_WORKERS"
+#define CRMPI_ENV_TEST_TMPDIR "CRITERION_MPROC_TMPDIR"
 
 /*
  * The slot the coordinator gave this worker (an Assign's): sets
@@ -21,6 +23,36 @@
  * with.  Returns 0 or -errno.
  */
 int crmpi_testenv_set_slot(unsigned slot);
+
+/* The coordinator's --mproc-keep-tmp (enum crmpi_keep_tmp), from an Assign. */
+void crmpi_testenv_set_keep(unsigned keep);
+
+/*
+ * A test of suite::name starts: makes its fresh directory (under $TMPDIR,
+ * or /tmp when that is unusable), named after the test and this worker's
+ * pid, and sets CRITERION_MPROC_TMPDIR.  Returns 0, or -errno after a
+ * warning (the test then has no such variable).
+ */
+int crmpi_testenv_unit_begin(const char *suite, const char *name);
+
+/*
+ * The test ended (failed: it failed or crashed): removes its directory, or
+ * keeps it as --mproc-keep-tmp says, renamed so that no pid marks it.
+ * Returns the kept path (static, valid until the next test begins), or NULL.
+ */
+const char *crmpi_testenv_unit_end(int failed);
+
+/* The test did not run after all (it runs again elsewhere): its directory goes. */
+void crmpi_testenv_unit_discard(void);
+
+/* The worker is abandoned: removes the current test's directory.  Async-signal-safe. */
+void crmpi_testenv_abandon(void);
+
+/*
+ * A worker (pid) ended: removes the directories of tests it never finished
+ * (its process died under them).  For the process that started it.
+ */
+void crmpi_testenv_forget_worker(pid_t pid);
 
 /*
  * Writes the variables a test process must see ("NAME=VALUE\0" each, an

@@ -40,7 +40,7 @@ static int wire_check_param(const Crmp__LogParam *p)
 
 static int wire_check_result(const Crmp__Result *r)
 {
-    if (!wire_check_stats(r->final))
+    if (!wire_check_stats(r->final) || !wire_check_str(r->kept_tmpdir))
         return 0;
     for (size_t i = 0; i < r->n_events; ++i) {
         const Crmp__Event *e = r->events[i];

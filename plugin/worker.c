@@ -186,9 +186,11 @@ void crmpi_worker_unit_begin(long id)
     const struct crmpi_unit *u = &w->units.v[id];
     worker_set_current(id);
     w->sandbox = 0;
-    /* A disabled test never runs: nothing to capture. */
-    if (!crmpi_crit_disabled(&u->suite->suite, u->test))
+    /* A disabled test never runs: nothing to capture, no directory. */
+    if (!crmpi_crit_disabled(&u->suite->suite, u->test)) {
+        crmpi_testenv_unit_begin(u->suite->suite.name, u->test->name);
         worker_capture_begin();
+    }
     clock_gettime(CLOCK_MONOTONIC, &w->started);
 }
 
@@ -212,6 +214,7 @@ void crmpi_worker_unit_abandon(void)
     worker_capture_end(&discard);
     free(discard.out.data);
     free(discard.err.data);
+    crmpi_testenv_unit_discard();
     crmpi_events_clear(&worker_state.events);
     worker_set_current(-1);
     worker_state.sandbox = 0;
@@ -308,6 +311,7 @@ static void worker_follow(Crmp__Envelope *reply)
                 break;
             }
             w->pending = id;
+            crmpi_testenv_set_keep(reply->assign->keep_tmp);
             int rc = reply->assign->has_slot ? crmpi_testenv_set_slot(reply->assign->slot) : 0;
             if (rc)
                 crmpi_warn("worker %u: cannot set %s: %s", w->slot, CRMPI_ENV_TEST_SLOT,
@@ -366,6 +370,8 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     result.events = w->events.v;
     result.n_events = w->events.n;
     result.counters = &counters;
+    result.kept_tmpdir = (char *) crmpi_testenv_unit_end(counters.tests_failed
+            || counters.tests_crashed);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     result.wall_ns = (uint64_t) (now.tv_sec - w->started.tv_sec) * 1000000000u
@@ -532,6 +538,7 @@ static _Noreturn void worker_abandon(void)
      * crmpi_kill_tree() ends this process too.
      */
     crmpi_subreaper_kill_all(2000);
+    crmpi_testenv_abandon();
     crmpi_kill_tree(getpid());
     _exit(CRMPI_WORKER_EXIT_LOST);
 }

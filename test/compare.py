@@ -64,6 +64,9 @@ RUN_RE = re.compile(r'^\[RUN \] ')
 ASSERT_LOC_RE = re.compile(r'^\[----\] \S+:\d+: ')
 ASSERT_CONT_RE = re.compile(r'^\[----\]   ')
 ENGAGED_RE = re.compile(r'^criterion-mproc\[\d+\]: info: ', re.M)
+# A test's kept CRITERION_MPROC_TMPDIR (--mproc-keep-tmp): the plugin's own line, no difference
+# from a serial run; the directory it names is the run's to leave, and removed by the check.
+KEPT_RE = re.compile(r'^\[KEPT\] \S+: (/.*)$', re.M)
 PATH_RE = re.compile(r'[^\s"`\'(]*/([^/\s"`\']+\.(?:c|cc|cpp|h|hpp):\d+)')
 
 
@@ -171,9 +174,21 @@ def driver_args(argv):
     return opts, rest
 
 
-def leftover_problems(label, env):
-    """What a finished run left behind: processes (killed here) and TMPDIR entries."""
+def remove_kept(label, stderr):
+    """Removes the kept test directories stderr names; a named one that is missing is a problem."""
     problems = []
+    for path in KEPT_RE.findall(stderr or ''):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            problems.append('%s: [KEPT] names %s, which is not a directory' % (label, path))
+    return problems
+
+
+def leftover_problems(label, env, stderr=''):
+    """What a finished run left behind: processes (killed here) and TMPDIR entries (but the
+    kept test directories stderr names, removed here)."""
+    problems = remove_kept(label, stderr)
     left = wait_gone(find_token_processes(env['CRMP_E2E_TOKEN']), 5.0)
     if left:
         for pid in left:
@@ -209,15 +224,18 @@ def execute(run, check_leftovers=True):
     run.stderr = p.stderr.decode('utf-8', 'replace')
     problems = []
     if check_leftovers:
-        problems.extend(leftover_problems(run.label, run.env))
+        problems.extend(leftover_problems(run.label, run.env, run.stderr))
     return problems
 
 
 # ---- console ---------------------------------------------------------------------
 
 def strip_times(text):
-    # A [SLOW] line says how long a test ran on that run, printed between blocks: not compared.
-    return [TIME_RE.sub('', line) for line in text.splitlines() if not SLOW_RE.match(line)]
+    """Lines without their durations, and without the plugin's [SLOW] and [KEPT] lines: a [SLOW]
+    line says how long a test ran on that run, printed between blocks; a [KEPT] line names a
+    kept test directory."""
+    return [TIME_RE.sub('', line) for line in text.splitlines()
+            if not SLOW_RE.match(line) and not KEPT_RE.match(line)]
 
 
 def console_blocks(lines):

@@ -387,6 +387,22 @@ Test(parse, bad_values_are_refused)
     T_PARSE_BAD(NULL, NULL, "--mproc", "prog", "--mproc", "zero");
 }
 
+Test(parse, keep_tmp)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2");
+    cr_expect_eq(p.opts.keep_tmp, CRMPI_KEEP_TMP_FAILED, "the default is failed");
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-keep-tmp=always");
+    cr_expect_eq(p.opts.keep_tmp, CRMPI_KEEP_TMP_ALWAYS);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-keep-tmp", "never");
+    cr_expect_eq(p.opts.keep_tmp, CRMPI_KEEP_TMP_NEVER);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-keep-tmp=sometimes", "prog", "--mproc=2",
+            "--mproc-keep-tmp=sometimes");
+}
+
 Test(parse, missing_value_is_refused)
 {
     T_PARSE_BAD(NULL, NULL, "--mproc", "prog", "--mproc");

@@ -80,7 +80,7 @@ class Ctx:
         return self.finish(self.start(exe, args, extra), timeout)
 
     def check_leftovers(self, p):
-        self.problems.extend(compare.leftover_problems('run', p.crmp_env))
+        self.problems.extend(compare.leftover_problems('run', p.crmp_env, getattr(p, 'err', '')))
 
     def done(self, runs):
         if self.problems:

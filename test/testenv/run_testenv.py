@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'netns'))
 import compare  # noqa: E402
 
 CASES, case = compare.case_registry()
-LINE_RE = re.compile(r'^(\S+) slot=(\d+) workers=(\d+) worker=(\d+)$')
+LINE_RE = re.compile(r'^(\S+) slot=(\d+) workers=(\d+) worker=(\d+) tmp=(\S+)$')
+N_TESTS = 13
 
 
 class Ctx:
@@ -59,28 +60,30 @@ class Ctx:
     def mode_args(self):
         return ['--mproc-isolation=fork'] if self.fork else []
 
-    def run(self, args, preload=True, extra=()):
+    def run(self, args, preload=True, extra=(), status=0, leftovers=True):
+        """Runs the probe; with leftovers, checks (and clears) what the run left."""
         e, wd = self.env(preload, extra)
         if preload:
             args = list(args) + self.mode_args()
         r = compare.Run('run %d' % self.n, [self.probe] + list(args), e, wd)
-        self.problems.extend(compare.execute(r, check_leftovers=preload))
+        self.problems.extend(compare.execute(r, check_leftovers=preload and leftovers))
         r.records = read_records(e['ENVPROBE_LOG'])
-        if r.status != 0:
+        if r.status != status:
             self.problems.append('%s exited %s: %s\n%s' % (r.label, r.status, r.describe(),
                                                           r.stderr))
         return r
 
 
 def read_records(path):
-    """{test: [(slot, workers, worker pid)]} from a probe log."""
+    """{test: [(slot, workers, worker pid, tmp)]} from a probe log."""
     recs = {}
     if not os.path.exists(path):
         return recs
     for line in compare.read(path).splitlines():
         m = LINE_RE.match(line)
         if m:
-            recs.setdefault(m.group(1), []).append(tuple(int(x) for x in m.groups()[1:]))
+            g = m.groups()
+            recs.setdefault(g[0], []).append(tuple(int(x) for x in g[1:4]) + (g[4],))
     return recs
 
 
@@ -96,7 +99,7 @@ def check_slots(ctx, r, n_workers, n_tests):
     ctx.check(len(r.records) == n_tests, 'expected %d tests recorded, got %d: %s'
               % (n_tests, len(r.records), sorted(r.records)))
     by_worker = {}
-    for test, (slot, workers, wpid) in each_record(r.records):
+    for test, (slot, workers, wpid, _) in each_record(r.records):
         ctx.check(workers == n_workers, '%s saw CRITERION_MPROC_WORKERS=%d, not %d'
                   % (test, workers, n_workers))
         ctx.check(0 <= slot < n_workers, '%s saw slot %d of %d' % (test, slot, n_workers))
@@ -108,13 +111,13 @@ def check_slots(ctx, r, n_workers, n_tests):
 
 def without_plugin(ctx):
     r = ctx.run(['-j1'], preload=False)
-    check_slots(ctx, r, 1, 11)
+    check_slots(ctx, r, 1, N_TESTS)
 
 
 def slots(ctx):
     without_plugin(ctx)
     r = ctx.run(['--mproc=3'])
-    by_worker = check_slots(ctx, r, 3, 11)
+    by_worker = check_slots(ctx, r, 3, N_TESTS)
     ctx.check(len(by_worker) == len({min(s) for s in by_worker.values()}),
               'two live workers shared a slot: %s' % by_worker)
 
@@ -122,11 +125,71 @@ def slots(ctx):
 def slots_restart(ctx):
     """A replacement worker takes the slot of the worker it replaces."""
     r = ctx.run(['--mproc=2', '--mproc-verbose'], extra=['ENVPROBE_KILL_ONCE=1'])
-    check_slots(ctx, r, 2, 11)
+    check_slots(ctx, r, 2, N_TESTS)
     ctx.check('started replacement worker' in r.stderr, 'no worker was replaced: %s' % r.stderr)
 
 
 for name, fn in (('slots', slots), ('slots-restart', slots_restart)):
+    case(name)(fn)
+    case('fork-' + name)(fn)
+
+
+# ---- a private directory per test ------------------------------------------------------
+
+def check_tmpdirs(ctx, recs, kept_tests):
+    """Every test had a directory of its own; those of kept_tests are still there."""
+    dirs = [(test, s[3]) for test, s in each_record(recs)]
+    ctx.check(all(d != '-' for _, d in dirs), 'a test had no directory: %s' % dirs)
+    ctx.check(len({d for _, d in dirs}) == len(dirs), 'two tests shared a directory: %s' % dirs)
+    for test, d in dirs:
+        if test not in kept_tests:
+            ctx.check(not os.path.exists(d), '%s: %s was not removed' % (test, d))
+
+
+def kept_lines(ctx, r):
+    """{test: kept path} from the [KEPT] lines; each path holds what the test left."""
+    kept = {}
+    for line in r.stderr.splitlines():
+        m = re.match(r'^\[KEPT\] (\S+): (/.*)$', line)
+        if m:
+            ctx.check(m.group(1) not in kept, '%s kept twice' % m.group(1))
+            kept[m.group(1)] = m.group(2)
+            ctx.check(os.path.isfile(os.path.join(m.group(2), 'evidence')),
+                      '%s: kept %s without what it left' % (m.group(1), m.group(2)))
+    return kept
+
+
+def tmpdir(ctx):
+    r = ctx.run(['-j1'], preload=False)
+    check_tmpdirs(ctx, r.records, set())
+    left = os.listdir(r.env['TMPDIR'])
+    ctx.check(not left, 'without the plugin, left in TMPDIR: %s' % left)
+    r = ctx.run(['--mproc=3'])
+    ctx.check(len(r.records) == N_TESTS, 'expected %d tests, got %s' % (N_TESTS, sorted(r.records)))
+    check_tmpdirs(ctx, r.records, set())
+    ctx.check('[KEPT]' not in r.stderr, 'a passing test kept its directory:\n' + r.stderr)
+
+
+def keep_tmp(ctx):
+    fail = ['ENVPROBE_FAIL=1']
+    r = ctx.run(['--mproc=2'], extra=fail, status=1, leftovers=False)
+    kept = kept_lines(ctx, r)
+    ctx.check(list(kept) == ['tmp::fails_when_asked'], 'kept by default: %s' % kept)
+    check_tmpdirs(ctx, r.records, {'tmp::fails_when_asked'})
+    ctx.problems.extend(compare.leftover_problems(r.label, r.env, r.stderr))
+
+    r = ctx.run(['--mproc=2', '--mproc-keep-tmp=never'], extra=fail, status=1)
+    ctx.check(not kept_lines(ctx, r), '--mproc-keep-tmp=never kept something:\n' + r.stderr)
+    check_tmpdirs(ctx, r.records, set())
+
+    r = ctx.run(['--mproc=2', '--mproc-keep-tmp=always', '--filter=tmp/*'], leftovers=False)
+    kept = kept_lines(ctx, r)
+    ctx.check(sorted(kept) == ['tmp::fails_when_asked', 'tmp::fresh'],
+              '--mproc-keep-tmp=always kept %s' % sorted(kept))
+    ctx.problems.extend(compare.leftover_problems(r.label, r.env, r.stderr))
+
+
+for name, fn in (('tmpdir', tmpdir), ('keep-tmp', keep_tmp)):
     case(name)(fn)
     case('fork-' + name)(fn)
 
@@ -174,9 +237,10 @@ def remote_slots(ctx):
     for log in logs:
         for test, seen in read_records(log).items():
             recs.setdefault(test, []).extend(seen)
-    ctx.check(len(recs) == 11, 'expected 11 tests recorded, got %d' % len(recs))
+    ctx.check(len(recs) == N_TESTS, 'expected %d tests recorded, got %d' % (N_TESTS, len(recs)))
+    check_tmpdirs(ctx, recs, set())
     slot_of = {}
-    for test, (slot, workers, wpid) in each_record(recs):
+    for test, (slot, workers, wpid, _) in each_record(recs):
         slot_of.setdefault(wpid, set()).add((slot, workers))
     owners = {}
     for wpid, seen in slot_of.items():
