@@ -147,13 +147,12 @@ def check_tmpdirs(ctx, recs, kept_tests):
 
 
 def kept_lines(ctx, r):
-    """{test: kept path} from the [KEPT] lines; each path holds what the test left."""
+    """{test: [kept paths]} from the [KEPT] lines; each path holds what the test left."""
     kept = {}
     for line in r.stderr.splitlines():
         m = re.match(r'^\[KEPT\] (\S+): (/.*)$', line)
         if m:
-            ctx.check(m.group(1) not in kept, '%s kept twice' % m.group(1))
-            kept[m.group(1)] = m.group(2)
+            kept.setdefault(m.group(1), []).append(m.group(2))
             ctx.check(os.path.isfile(os.path.join(m.group(2), 'evidence')),
                       '%s: kept %s without what it left' % (m.group(1), m.group(2)))
     return kept
@@ -174,8 +173,17 @@ def keep_tmp(ctx):
     fail = ['ENVPROBE_FAIL=1']
     r = ctx.run(['--mproc=2'], extra=fail, status=1, leftovers=False)
     kept = kept_lines(ctx, r)
-    ctx.check(list(kept) == ['tmp::fails_when_asked'], 'kept by default: %s' % kept)
+    ctx.check(list(kept) == ['tmp::fails_when_asked'] and len(kept['tmp::fails_when_asked']) == 1,
+              'kept by default: %s' % kept)
     check_tmpdirs(ctx, r.records, {'tmp::fails_when_asked'})
+    ctx.problems.extend(compare.leftover_problems(r.label, r.env, r.stderr))
+
+    # Each try has its own directory, and each failed try keeps it.
+    r = ctx.run(['--mproc=2', '--mproc-retries=1'], extra=fail, status=1, leftovers=False)
+    kept = kept_lines(ctx, r)
+    paths = kept.get('tmp::fails_when_asked', [])
+    ctx.check(list(kept) == ['tmp::fails_when_asked'] and len(set(paths)) == 2,
+              'two failed tries kept %s' % kept)
     ctx.problems.extend(compare.leftover_problems(r.label, r.env, r.stderr))
 
     r = ctx.run(['--mproc=2', '--mproc-keep-tmp=never'], extra=fail, status=1)
