@@ -105,6 +105,7 @@ struct coord {
 
     struct crmpi_report report;
     int report_started;
+    int annotate;               /* GitHub annotations for final failures (annotate.h) */
 
     struct crmpi_token token;   /* len 0: no authentication */
     nng_tls_config *tls;

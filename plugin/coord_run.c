@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "annotate.h"
 #include "crit.h"
 #include "coord_i.h"
 #include "coordinator.h"
@@ -163,6 +164,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         goto out_signals;
     }
     c.report_started = 1;
+    c.annotate = crmpi_annotate_enabled(opts->annotations, getenv("GITHUB_ACTIONS"));
 
     struct crmpi_cst_config cfg = {
         .workers = opts->workers,

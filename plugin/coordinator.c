@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "annotate.h"
 #include "crit.h"
 #include "coord_i.h"
 #include "diag.h"
@@ -272,6 +273,8 @@ static void coord_print(struct coord *c, struct coord_worker *w, const struct cr
     struct coord_unit *u = &c->units[a->unit];
     if (a->last_try) {
         crmpi_coord_try_last(c, a->unit);
+        if (c->annotate)
+            crmpi_annotate_unit(stderr, &u->r);
         crmpi_coord_live_printed(c, a->unit);
         return;
     }
@@ -292,6 +295,8 @@ static void coord_print(struct coord *c, struct coord_worker *w, const struct cr
     crmpi_coord_live_before_print(c);
     crmpi_report_unit(&c->report, &u->r);
     crmpi_coord_testenv_print(&u->r);
+    if (c->annotate)
+        crmpi_annotate_unit(stderr, &u->r);
     crmpi_coord_try_final(c, a->unit);
     crmpi_coord_live_printed(c, a->unit);
 }

@@ -168,6 +168,15 @@ static void junit_outcome_of(const struct crmpi_report_unit *u, const Crmp__Resu
         junit_add(&o->details, "exited with status %d\n", f->exit_code);
 }
 
+void crmpi_junit_message(const struct crmpi_report_unit *u, const Crmp__Result *res, char *buf,
+        size_t size)
+{
+    struct junit_outcome o;
+    junit_outcome_of(u, res, &o);
+    snprintf(buf, size, "%s", o.message);
+    free(o.details.s);
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
 /* Every libxml2 call returns < 0 on failure: the first one sticks. */

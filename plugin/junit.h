@@ -39,4 +39,8 @@ enum crmpi_junit_kind { CRMPI_JUNIT_PASS, CRMPI_JUNIT_FAIL, CRMPI_JUNIT_ERROR, C
 
 enum crmpi_junit_kind crmpi_junit_kind_of(const Crmp__Result *res);
 
+/* The one-line message the report gives u's result res (its failure, error or skip). */
+void crmpi_junit_message(const struct crmpi_report_unit *u, const Crmp__Result *res, char *buf,
+        size_t size);
+
 #endif /* !CRMPI_JUNIT_H_ */

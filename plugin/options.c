@@ -267,6 +267,18 @@ static int opts_on_flaky_fails(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_annotations(struct opts_state *st, const char *value)
+{
+    static const char *const modes[] = { "auto", "on", "off" };
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); ++i) {
+        if (!strcmp(value, modes[i])) {
+            st->opts->annotations = modes[i];
+            return 0;
+        }
+    }
+    return opts_fail(st->err, st->errlen, "--mproc-annotations=%s: expected auto, on or off", value);
+}
+
 static int opts_on_rerun_failed(struct opts_state *st, const char *value)
 {
     (void) value;
@@ -369,6 +381,9 @@ static const struct opts_def {
       "        one that passes on a later try is FLAKY and passes (env CRITERION_MPROC_RETRIES)" },
     { "mproc-flaky-fails", OPTS_ARG_NONE, opts_on_flaky_fails,
       "--mproc-flaky-fails: a FLAKY test fails the run" },
+    { "mproc-annotations", OPTS_ARG_REQUIRED, opts_on_annotations,
+      "--mproc-annotations=auto|on|off: GitHub ::error annotations for failed assertions\n"
+      "        (auto, the default: when GITHUB_ACTIONS=true)" },
     { "mproc-rerun-failed", OPTS_ARG_NONE, opts_on_rerun_failed,
       "--mproc-rerun-failed: run only the tests that failed, crashed or timed out in the last\n"
       "        recorded run of this binary (all of them when none is recorded)" },

@@ -62,6 +62,7 @@ struct crmpi_options {
     int flaky_fails;          /* --mproc-flaky-fails: a test that passed on a later try fails the run */
     int rerun_failed;         /* --mproc-rerun-failed: only the tests that failed last time */
     enum crmpi_keep_tmp keep_tmp; /* --mproc-keep-tmp */
+    const char *annotations;  /* --mproc-annotations=auto|on|off (static); NULL: auto */
 };
 
 /*

@@ -348,7 +348,40 @@ def case_rerun_failed(ctx, isolation):
     check(synthesis(err)[0] == 7, 'durations off: %s' % (synthesis(err),))
 
 
+# ---- GitHub annotations --------------------------------------------------------------
+
+def annotations(err):
+    return [l for l in err.splitlines() if l.startswith('::error ')]
+
+
+def case_annotations(ctx, isolation):
+    gh = {'GITHUB_ACTIONS': 'true'}
+    base = ('--mproc=2', '--mproc-durations=none', '--mproc-isolation=' + isolation)
+    rc, out, err = ctx.run('failing', *base, '--tap=-', env=gh)
+    check(rc == 1, 'exit status %d' % rc)
+    ann = annotations(err)
+    for want in (
+            r'::error file=\S*test_failing\.c,line=193,title=failing%3A%3Aaverage_table\[1\]::'
+            r'average of 2 values starting with 1',
+            r'::error file=\S*test_failing\.c,line=79,title=failing%3A%3Amulti_line_message::'
+            r'average of \{10, 11\} is wrong%0A  expected: 11',
+            r'title=failing%3A%3Achecksum_of_null_buffer_crashes::crashed: signal 11',
+            r'title=failing%3A%3Awaits_forever_and_times_out::timed out after 0\.5 s'):
+        check(any(re.search(want, a) for a in ann), 'no annotation %s in:\n%s' % (want, '\n'.join(ann)))
+    check(len([a for a in ann if 'several_expectations_in_order' in a]) == 3,
+          'not one annotation per failed assertion')
+    check(not any('::error' in l for l in out.splitlines()), 'an annotation went to stdout (TAP)')
+    rc, _, err = ctx.run('failing', *base, '--mproc-annotations=off', env=gh)
+    check(not annotations(err), '--mproc-annotations=off printed annotations')
+    rc, _, err = ctx.run('failing', *base)
+    check(not annotations(err), 'annotations without GITHUB_ACTIONS=true')
+    # Only a test's final try: a flaky one is no error.
+    rc, _, err = ctx.run('ci', *base, '--mproc-retries=1', '--filter=ci/*_first_try', env=gh)
+    check(rc == 0 and not annotations(err), 'a flaky test was annotated:\n' + err)
+
+
 CASES = {
+    'annotations': case_annotations,
     'rerun-failed': case_rerun_failed,
     'retries-flaky': case_retries_flaky,
     'retries-exit-status': case_retries_exit_status,
