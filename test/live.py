@@ -110,15 +110,16 @@ class Ctx(behaviour.Ctx):
         super().__init__(args)
         self.probe = self.exes['probe']
 
-    def start(self, args, tty=False, env=(), blocked=True, cols=100):
-        """Starts the probe with the plugin; stderr (and stdout) on a pipe or a terminal."""
+    def start(self, args, tty=False, env=(), blocked=True, cols=100, wd=None):
+        """Starts the probe with the plugin, in wd (a new directory by default); stderr (and
+        stdout) on a pipe or a terminal."""
         self.n += 1
-        wd = os.path.join(self.root, 'r%d' % self.n)
-        tmp = os.path.join(wd, 't')
+        wd = wd or os.path.join(self.root, 'r%d' % self.n)
+        tmp = os.path.join(wd, 't%d' % self.n)
         os.makedirs(tmp)
         e = compare.base_env(tmp, 'live-%d-%d' % (os.getpid(), self.n))
         e['LD_PRELOAD'] = self.plugin
-        fifo = os.path.join(wd, 'release')
+        fifo = os.path.join(wd, 'release%d' % self.n)
         if blocked:
             os.mkfifo(fifo)
             e['CRMP_LIVE_FIFO'] = fifo
@@ -138,7 +139,7 @@ class Ctx(behaviour.Ctx):
                                  stdout=subprocess.DEVNULL, stderr=wfd)
             os.close(wfd)
             r = Reader(rfd)
-        run = {'p': p, 'r': r, 'fifo': fifo, 'env': e, 'label': 'run %d: %s %s' % (
+        run = {'p': p, 'r': r, 'fifo': fifo, 'env': e, 'wd': wd, 'label': 'run %d: %s %s' % (
             self.n, 'tty' if tty else 'pipe', ' '.join(args)), 'writer': None}
         self.log.append(run)
         return run
@@ -312,6 +313,26 @@ def tty_status_line(ctx):
     if ctx.check(last, 'no elapsed time in the last draw'):
         limit = 11 * (float(last.group(1)) + 1) + 5
         ctx.check(len(shown) <= limit, '%d draws in %ss' % (len(shown), last.group(1)))
+
+
+@case('tty-eta')
+def tty_eta(ctx):
+    """The ETA comes from the durations earlier runs recorded: none on a first run, one on
+    the next run in the same directory."""
+    first = ctx.start(['--mproc=2'], tty=True, env=['TERM=xterm'])
+    if not ctx.wait_running(first):
+        return
+    ctx.check(status_with(first, lambda d: d.startswith('5/6  ')), 'first run: no line at 5/6')
+    ctx.release(first)
+    _, out = ctx.finish_run(first)
+    ctx.check(not any('ETA' in d for d in draws(out)), 'an ETA without any recorded duration')
+    second = ctx.start(['--mproc=2'], tty=True, env=['TERM=xterm'], wd=first['wd'])
+    if not ctx.wait_running(second):
+        return
+    ctx.check(status_with(second, lambda d: re.search(r'\ds  ETA \d+\.\ds  running: ', d)),
+              'second run: no ETA from the recorded durations')
+    ctx.release(second)
+    ctx.finish_run(second)
 
 
 def first_counts_draw(run):
