@@ -162,7 +162,7 @@ void crmpi_coord_live_slow(struct coord *c, const struct crmpi_cst_action *a);
 void crmpi_coord_live_interrupted(struct coord *c, int64_t now_ms);
 void crmpi_coord_live_print_interrupted(struct coord *c);
 
-/* coord_testenv.c: after a unit's block, what the test left (a kept directory). */
+/* coord_testenv.c: after a unit's block, what the test left (processes, a kept directory). */
 void crmpi_coord_testenv_print(const struct crmpi_report_unit *u);
 
 /* summary.c: what is written and printed once the run is over. */

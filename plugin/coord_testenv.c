@@ -1,7 +1,8 @@
 /*
  * The coordinator's side of the test environment (plugin/testenv.h): which
  * CRITERION_MPROC_SLOT each worker gets, and the lines that follow a test's
- * block: [KEPT] names its kept CRITERION_MPROC_TMPDIR.
+ * block: [LEAK] lists the processes it left running, [KEPT] names its kept
+ * CRITERION_MPROC_TMPDIR.
  */
 #include <stdio.h>
 
@@ -32,8 +33,17 @@ unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker 
 void crmpi_coord_testenv_print(const struct crmpi_report_unit *u)
 {
     const Crmp__Result *res = u->result;
-    if (!res || !res->kept_tmpdir)
+    if (!res)
         return;
-    fprintf(stderr, "[KEPT] %s::%s: %s\n", u->test->category, u->test->name, res->kept_tmpdir);
+    if (res->n_leaked) {
+        unsigned n = res->has_leaked_count ? res->leaked_count : (unsigned) res->n_leaked;
+        fprintf(stderr, "[LEAK] %s::%s: left %u process%s running:", u->test->category,
+                u->test->name, n, n == 1 ? "" : "es");
+        for (size_t i = 0; i < res->n_leaked; ++i)
+            fprintf(stderr, "%s %s", i ? ";" : "", res->leaked[i]);
+        fprintf(stderr, "%s\n", n > res->n_leaked ? "; ..." : "");
+    }
+    if (res->kept_tmpdir)
+        fprintf(stderr, "[KEPT] %s::%s: %s\n", u->test->category, u->test->name, res->kept_tmpdir);
     fflush(stderr);
 }

@@ -161,6 +161,8 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
     assign.slot = w->test_slot;
     assign.has_keep_tmp = 1;
     assign.keep_tmp = (uint32_t) c->opts->keep_tmp;
+    assign.has_leaks = 1;
+    assign.leaks = (uint32_t) c->opts->leaks;
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;

@@ -311,6 +311,19 @@ static int opts_on_keep_tmp(struct opts_state *st, const char *value)
             value);
 }
 
+static int opts_on_leaks(struct opts_state *st, const char *value)
+{
+    static const char *const names[] = { [CRMPI_LEAKS_WARN] = "warn",
+        [CRMPI_LEAKS_FAIL] = "fail", [CRMPI_LEAKS_IGNORE] = "ignore" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+        if (!strcmp(value, names[i])) {
+            st->opts->leaks = (enum crmpi_leaks_policy) i;
+            return 0;
+        }
+    }
+    return opts_fail(st->err, st->errlen, "--mproc-leaks=%s: expected warn, fail or ignore", value);
+}
+
 #define OPTS_PATH_HANDLER(field, name)                                         \
     static int opts_on_##field(struct opts_state *st, const char *value)       \
     {                                                                          \
@@ -361,6 +374,9 @@ static const struct opts_def {
     { "mproc-keep-tmp", OPTS_ARG_REQUIRED, opts_on_keep_tmp,
       "--mproc-keep-tmp=failed|always|never: which tests keep their CRITERION_MPROC_TMPDIR\n"
       "        (default failed; a kept one is named in the test's [KEPT] line)" },
+    { "mproc-leaks", OPTS_ARG_REQUIRED, opts_on_leaks,
+      "--mproc-leaks=warn|fail|ignore: a test that leaves processes running gets a [LEAK]\n"
+      "        line (warn, the default), fails, or nothing; the processes are ended" },
     { "mproc-heartbeat", OPTS_ARG_REQUIRED, opts_on_heartbeat,
       "--mproc-heartbeat=S: a worker silent for S seconds is dead (default 20, 0: off)" },
     { "mproc-slow", OPTS_ARG_REQUIRED, opts_on_slow,

@@ -33,6 +33,13 @@ enum crmpi_keep_tmp {
     CRMPI_KEEP_TMP_NEVER,
 };
 
+/* --mproc-leaks: what a test that leaves processes running gets (the Assign carries it). */
+enum crmpi_leaks_policy {
+    CRMPI_LEAKS_WARN,         /* the default: a [LEAK] line */
+    CRMPI_LEAKS_FAIL,         /* the line, and the test fails */
+    CRMPI_LEAKS_IGNORE,       /* nothing said (they are ended all the same) */
+};
+
 struct crmpi_options {
     int enabled;              /* --mproc or CRITERION_MPROC was given */
     unsigned workers;         /* resolved local worker count */
@@ -63,6 +70,7 @@ struct crmpi_options {
     int rerun_failed;         /* --mproc-rerun-failed: only the tests that failed last time */
     enum crmpi_keep_tmp keep_tmp; /* --mproc-keep-tmp */
     const char *annotations;  /* --mproc-annotations=auto|on|off (static); NULL: auto */
+    enum crmpi_leaks_policy leaks; /* --mproc-leaks */
 };
 
 /*

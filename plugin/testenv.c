@@ -32,6 +32,7 @@ static const char *const testenv_passed[] = {
 
 static struct {
     unsigned keep;              /* enum crmpi_keep_tmp */
+    unsigned leaks;             /* enum crmpi_leaks_policy */
     char dir[PATH_MAX];         /* the current test's; "" when none */
     char name[TESTENV_NAME_MAX + 1];    /* its name, as in its directory's */
     char kept[PATH_MAX];        /* the last kept one */
@@ -96,6 +97,16 @@ void crmpi_testenv_apply(const char *buf, size_t len)
 void crmpi_testenv_set_keep(unsigned keep)
 {
     testenv.keep = keep;
+}
+
+void crmpi_testenv_set_leaks(unsigned policy)
+{
+    testenv.leaks = policy;
+}
+
+unsigned crmpi_testenv_leaks(void)
+{
+    return testenv.leaks;
 }
 
 /* Where test directories go: $TMPDIR when it is a usable directory, else /tmp. */

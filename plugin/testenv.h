@@ -27,6 +27,10 @@ int crmpi_testenv_set_slot(unsigned slot);
 /* The coordinator's --mproc-keep-tmp (enum crmpi_keep_tmp), from an Assign. */
 void crmpi_testenv_set_keep(unsigned keep);
 
+/* The coordinator's --mproc-leaks (enum crmpi_leaks_policy), from an Assign; and back. */
+void crmpi_testenv_set_leaks(unsigned policy);
+unsigned crmpi_testenv_leaks(void);
+
 /*
  * A test of suite::name starts: makes its fresh directory (under $TMPDIR,
  * or /tmp when that is unusable), named after the test and this worker's

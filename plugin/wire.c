@@ -42,6 +42,9 @@ static int wire_check_result(const Crmp__Result *r)
 {
     if (!wire_check_stats(r->final) || !wire_check_str(r->kept_tmpdir))
         return 0;
+    for (size_t i = 0; i < r->n_leaked; ++i)
+        if (!wire_check_str(r->leaked[i]))
+            return 0;
     for (size_t i = 0; i < r->n_events; ++i) {
         const Crmp__Event *e = r->events[i];
         if ((unsigned) e->kind > CRMP__EVENT__KIND__ASSERT_PARAM_EQ)

@@ -18,9 +18,11 @@
 
 #include "crit.h"
 #include "diag.h"
+#include "options.h"
 #include "events.h"
 #include "forkmode.h"
 #include "hooks.h"
+#include "leaks.h"
 #include "proc.h"
 #include "reaper.h"
 #include "session.h"
@@ -312,6 +314,7 @@ static void worker_follow(Crmp__Envelope *reply)
             }
             w->pending = id;
             crmpi_testenv_set_keep(reply->assign->keep_tmp);
+            crmpi_testenv_set_leaks(reply->assign->leaks);
             int rc = reply->assign->has_slot ? crmpi_testenv_set_slot(reply->assign->slot) : 0;
             if (rc)
                 crmpi_warn("worker %u: cannot set %s: %s", w->slot, CRMPI_ENV_TEST_SLOT,
@@ -358,11 +361,33 @@ static void worker_counters(Crmp__Counters *c, const struct criterion_suite_stat
     c->errors = worker_state.events.errors;
 }
 
+/* --mproc-leaks=fail: a test that passed but left processes running fails. */
+static void worker_fail_for_leaks(Crmp__Result *result)
+{
+    Crmp__Counters *c = result->counters;
+    if (c->tests_passed) {
+        --c->tests_passed;
+        ++c->tests_failed;
+    }
+    if (result->final && result->final->status == CR_STATUS_PASSED)
+        result->final->status = CR_STATUS_FAILED;
+    for (size_t i = 0; i < result->n_events; ++i) {
+        Crmp__TestStats *st = result->events[i]->stats;
+        if (st && st->status == CR_STATUS_PASSED)
+            st->status = CR_STATUS_FAILED;
+    }
+}
+
 void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
 {
     struct worker_state *w = &worker_state;
     Crmp__Counters counters = CRMP__COUNTERS__INIT;
     worker_counters(&counters, ss);
+    /* What the test left running goes now: it is this test's, not the next one's. */
+    struct crmpi_leaks leaks = { 0 };
+    long n_leaked = crmpi_leaks_end(crmpi_zygote_pid(), w->sandbox, &leaks);
+    if (n_leaked < 0)
+        crmpi_warn("worker %u: out of memory describing a test's leftover processes", w->slot);
 
     Crmp__Result result = CRMP__RESULT__INIT;
     worker_capture_end(&result);
@@ -371,7 +396,7 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     result.n_events = w->events.n;
     result.counters = &counters;
     result.kept_tmpdir = (char *) crmpi_testenv_unit_end(counters.tests_failed
-            || counters.tests_crashed);
+            || counters.tests_crashed || (leaks.n && crmpi_testenv_leaks() == CRMPI_LEAKS_FAIL));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     result.wall_ns = (uint64_t) (now.tv_sec - w->started.tv_sec) * 1000000000u
@@ -391,6 +416,14 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     result.final = crmpi_events_test_stats(ts);
     if (!rc && ((ts && !result.final) || w->events.lost))
         rc = -ENOMEM;
+    if (leaks.n && crmpi_testenv_leaks() != CRMPI_LEAKS_IGNORE) {
+        result.leaked = leaks.cmds;
+        result.n_leaked = leaks.n;
+        result.has_leaked_count = 1;
+        result.leaked_count = (uint32_t) (n_leaked > (long) leaks.n ? n_leaked : (long) leaks.n);
+        if (crmpi_testenv_leaks() == CRMPI_LEAKS_FAIL)
+            worker_fail_for_leaks(&result);
+    }
 
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_RESULT);
@@ -414,6 +447,7 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     free(result.err.data);
     crmpi_events_test_stats_free(result.final);
     crmpi_events_clear(&w->events);
+    crmpi_leaks_free(&leaks);
 
     if (rc)
         w->failed = 1;

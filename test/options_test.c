@@ -403,6 +403,21 @@ Test(parse, keep_tmp)
             "--mproc-keep-tmp=sometimes");
 }
 
+Test(parse, leaks)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2");
+    cr_expect_eq(p.opts.leaks, CRMPI_LEAKS_WARN, "the default is warn");
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-leaks=fail");
+    cr_expect_eq(p.opts.leaks, CRMPI_LEAKS_FAIL);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-leaks", "ignore");
+    cr_expect_eq(p.opts.leaks, CRMPI_LEAKS_IGNORE);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-leaks=kill", "prog", "--mproc=2", "--mproc-leaks=kill");
+}
+
 Test(parse, missing_value_is_refused)
 {
     T_PARSE_BAD(NULL, NULL, "--mproc", "prog", "--mproc");

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -109,4 +111,74 @@ Test(tmp, fails_when_asked, .init = tmp_init)
     record("tmp::fails_when_asked");
     if (getenv("ENVPROBE_FAIL"))
         cr_assert_fail("failing on purpose");
+}
+
+/* ---- leaks -------------------------------------------------------------------------- */
+
+/* In one worker, in this order: the last test sees what the first left. */
+CRMP_SUITE_SCHEDULE(leak, .group = "leak");
+
+static void note_pid(const char *name, pid_t pid)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", getenv("ENVPROBE_DIR"), name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%ld\n", (long) pid);
+    fclose(f);
+}
+
+/* Leaves a child, and a setsid() daemon (double fork, its middle process reaped), running. */
+Test(leak, leaves_processes)
+{
+    record("leak::leaves_processes");
+    if (!getenv("ENVPROBE_LEAK"))
+        return;
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        execlp("sleep", "sleep", "1000", (char *) NULL);
+        _exit(127);
+    }
+    note_pid("child", child);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t middle = fork();
+    cr_assert_geq(middle, 0);
+    if (middle == 0) {
+        setsid();
+        pid_t daemon = fork();
+        if (daemon == 0) {
+            close(fds[0]);
+            close(fds[1]);
+            execlp("sleep", "sleep", "1001", (char *) NULL);
+            _exit(127);
+        }
+        if (write(fds[1], &daemon, sizeof(daemon)) != (ssize_t) sizeof(daemon))
+            _exit(1);
+        _exit(0);
+    }
+    pid_t daemon = 0;
+    cr_assert_eq(read(fds[0], &daemon, sizeof(daemon)), (ssize_t) sizeof(daemon));
+    cr_assert_eq(waitpid(middle, NULL, 0), middle);
+    note_pid("daemon", daemon);
+}
+
+/* What the test above left was ended when it ended, not at the end of the run. */
+Test(leak, zz_its_processes_are_gone)
+{
+    static const char *const names[] = { "child", "daemon" };
+    record("leak::zz_its_processes_are_gone");
+    for (int i = 0; i < 2; ++i) {
+        char path[512];
+        long pid = 0;
+        snprintf(path, sizeof(path), "%s/%s", getenv("ENVPROBE_DIR") ? getenv("ENVPROBE_DIR") : ".",
+                names[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+        fclose(f);
+        cr_expect(kill((pid_t) pid, 0) == -1 && errno == ESRCH, "%s %ld still runs", names[i], pid);
+    }
 }

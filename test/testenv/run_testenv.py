@@ -23,7 +23,7 @@ import compare  # noqa: E402
 
 CASES, case = compare.case_registry()
 LINE_RE = re.compile(r'^(\S+) slot=(\d+) workers=(\d+) worker=(\d+) tmp=(\S+)$')
-N_TESTS = 13
+N_TESTS = 15
 
 
 class Ctx:
@@ -197,7 +197,30 @@ def keep_tmp(ctx):
     ctx.problems.extend(compare.leftover_problems(r.label, r.env, r.stderr))
 
 
-for name, fn in (('tmpdir', tmpdir), ('keep-tmp', keep_tmp)):
+def leak_lines(r):
+    return [line for line in r.stderr.splitlines() if line.startswith('[LEAK]')]
+
+
+def leaks(ctx):
+    leak = ['ENVPROBE_LEAK=1']
+    r = ctx.run(['--mproc=2'], extra=leak)
+    lines = leak_lines(r)
+    ctx.check(len(lines) == 1 and lines[0].startswith('[LEAK] leak::leaves_processes: left 2 '
+                                                       'processes running:')
+              and 'sleep 1000' in lines[0] and 'sleep 1001' in lines[0],
+              'expected one [LEAK] line naming both sleeps: %s\n%s' % (lines, r.stderr))
+    r = ctx.run(['--mproc=2', '--mproc-leaks=ignore'], extra=leak)
+    ctx.check(not leak_lines(r), '--mproc-leaks=ignore said %s' % leak_lines(r))
+    r = ctx.run(['--mproc=2', '--mproc-leaks=fail'], extra=leak, status=1)
+    ctx.check(len(leak_lines(r)) == 1, '--mproc-leaks=fail: %s' % leak_lines(r))
+    ctx.check(re.search(r'^\[FAIL\] leak::leaves_processes', r.stderr, re.M) is not None,
+              '--mproc-leaks=fail: the test did not fail:\n' + r.stderr)
+    ctx.check('Failing: 1 ' in r.stderr, '--mproc-leaks=fail: not one failing test:\n' + r.stderr)
+    r = ctx.run(['--mproc=2'])
+    ctx.check(not leak_lines(r), 'a run without leaks said %s' % leak_lines(r))
+
+
+for name, fn in (('tmpdir', tmpdir), ('keep-tmp', keep_tmp), ('leaks', leaks)):
     case(name)(fn)
     case('fork-' + name)(fn)
 
