@@ -185,5 +185,8 @@ void crmpi_coord_tries_free(struct coord_unit *u);
 
 /* --mproc-junit (or CRITERION_MPROC_JUNIT): the JUnit report of a run that began at started. */
 void crmpi_summary_write_junit(const struct coord *c, time_t started);
+/* The recap of units (c->n_units, as reported), with the efficiency line past 10 s. */
+void crmpi_summary_print_recap(const struct coord *c, const struct crmpi_report_unit *units,
+        int64_t makespan_ms);
 
 #endif /* !CRMPI_COORD_I_H_ */

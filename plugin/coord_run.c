@@ -221,7 +221,6 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         runits[i] = c.units[i].r;
     int64_t makespan_ms = coord_now_ms() - c.started_ms;
     int ok = crmpi_report_end(&c.report, runits, c.n_units);
-    free(runits);
     result = ok == 1 && !oc.fatal && !oc.not_run;
     if (crmpi_coord_flaky_verdict(&c))
         result = 0;
@@ -231,6 +230,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         crmpi_summary_print_slowest(&c);
     if (crmpi_diag_level() >= CRMPI_DIAG_INFO)
         crmpi_summary_print_efficiency(&c, makespan_ms);
+    /* Last, so that it is what the terminal shows when the run is over. */
+    if (!opts->no_recap && criterion_options.logging_threshold <= CRITERION_IMPORTANT)
+        crmpi_summary_print_recap(&c, runits, makespan_ms);
+    free(runits);
 
 out_signals:
     sigaction(SIGPIPE, &old_pipe, NULL);

@@ -123,6 +123,14 @@ static int opts_on_slowest(struct opts_state *st, const char *value)
     return 0;
 }
 
+static int opts_on_recap(struct opts_state *st, const char *value)
+{
+    if (strcmp(value, "on") && strcmp(value, "off"))
+        return opts_fail(st->err, st->errlen, "--mproc-recap=%s: expected on or off", value);
+    st->opts->no_recap = !strcmp(value, "off");
+    return 0;
+}
+
 int crmpi_options_parse_shard(const char *spec, unsigned *index, unsigned *count,
         char *err, size_t errlen)
 {
@@ -355,6 +363,9 @@ static const struct opts_def {
       "        env CRITERION_MPROC_DURATIONS)" },
     { "mproc-slowest", OPTS_ARG_REQUIRED, opts_on_slowest,
       "--mproc-slowest=K: print the K slowest tests at the end" },
+    { "mproc-recap", OPTS_ARG_REQUIRED, opts_on_recap,
+      "--mproc-recap=on|off: after the Synthesis, list the tests that failed, crashed or\n"
+      "        timed out, and the efficiency of a run over 10 s (default on)" },
     { "mproc-shard", OPTS_ARG_REQUIRED, opts_on_shard,
       "--mproc-shard=I/N: run only shard I of N (also TEST_TOTAL_SHARDS/TEST_SHARD_INDEX,\n"
       "        GTEST_TOTAL_SHARDS/GTEST_SHARD_INDEX)" },

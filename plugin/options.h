@@ -49,6 +49,7 @@ struct crmpi_options {
     int help;                 /* -h/--help seen: append our usage */
     const char *durations;    /* --mproc-durations (borrowed); NULL: default */
     unsigned slowest;         /* --mproc-slowest=K */
+    int no_recap;             /* --mproc-recap=off: no list of failures after the Synthesis */
     unsigned shard_index;     /* --mproc-shard=I/N (or Bazel/GoogleTest env) */
     unsigned shard_count;     /* 0: not sharded */
     const char *listen;       /* --mproc-listen=URL: accept remote workers */

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "coord_i.h"
+#include "crit.h"
 #include "diag.h"
 #include "junit.h"
+#include "recap.h"
 
 static char summary_status_letter(const Crmp__Result *r)
 {
@@ -85,24 +87,29 @@ void crmpi_summary_print_slowest(const struct coord *c)
     free(ids);
 }
 
-/* Per-worker busy time and the run's efficiency against its lower bound. */
-void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms)
+static void summary_efficiency(const struct coord *c, int64_t makespan_ms,
+        struct crmpi_recap_efficiency *eff)
 {
-    uint64_t total = 0, longest = 0;
+    *eff = (struct crmpi_recap_efficiency) { .makespan_ms = makespan_ms, .workers = c->n_workers };
     for (size_t i = 0; i < c->n_units; ++i) {
         if (!c->units[i].r.result)
             continue;
         uint64_t t = c->units[i].r.result->wall_ns;
-        total += t;
-        longest = t > longest ? t : longest;
+        eff->total_ns += t;
+        eff->longest_ns = t > eff->longest_ns ? t : eff->longest_ns;
     }
+}
+
+/* Per-worker busy time and the run's efficiency against its lower bound. */
+void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms)
+{
+    struct crmpi_recap_efficiency eff;
+    summary_efficiency(c, makespan_ms, &eff);
     for (size_t i = 0; i < c->n_workers; ++i)
         crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i]->slot,
                 c->workers[i]->units_done, c->workers[i]->busy_ns / 1e9);
-    double bound = (double) total / (double) (c->n_workers ? c->n_workers : 1);
-    if ((double) longest > bound)
-        bound = (double) longest;
     double makespan = (double) makespan_ms * 1e6;
+    double bound = crmpi_recap_lower_bound_ns(&eff);
     crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%zu, longest)), efficiency %.0f%%",
             makespan / 1e9, bound / 1e9, c->n_workers,
             makespan > 0 ? 100.0 * bound / makespan : 100.0);
@@ -125,4 +132,13 @@ void crmpi_summary_write_junit(const struct coord *c, time_t started)
     if (rc)
         crmpi_warn("cannot write the JUnit report to %s: %s", path, strerror(-rc));
     free(ju);
+}
+
+void crmpi_summary_print_recap(const struct coord *c, const struct crmpi_report_unit *units,
+        int64_t makespan_ms)
+{
+    struct crmpi_recap_efficiency eff;
+    summary_efficiency(c, makespan_ms, &eff);
+    crmpi_recap_print(stderr, units, c->n_units, criterion_options.short_filename,
+            makespan_ms > CRMPI_RECAP_EFFICIENCY_MS ? &eff : NULL);
 }

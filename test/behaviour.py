@@ -450,8 +450,8 @@ def long_tmpdir(ctx):
     plain = ctx.run('failing', ['-j1'], preload=False)
     r = ctx.run('failing', ['--mproc=2'], env=['TMPDIR=' + deep])
     ctx.check(r.status == plain.status, 'exit status %s, plain %s' % (r.status, plain.status))
-    ctx.check(compare.console_blocks(compare.strip_times(r.stderr))
-              == compare.console_blocks(compare.strip_times(plain.stderr)), 'console differs')
+    diff = compare.compare_console(plain, r, False)
+    ctx.check(diff == [], 'console differs (recap included): %s' % diff)
     ctx.check(os.listdir(deep) == [], 'left in the long TMPDIR: %s' % os.listdir(deep))
 
 

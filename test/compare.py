@@ -14,6 +14,10 @@ Compared, after removing times such as "(0.01s)":
   - stderr as a multiset of per-test blocks (a test's assertion lines and its
     [PASS]/[FAIL]/[SKIP] line, or [RUN ]..status with --verbose) plus a
     multiset of the remaining lines; stdout as a multiset of lines;
+  - the plugin's recap, the last lines after the Synthesis: one line per test
+    the serial run failed, crashed or timed out, with the first assertion's
+    file:line, and none with --mproc-recap=off; it is then left out of the
+    console comparison (the golden form checks it against its own run's blocks);
   - with --reports (--tap=F...), --reports-option (-Otap:F...), --reports-env
     (CRITERION_OUTPUTS) or --reports-dir (--tap=DIR...), the TAP, XML and JSON reports: per
     test status, assertion count and messages, and the suite and global
@@ -67,6 +71,17 @@ ENGAGED_RE = re.compile(r'^criterion-mproc\[\d+\]: info: ', re.M)
 # A test's kept CRITERION_MPROC_TMPDIR (--mproc-keep-tmp): the plugin's own line, no difference
 # from a serial run; the directory it names is the run's to leave, and removed by the check.
 KEPT_RE = re.compile(r'^\[KEPT\] \S+: (/.*)$', re.M)
+SYNTHESIS_RE = re.compile(r'^\[====\] Synthesis: ')
+FAIL_LINE_RE = re.compile(r'^\[FAIL\] (.+?)(?::(?: (CRASH!|Timed out\.))?)?$')
+SETUP_CRASH_RE = re.compile(r'^\[----\] Warning! The test `(.+)` crashed during its setup or '
+                            r'teardown\.$')
+LOC_RE = re.compile(r'^\[----\] (?:\S*/)?(\S+:\d+): ')
+# The plugin's recap (plugin/recap.c): a header, one line per test, the efficiency line.
+RECAP_HEAD_RE = re.compile(r'^criterion-mproc: (\d+) tests? did not pass:$')
+RECAP_LINE_RE = re.compile(r'^criterion-mproc:   (FAIL|CRASH|TIMEOUT) +(\S+?)(?: \[param \d+\])?'
+                           r'(?:  (.*))?$')
+RECAP_EFF_RE = re.compile(r'^criterion-mproc: \d+\.\ds on \d+ workers?, lower bound \d+\.\ds: '
+                          r'efficiency \d+%$')
 PATH_RE = re.compile(r'[^\s"`\'(]*/([^/\s"`\']+\.(?:c|cc|cpp|h|hpp):\d+)')
 
 
@@ -264,6 +279,79 @@ def console_blocks(lines):
     return blocks, loose
 
 
+def split_recap(lines):
+    """The plugin's recap taken out of its console lines: (the other lines, the recap's test
+    lines, problems with its shape or place).  It is the last thing printed, after the
+    Synthesis."""
+    problems = []
+    start = next((i for i, l in enumerate(lines)
+                  if RECAP_HEAD_RE.match(l) or RECAP_EFF_RE.match(l)), len(lines))
+    rest, tail = lines[:start], lines[start:]
+    if tail and not any(SYNTHESIS_RE.match(l) for l in rest):
+        problems.append('recap printed before the Synthesis')
+    entries = []
+    head = RECAP_HEAD_RE.match(tail[0]) if tail else None
+    body = tail[1:] if head else tail
+    for i, line in enumerate(body):
+        m = RECAP_LINE_RE.match(line)
+        if m and head:
+            entries.append(m.groups())
+        elif not (RECAP_EFF_RE.match(line) and i == len(body) - 1):
+            problems.append('recap: line out of place: %r' % line)
+    if head and int(head.group(1)) != len(entries):
+        problems.append('recap: header says %s tests, %d listed' % (head.group(1), len(entries)))
+    return rest, entries, problems
+
+
+def expected_recap(lines):
+    """{(status, name): [set of file:line of each such test's block]} that a recap of a run
+    printing these console lines must list: its [FAIL] blocks and its setup or teardown
+    crashes."""
+    want = collections.defaultdict(list)
+    blocks, loose = console_blocks([TIME_RE.sub('', l) for l in lines])
+    for block, n in blocks.items():
+        m = FAIL_LINE_RE.match(block[-1])
+        if not m:
+            continue
+        status = {'CRASH!': 'CRASH', 'Timed out.': 'TIMEOUT'}.get(m.group(2), 'FAIL')
+        locs = {lm.group(1) for lm in map(LOC_RE.match, block) if lm}
+        want[(status, m.group(1))] += [locs] * n
+    for line, n in loose.items():
+        m = SETUP_CRASH_RE.match(line)
+        if m:
+            want[('CRASH', m.group(1))] += [{'setup'}] * n
+    return want
+
+
+def check_recap(reference, entries, expected):
+    """Problems with the recap entries (split_recap) against the reference run's console lines;
+    expected: whether a recap is wanted at all (not with --mproc-recap=off)."""
+    want = expected_recap(reference) if expected else {}
+    got = collections.defaultdict(list)
+    for status, name, detail in entries:
+        got[(status, name)].append(detail or '')
+    problems = []
+    for key in sorted(set(want) | set(got)):
+        w, g = want.get(key, []), got.get(key, [])
+        if len(w) != len(g):
+            problems.append('recap lists %s %s %d time(s), the console %d' % (key + (len(g), len(w))))
+            continue
+        for locs, detail in zip(sorted(w, key=sorted), sorted(g)):
+            base = re.sub(r'\S*/', '', detail)
+            if locs == {'setup'}:
+                ok = detail == 'in its setup or teardown'
+            elif key[0] == 'CRASH':
+                ok = not locs or any(base.endswith(' after ' + l) for l in locs)
+            elif key[0] == 'FAIL':
+                ok = base in locs if locs else not re.match(r'^\S+:\d+$', base)
+            else:
+                ok = detail == 'timed out'
+            if not ok:
+                problems.append('recap: %s %s says %r, its block shows %s'
+                                % (key + (detail, sorted(locs) or 'no assertion')))
+    return problems
+
+
 def unglue_loose(blocks, loose, other_blocks, other_loose):
     """Assertion lines printed outside any test block (an assertion in the .fini of a passing
     test) are glued by console_blocks to whichever block follows them, and which block that is
@@ -298,11 +386,16 @@ def fmt_item(item):
     return '      | ' + repr(item)
 
 
-def compare_console(serial, plugin, exact):
+def compare_console(serial, plugin, exact, recap=True):
+    """recap: whether the plugin run must end with a recap of the failures (not for --exact
+    runs, where the plugin is off, nor with --mproc-recap=off)."""
     problems = []
     for stream in ('stderr', 'stdout'):
         a = strip_times(getattr(serial, stream))
         b = strip_times(getattr(plugin, stream))
+        if stream == 'stderr' and not exact:
+            b, entries, recap_problems = split_recap(b)
+            problems += recap_problems + check_recap(a, entries, recap)
         if exact:
             if a != b:
                 import difflib
@@ -593,8 +686,12 @@ GOLDEN_HEADER = '''\
 '''
 
 
-def canonical(run):
-    lines = [PATH_RE.sub(r'\1', l) for l in strip_times(run.stderr)]
+def canonical(run, problems, recap):
+    """The golden form of run's console, without the recap, which is checked (into problems)
+    against the run's own test blocks."""
+    lines, entries, recap_problems = split_recap(strip_times(run.stderr))
+    problems += recap_problems + check_recap(lines, entries, recap)
+    lines = [PATH_RE.sub(r'\1', l) for l in lines]
     blocks, loose = console_blocks(lines)
     out = [GOLDEN_HEADER + 'exit status: %d' % run.status, '', '== stdout lines (sorted) ==']
     out += sorted(strip_times(run.stdout))
@@ -677,6 +774,12 @@ def report_setup(opts):
     return [], [], {}
 
 
+def wants_recap(opts):
+    """Whether the plugin run prints a recap: not with --mproc-recap=off, the last one given."""
+    given = [a for a in opts['both'] + opts['plugin_args'] if a.startswith('--mproc-recap=')]
+    return not given or given[-1] != '--mproc-recap=off'
+
+
 def main(argv):
     opts = parse_args(argv)
     # Short, so that the plugin's ipc:// path stays within its limits.
@@ -689,7 +792,7 @@ def main(argv):
                            with_plugin, opts['env'])
             run.env['CRITERION_DISABLE_TIME_MEASUREMENTS'] = '1'
             problems += execute(run)
-            text = canonical(run)
+            text = canonical(run, problems, with_plugin and wants_recap(opts))
             if opts['update_golden']:
                 with open(opts['golden'], 'w', encoding='utf-8') as f:
                     f.write(text)
@@ -720,7 +823,7 @@ def main(argv):
             if serial.status != plugin.status:
                 problems.append('exit status: serial %d, plugin %d' % (serial.status,
                                                                       plugin.status))
-            problems += compare_console(serial, plugin, opts['exact'])
+            problems += compare_console(serial, plugin, opts['exact'], wants_recap(opts))
             if rfiles:
                 problems += compare_reports(serial.cwd, plugin.cwd, rfiles)
             for rel in opts['file']:

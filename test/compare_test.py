@@ -17,8 +17,54 @@ class Run:
         self.stdout = ''
 
 
-def problems(serial, plugin):
-    return compare.compare_console(Run(serial), Run(plugin), False)
+def problems(serial, plugin, recap=False):
+    return compare.compare_console(Run(serial), Run(plugin), False, recap)
+
+
+# A run with a failure, a crash, a timeout and a setup crash, and the plugin's recap of it.
+FAILING = ['[----] /src/t.c:12: Assertion Failed', '[----]   ', '[----]   x', '[----]   ',
+           '[----] /src/t.c:14: Assertion Failed', '[----]   ', '[----]   y', '[----]   ',
+           '[FAIL] s::fails: (0.01s)',
+           '[----] /src/t.c:30: Unexpected signal caught below this line!',
+           '[FAIL] s::crashes: CRASH!',
+           '[FAIL] s::hangs: Timed out. (1.00s)',
+           '[----] Warning! The test `s::setup` crashed during its setup or teardown.',
+           '[PASS] s::passes: (0.00s)',
+           '[====] Synthesis: Tested: 5 | Passing: 1 | Failing: 4 | Crashing: 2 ']
+RECAP = ['criterion-mproc: 4 tests did not pass:',
+         'criterion-mproc:   CRASH   s::crashes  SIGSEGV after /src/t.c:30',
+         'criterion-mproc:   FAIL    s::fails  /src/t.c:12',
+         'criterion-mproc:   TIMEOUT s::hangs  timed out',
+         'criterion-mproc:   CRASH   s::setup  in its setup or teardown']
+EFFICIENCY = 'criterion-mproc: 12.5s on 4 workers, lower bound 10.0s: efficiency 80%'
+
+
+def recap_cases(check):
+    plugin = FAILING[9:-1] + FAILING[:9] + FAILING[-1:]    # the tests ended in another order
+    check('a recap of every failure after the Synthesis is no difference',
+          problems(FAILING, plugin + RECAP, True) == [])
+    check('the efficiency line may end the recap',
+          problems(FAILING, FAILING + RECAP + [EFFICIENCY], True) == [])
+    check('a passing run may print the efficiency line alone',
+          problems(FAILING[-2:], FAILING[-2:] + [EFFICIENCY], True) == [])
+    check('a missing recap is a difference', problems(FAILING, FAILING, True) != [])
+    check('a recap missing one test is a difference',
+          problems(FAILING, FAILING + [RECAP[0].replace('4', '3')] + RECAP[1:-1], True) != [])
+    check('a recap naming the second assertion is a difference',
+          problems(FAILING, FAILING + [r.replace('t.c:12', 't.c:13') for r in RECAP], True)
+          != [])
+    check('a timeout reported as a crash is a difference',
+          problems(FAILING, FAILING + [r.replace('TIMEOUT', 'CRASH  ') for r in RECAP], True)
+          != [])
+    check('a recap before the Synthesis is a difference',
+          problems(FAILING, FAILING[:-1] + RECAP + [FAILING[-1]], True) != [])
+    check('a header that miscounts is a difference',
+          problems(FAILING, FAILING + [RECAP[0].replace('4', '5')] + RECAP[1:], True) != [])
+    check('a recap with --mproc-recap=off is a difference',
+          problems(FAILING, FAILING + RECAP, False) != [])
+    lines, entries, bad = compare.split_recap(FAILING + RECAP)
+    check('the golden form leaves the recap out', lines == FAILING and len(entries) == 4
+          and bad == [] and compare.check_recap(lines, entries, True) == [])
 
 
 def main():
@@ -49,6 +95,7 @@ def main():
           problems(['[FAIL] ends::times_out: Timed out.'] + FINI_ASSERT + ['[FAIL] b::c: (0.00s)'],
                    ['[FAIL] ends::times_out: Timed out.', '[FAIL] b::c: (0.00s)'] + FINI_ASSERT)
           != [])
+    recap_cases(check)
     print('%d failed' % len(failed))
     return 1 if failed else 0
 

@@ -781,3 +781,22 @@ Test(listen, tokenless_listen_beyond_loopback_is_a_usage_error)
     cr_expect_eq(crmpi_options_check_listen(&off, NULL, err, sizeof(err)), 0,
             "refused although --mproc is off");
 }
+
+/* ---- --mproc-recap -------------------------------------------------------------- */
+
+Test(parse, recap_on_by_default_off_on_request)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2");
+    cr_assert_eq(p.opts.no_recap, 0);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-recap=off");
+    cr_assert_eq(p.opts.no_recap, 1);
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc-recap=off", "--mproc-recap=on",
+            "--mproc=2");
+    cr_assert_eq(p.opts.no_recap, 0, "the last one wins");
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-recap=maybe: expected on or off", "prog", "--mproc=2",
+            "--mproc-recap=maybe");
+}

@@ -1,0 +1,48 @@
+/*
+ * The recap: after the Synthesis, one line per test that failed, crashed or
+ * timed out, so that nobody has to scroll a long log to find them, and the
+ * run's efficiency when it took long enough to matter.
+ */
+#ifndef CRMPI_RECAP_H_
+#define CRMPI_RECAP_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "report.h"
+
+/* A run shorter than this gets no efficiency line in its recap. */
+#define CRMPI_RECAP_EFFICIENCY_MS 10000
+
+/* The run's use of its workers, for the efficiency line. */
+struct crmpi_recap_efficiency {
+    int64_t makespan_ms;        /* START to the last result */
+    uint64_t total_ns;          /* sum of the tests' wall times */
+    uint64_t longest_ns;        /* the longest test */
+    size_t workers;             /* workers that ran */
+};
+
+/*
+ * What the recap says of one unit.  Returns 0 when it passed, was skipped or
+ * never ran; else 1, with *status a static word ("FAIL", "CRASH",
+ * "TIMEOUT") and, in detail (size len), where or why: the first failed
+ * assertion's file:line, the signal, the exit status.  Paths are cut to
+ * their base name when short_filename is set, as Criterion prints them.
+ */
+int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
+        const char **status, char *detail, size_t len);
+
+/*
+ * Prints the recap of units (Criterion's order) to f: a header and one line
+ * per unit crmpi_recap_describe lists, then the efficiency line when eff is
+ * not NULL.  Prints nothing when there is nothing to say.  Returns the
+ * number of units listed.
+ */
+size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t n,
+        int short_filename, const struct crmpi_recap_efficiency *eff);
+
+/* The efficiency line's lower bound (max(total / workers, longest)), in ns. */
+double crmpi_recap_lower_bound_ns(const struct crmpi_recap_efficiency *eff);
+
+#endif /* !CRMPI_RECAP_H_ */
