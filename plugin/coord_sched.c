@@ -161,8 +161,9 @@ static void coord_sched_select_failed(const struct coord *c, const struct crmpi_
 }
 
 /*
- * What the policy needs to know of a unit: its timeout, and whether --filter
- * left it out (then it is not counted among the tests that did not run).
+ * What the policy needs to know of a unit: its timeout, whether --filter
+ * left it out (then it is not counted among the tests that did not run), and
+ * whether it is over at once (filtered out or disabled: no worker for it).
  */
 static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_report_unit *u)
 {
@@ -173,7 +174,8 @@ static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_repor
         snprintf(name, sizeof(name), "%s/%s", u->test->category, u->test->name);
         counted = !fnmatch(criterion_options.pattern, name, FNM_EXTMATCH);
     }
-    return (struct crmpi_cst_unit_info) { .timeout_ms = (int64_t) (t * 1000), .counted = counted };
+    return (struct crmpi_cst_unit_info) { .timeout_ms = (int64_t) (t * 1000), .counted = counted,
+                                          .trivial = !counted || u->test->data->disabled };
 }
 
 int crmpi_coord_sched_build(struct coord *c)

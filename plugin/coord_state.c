@@ -552,7 +552,7 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         st->units[i] = (struct crmpi_cst_unit) {
             .state = CRMPI_CST_EXCLUDED, .worker = CRMPI_CST_NONE, .info = ev->u.units.info[i],
         };
-    size_t runnable = 0;
+    size_t runnable = 0, real = 0;
     for (size_t j = 0; j < ev->u.units.n_jobs; ++j)
         for (size_t k = 0; k < ev->u.units.jobs[j].n; ++k) {
             size_t u = ev->u.units.jobs[j].units[k];
@@ -560,6 +560,7 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
                 return -EINVAL;
             st->units[u].state = CRMPI_CST_QUEUED;
             ++runnable;
+            real += !st->units[u].info.trivial;
             st->counted_total += st->units[u].info.counted != 0;
         }
     st->done = n - runnable;
@@ -570,10 +571,13 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     w->state = CRMPI_CST_W_READY;
     w->hello_ok = 1;
 
-    /* Never more workers than units to run: 512 asked, 4 units, 4 workers. */
+    /*
+     * Never more workers than units that really run: 512 asked, 4 units, 4
+     * workers; filtered-out and disabled ones take no time and need none.
+     */
     st->want = st->cfg.workers;
-    if (st->want > runnable)
-        st->want = runnable ? (unsigned) runnable : 1;
+    if (st->want > real)
+        st->want = real ? (unsigned) real : 1;
     int rc = cst_dispatch(st, id, ev->now_ms);
     while (!rc && cst_alive_local(st) < st->want) {
         uint32_t nw;

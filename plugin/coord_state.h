@@ -72,6 +72,8 @@ struct crmpi_cst_unit_info {
     int64_t timeout_ms;         /* the unit's own timeout (Criterion's rule); 0: none */
     int counted;                /* counted among "did not run" if it never runs (not filtered out) */
     unsigned retries;           /* a failed try runs again, this many times at most (--mproc-retries) */
+    int trivial;                /* filtered out or disabled: Criterion skips it at once, so it
+                                   is no reason to start a worker */
 };
 
 struct crmpi_cst_job {

@@ -384,6 +384,18 @@ def worker_count_said(ctx):
     ctx.check(len(started) == 18, '--mproc=512 on 18 tests started %d workers' % len(started))
 
 
+@case('workers-for-runnable-only')
+def workers_for_runnable_only(ctx):
+    """Tests --filter leaves out take no worker: --mproc=512 on the 4 tests a filter keeps of
+    strlib's 29 starts 4 workers, not 29 (issue 13)."""
+    r = ctx.run('strlib', ['--mproc=512', '--mproc-verbose', '--filter=strlib/trim_*'])
+    ctx.check(r.status == 0, 'exit status %s' % r.status)
+    ctx.check(re.search(r'Tested: 4 ', r.stderr), 'the filter does not keep 4 tests')
+    ctx.check(re.search(r'info: 4 workers on ', r.stderr), 'a filter keeping 4 tests: not 4 workers')
+    started = re.findall(r'info: worker \d+: \d+ tests', r.stderr)
+    ctx.check(len(started) == 4, '4 tests to run started %d workers' % len(started))
+
+
 @case('filter-not-counted')
 def filter_not_counted(ctx):
     """The tests --filter left out are not among those that "did not run" (issue 10, 9)."""

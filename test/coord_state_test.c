@@ -52,7 +52,7 @@ static void t_config(struct t_world *t, const char *spec)
     };
     t->n_units = 3;
     const char *jobs = "0|1|2";
-    const char *nocount = "";
+    const char *nocount = "", *trivial = "";
     unsigned retries = 0;
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", spec);
@@ -77,6 +77,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "retries")) retries = (unsigned) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
         else if (!strcmp(tok, "nocount")) nocount = spec + (v - buf);
+        else if (!strcmp(tok, "trivial")) trivial = spec + (v - buf);
         else if (!strcmp(tok, "timeout")) {
             unsigned u = (unsigned) n;
             const char *ms = strchr(v, ':');
@@ -92,6 +93,9 @@ static void t_config(struct t_world *t, const char *spec)
     for (const char *p = nocount; *p && *p != ' '; ++p)
         if (*p >= '0' && *p <= '9')
             t->info[strtoul(p, (char **) &p, 10)].counted = 0, --p;
+    for (const char *p = trivial; *p && *p != ' '; ++p)
+        if (*p >= '0' && *p <= '9')
+            t->info[strtoul(p, (char **) &p, 10)].trivial = 1, --p;
     /* jobs: units separated by ',', jobs by '|'; "none" for no job at all. */
     size_t k = 0;
     t->n_jobs = 0;
@@ -515,6 +519,12 @@ static const struct t_row t_rows[] = {
     { "9: never more workers than units", "workers=512 units=4 jobs=0|1|2|3",
       "start; spawned 0; hello 0", "units",
       "assign w0 u0, spawn w1, spawn w2, spawn w3, note:workers 4", "", 0 },
+    { "9: filtered-out and disabled units start no worker of their own",
+      "workers=512 units=4 jobs=0|1|2|3 trivial=1,2,3", "start; spawned 0; hello 0", "units",
+      "assign w0 u0, note:workers 1", "", 0 },
+    { "9: ... but the units that really run each get one",
+      "workers=512 units=5 jobs=0|1|2|3|4 trivial=0,3", "start; spawned 0; hello 0", "units",
+      "assign w0 u0, spawn w1, spawn w2, note:workers 3", "", 0 },
     { "9: filtered units are not counted as not run", "nocount=2", FLOW, "signal 2",
       "kill w0, kill w1, note:stopped 2/2", "notrun=2 total=2", 0 },
 
