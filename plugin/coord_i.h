@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "coord_state.h"
 #include "durations.h"
+#include "jobserver.h"
 #include "nng_api.h"
 #include "options.h"
 #include "proc.h"
@@ -108,6 +109,7 @@ struct coord {
     int annotate;               /* GitHub annotations for final failures (annotate.h) */
 
     struct crmpi_token token;   /* len 0: no authentication */
+    struct crmpi_jobserver js;  /* make's, when it shares one (MAKEFLAGS) */
     nng_tls_config *tls;
 
     struct crmpi_coord_live *live;  /* owned: what is said while tests run (coord_live.c) */
@@ -127,6 +129,13 @@ static inline int64_t coord_now_ms(void)
  * killed, the failure recorded in c->st as an internal error).
  */
 int crmpi_coord_loop(struct coord *c);
+
+/*
+ * coordinator.c: opens the make jobserver MAKEFLAGS advertises, into c->js.
+ * Returns 1 when the workers share it, 0 when there is none or it cannot be
+ * used (said once).
+ */
+int crmpi_coord_jobserver_open(struct coord *c);
 
 /* coordinator.c: ends and reaps our children that are not workers (see crmpi_proc_strays). */
 void crmpi_coord_reap_orphans(struct coord *c);

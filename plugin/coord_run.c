@@ -68,6 +68,8 @@ static void coord_run_cleanup(struct coord *c)
         w->pid = 0;
     }
     crmpi_coord_reap_orphans(c);
+    /* The workers are gone: every token still held goes back to make. */
+    crmpi_jobserver_close(&c->js);
     prctl(PR_SET_CHILD_SUBREAPER, 0);
     for (size_t i = 0; i < c->n_workers; ++i)
         free(c->workers[i]);
@@ -112,7 +114,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
 {
     *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT,
-                       .recv_fd = -1 };
+                       .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT };
     struct crmpi_wakepipe_signals saved;
     int result = 0;
 
@@ -178,6 +180,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         .wait_note_ms = COORD_WAIT_NOTE_MS,
         .wait_workers_ms = (int64_t) opts->wait_workers * 1000,
         .slow_ms = (int64_t) opts->slow * 1000,
+        .jobserver = crmpi_coord_jobserver_open(&c),
     };
     if (crmpi_cst_init(&c.st, &cfg) || crmpi_coord_live_begin(&c)) {
         crmpi_error("out of memory");

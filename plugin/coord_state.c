@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "coord_slots.h"
 #include "coord_state.h"
 
 /* A job put back: what a dead worker left of its own. */
@@ -82,7 +83,8 @@ static int cst_note(struct crmpi_cst *st, enum crmpi_cst_note note, uint32_t w, 
 
 int crmpi_cst_init(struct crmpi_cst *st, const struct crmpi_cst_config *cfg)
 {
-    *st = (struct crmpi_cst) { .cfg = *cfg, .startup_status = -1, .end_deadline_ms = -1 };
+    *st = (struct crmpi_cst) { .cfg = *cfg, .startup_status = -1, .end_deadline_ms = -1,
+                               .free_slot = CRMPI_CST_NONE };
     if (!st->cfg.max_attempts)
         st->cfg.max_attempts = 1;
     st->cap_acts = 16 + 4 * (size_t) cfg->workers;
@@ -248,18 +250,53 @@ static uint32_t cst_next_unit(struct crmpi_cst *st, struct crmpi_cst_worker *w)
     return (uint32_t) w->job->units[w->job_next++];
 }
 
-/* Answers w's request: its next unit, Stop, or a hold until work exists. */
+/* ---- jobserver slots (bookkeeping in coord_slots.c) --------------------------------- */
+
+static int cst_wake_held(struct crmpi_cst *st, int64_t now);
+
+/* Spare tokens go to the requests held for a slot, the rest back to the jobserver. */
+static int cst_pass_on_slots(struct crmpi_cst *st, int64_t now)
+{
+    int rc = cst_wake_held(st, now);
+    while (!rc && crmpi_slots_give_spare(st))
+        rc = cst_act(st, CRMPI_CST_ACT_GIVE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
+    return rc;
+}
+
+static int cst_release_slot(struct crmpi_cst *st, uint32_t id, int64_t now)
+{
+    return crmpi_slots_release(st, id) ? cst_pass_on_slots(st, now) : 0;
+}
+
+/* Whether w has a unit to run next: the rest of its job, or the queue's. */
+static int cst_work_for(const struct crmpi_cst *st, const struct crmpi_cst_worker *w)
+{
+    return (w->job && w->job_next < w->job->n) || st->n_requeued || st->q_head < st->n_jobs;
+}
+
+/* Answers w's request: its next unit, Stop, or a hold until work (or a slot) exists. */
 static int cst_dispatch(struct crmpi_cst *st, uint32_t id, int64_t now)
 {
     struct crmpi_cst_worker *w = &st->workers[id];
     if (st->stopping || cst_all_done(st) || st->phase != CRMPI_CST_RUNNING_PHASE) {
         w->held = 0;
-        return cst_act_why(st, CRMPI_CST_ACT_STOP, id, "%s", st->stop_reason ? st->stop_reason : "");
+        int rc = cst_act_why(st, CRMPI_CST_ACT_STOP, id, "%s",
+                st->stop_reason ? st->stop_reason : "");
+        return rc ? rc : cst_release_slot(st, id, now);
+    }
+    if (cst_work_for(st, w) && !crmpi_slots_take(st, id)) {
+        int rc = w->held ? 0 : cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+        w->held = 1;
+        if (!rc && crmpi_slots_wait(st, id))
+            rc = cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
+        return rc;
     }
     uint32_t u = cst_next_unit(st, w);
     if (u == CRMPI_CST_NONE) {
-        w->held = 1;        /* others still run: a unit may come back */
-        return cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+        /* Others still run: a unit may come back.  A request held already stays so. */
+        int rc = w->held ? 0 : cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+        w->held = 1;
+        return rc ? rc : cst_release_slot(st, id, now);
     }
     w->held = 0;
     w->unit = u;
@@ -763,6 +800,8 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
                 rc = cst_requeue(st, w, u);
         }
     }
+    if (!rc)
+        rc = cst_release_slot(st, id, now);
     if (!rc && (st->stopping || cst_all_done(st)))
         rc = cst_begin_end(st, now);
     if (!rc)
@@ -892,6 +931,7 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     case CRMPI_CST_EV_TICK:
     case CRMPI_CST_EV_SIGNAL:
     case CRMPI_CST_EV_INTERNAL_ERROR:
+    case CRMPI_CST_EV_TOKEN:
         break;
     case CRMPI_CST_EV_HEARTBEAT:
         if (ev->worker == CRMPI_CST_NONE)
@@ -966,6 +1006,9 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         return cst_stop(st, "interrupted", now);
     case CRMPI_CST_EV_INTERNAL_ERROR:
         return cst_fatal(st, "internal error", now);
+    case CRMPI_CST_EV_TOKEN:
+        crmpi_slots_token_came(st);
+        return cst_pass_on_slots(st, now);
     }
     return -EINVAL;
 }
@@ -991,6 +1034,7 @@ const char *crmpi_cst_act_name(enum crmpi_cst_act_kind k)
         [CRMPI_CST_ACT_PRINT] = "print", [CRMPI_CST_ACT_CRASH] = "crash",
         [CRMPI_CST_ACT_NOTE] = "note", [CRMPI_CST_ACT_END] = "end",
         [CRMPI_CST_ACT_SLOW] = "slow",
+        [CRMPI_CST_ACT_TAKE_TOKEN] = "take", [CRMPI_CST_ACT_GIVE_TOKEN] = "give",
     };
     return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
@@ -1006,6 +1050,7 @@ const char *crmpi_cst_ev_name(enum crmpi_cst_ev_kind k)
         [CRMPI_CST_EV_BAD_MESSAGE] = "bad-message", [CRMPI_CST_EV_EXITED] = "exited",
         [CRMPI_CST_EV_PIPE_CLOSED] = "pipe-closed", [CRMPI_CST_EV_TICK] = "tick",
         [CRMPI_CST_EV_SIGNAL] = "signal", [CRMPI_CST_EV_INTERNAL_ERROR] = "internal-error",
+        [CRMPI_CST_EV_TOKEN] = "token",
     };
     return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

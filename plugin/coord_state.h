@@ -17,6 +17,13 @@
  * request is kept and answered later, when work exists), or DISCARD (freed
  * unanswered: its worker is being dropped).  A held request is answered by a
  * later ASSIGN/STOP for that worker, or DISCARDed when the worker goes.
+ *
+ * Tokens: with a make jobserver (cfg.jobserver), a local worker runs a unit
+ * only on a slot: the free one (the token make gave this process, whose
+ * coordinator runs no test itself) or a token.  A worker keeps its slot from
+ * one unit to the next and gives it up when it has none to run, when it
+ * goes, or when the run ends; a token that nobody waits for is given back
+ * at once.  So at END every token taken was given back.
  */
 #ifndef CRMPI_COORD_STATE_H_
 #define CRMPI_COORD_STATE_H_
@@ -38,6 +45,7 @@ struct crmpi_cst_config {
     int64_t wait_note_ms;       /* a listener no worker reached says so this often; 0: never */
     int64_t wait_workers_ms;    /* ... and gives up after this long (--mproc-wait-workers); 0: never */
     int64_t slow_ms;            /* a unit running this long is said slow, again at each multiple; 0: off */
+    int jobserver;              /* a make jobserver is shared: see TOKEN below */
 };
 
 /* ---- events -------------------------------------------------------------- */
@@ -59,6 +67,7 @@ enum crmpi_cst_ev_kind {
     CRMPI_CST_EV_TICK,          /* time passed */
     CRMPI_CST_EV_SIGNAL,        /* SIGINT or SIGTERM: sig */
     CRMPI_CST_EV_INTERNAL_ERROR,/* the shell failed (ENOMEM, poll): err */
+    CRMPI_CST_EV_TOKEN,         /* a jobserver token came (answer to TAKE_TOKEN) */
 };
 
 /* What the shell knows about a hello's unit list (checked against its own tests). */
@@ -127,6 +136,8 @@ enum crmpi_cst_act_kind {
     CRMPI_CST_ACT_NOTE,         /* a diagnostic: note, with w, unit, value */
     CRMPI_CST_ACT_END,          /* every worker is gone: the run is over (see crmpi_cst_outcome) */
     CRMPI_CST_ACT_SLOW,         /* unit, on w, has run value seconds: a multiple of slow_ms was reached */
+    CRMPI_CST_ACT_TAKE_TOKEN,   /* read one more token from the jobserver: answer TOKEN */
+    CRMPI_CST_ACT_GIVE_TOKEN,   /* write one token back to the jobserver */
 };
 
 enum crmpi_cst_note {
@@ -206,6 +217,8 @@ struct crmpi_cst_worker {
     int exe_ok;                 /* kept through authentication, like list_ok */
     uint8_t fingerprint[32];
     unsigned units_done;
+    int token;                  /* runs on a jobserver token (else on the free slot, or none) */
+    int wants_slot;             /* its request is held for a slot, not for work */
 };
 
 enum crmpi_cst_phase {
@@ -260,6 +273,13 @@ struct crmpi_cst {
     int fatal;
     int startup_failed;
     int startup_status;         /* exit status of a worker dead before its hello, or -1 */
+
+    /* The jobserver's slots (see Tokens above). */
+    uint32_t free_slot;         /* the worker on the free slot, or CRMPI_CST_NONE */
+    unsigned tokens;            /* tokens taken and not given back */
+    unsigned spare;             /* of those, on no worker (only within an event) */
+    unsigned tokens_wanted;     /* TAKE_TOKEN not answered yet */
+    unsigned slot_waiters;      /* workers with wants_slot */
 
     struct crmpi_cst_action *acts;      /* owned: the last event's actions */
     size_t n_acts, cap_acts;

@@ -422,6 +422,40 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
     }
 }
 
+/* ---- make's jobserver ------------------------------------------------------------ */
+
+int crmpi_coord_jobserver_open(struct coord *c)
+{
+    const char *flags = getenv("MAKEFLAGS");
+    int rc = crmpi_jobserver_open(&c->js, flags);
+    if (rc == -EBADF)
+        crmpi_warn("make's jobserver (MAKEFLAGS) is not passed to this rule: workers are not "
+                "limited by make -j (mark the rule's command with '+')");
+    else if (rc && rc != -ENOENT)
+        crmpi_warn("cannot use make's jobserver (MAKEFLAGS): %s", strerror(-rc));
+    else if (!rc)
+        crmpi_info("make's jobserver limits the tests running at once");
+    return rc == 0;
+}
+
+static void coord_give_token(struct coord *c)
+{
+    int rc = crmpi_jobserver_give(&c->js);
+    if (rc)
+        crmpi_warn("cannot give a token back to make's jobserver: %s", strerror(-rc));
+}
+
+/* Tokens make has for us, each fed to the state machine. */
+static void coord_take_tokens(struct coord *c)
+{
+    int n = crmpi_jobserver_read(&c->js);
+    if (n < 0)
+        crmpi_warn("make's jobserver failed (%s): no more tests run at once than now",
+                strerror(-n));
+    for (int i = 0; i < n; ++i)
+        coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_TOKEN });
+}
+
 static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
 {
     struct coord_worker *w = a->worker != CRMPI_CST_NONE ? coord_worker(c, a->worker) : NULL;
@@ -474,6 +508,12 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         break;
     case CRMPI_CST_ACT_SLOW:
         crmpi_coord_live_slow(c, a);
+        break;
+    case CRMPI_CST_ACT_TAKE_TOKEN:
+        crmpi_jobserver_want(&c->js);
+        break;
+    case CRMPI_CST_ACT_GIVE_TOKEN:
+        coord_give_token(c);
         break;
     }
 }
@@ -703,10 +743,10 @@ int crmpi_coord_loop(struct coord *c)
     int rc = 0;
     coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_START });
     while (!c->ended) {
-        struct pollfd *nf = realloc(fds, (2 + c->n_workers) * sizeof(*fds));
+        struct pollfd *nf = realloc(fds, (3 + c->n_workers) * sizeof(*fds));
         if (nf)
             fds = nf;
-        uint32_t *nw = nf ? realloc(fd_worker, (2 + c->n_workers) * sizeof(*nw)) : NULL;
+        uint32_t *nw = nf ? realloc(fd_worker, (3 + c->n_workers) * sizeof(*nw)) : NULL;
         if (!nw) {
             rc = -ENOMEM;
             break;
@@ -726,6 +766,9 @@ int crmpi_coord_loop(struct coord *c)
             fd_worker[nfds] = (uint32_t) i;
             fds[nfds++] = (struct pollfd) { .fd = c->workers[i]->pidfd, .events = POLLIN };
         }
+        size_t js_at = nfds;        /* make's jobserver, while tokens are wanted */
+        if (crmpi_jobserver_fd(&c->js) >= 0)
+            fds[nfds++] = (struct pollfd) { .fd = crmpi_jobserver_fd(&c->js), .events = POLLIN };
 
         int64_t now = coord_now_ms();
         int64_t due = crmpi_cst_next_deadline(&c->st, now);
@@ -750,7 +793,9 @@ int crmpi_coord_loop(struct coord *c)
             c->child_exited = 0;
             coord_reap_zombies(c);
         }
-        for (size_t k = 2; k < nfds && n > 0 && !c->ended; ++k) {
+        if (n > 0 && js_at < nfds && fds[js_at].revents)
+            coord_take_tokens(c);
+        for (size_t k = 2; k < js_at && n > 0 && !c->ended; ++k) {
             struct coord_worker *w = c->workers[fd_worker[k]];
             if (fds[k].revents && w->pid) {
                 /* Collect what it said before dying, then its death. */

@@ -43,7 +43,7 @@ struct t_world {
 };
 
 /* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms slow=ms units=N
- *  jobs=0,1|2 nocount=1,2 timeout=U:ms" */
+ *  jobs=0,1|2 nocount=1,2 trivial=1,2 timeout=U:ms js=1" */
 static void t_config(struct t_world *t, const char *spec)
 {
     struct crmpi_cst_config cfg = {
@@ -73,6 +73,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "waitnote")) cfg.wait_note_ms = n;
         else if (!strcmp(tok, "wait")) cfg.wait_workers_ms = n;
         else if (!strcmp(tok, "slow")) cfg.slow_ms = n;
+        else if (!strcmp(tok, "js")) cfg.jobserver = (int) n;
         else if (!strcmp(tok, "units")) t->n_units = (size_t) n;
         else if (!strcmp(tok, "retries")) retries = (unsigned) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
@@ -273,6 +274,8 @@ static void t_event(struct t_world *t, const char *text)
     } else if (!strcmp(verb, "signal")) {
         ev.kind = CRMPI_CST_EV_SIGNAL;
         ev.u.sig = atoi(a1);
+    } else if (!strcmp(verb, "token")) {
+        ev.kind = CRMPI_CST_EV_TOKEN;
     } else if (!strcmp(verb, "error")) {
         ev.kind = CRMPI_CST_EV_INTERNAL_ERROR;
         ev.u.err = -ENOMEM;
@@ -325,7 +328,14 @@ static void t_dump(const struct t_world *t, char *out, size_t size)
             o += (size_t) snprintf(out + o, size - o, " w%zu:held", i);
         if (w->dropped)
             o += (size_t) snprintf(out + o, size - o, " w%zu:dropped", i);
+        if (w->token)
+            o += (size_t) snprintf(out + o, size - o, " w%zu:token", i);
+        if (st->free_slot == i)
+            o += (size_t) snprintf(out + o, size - o, " free=w%zu", i);
     }
+    if (o < size)
+        o += (size_t) snprintf(out + o, size - o, " tokens=%u wanted=%u", st->tokens,
+                st->tokens_wanted);
     struct crmpi_cst_outcome oc;
     crmpi_cst_outcome(st, &oc);
     if (o < size)
@@ -527,6 +537,39 @@ static const struct t_row t_rows[] = {
       "assign w0 u0, spawn w1, spawn w2, note:workers 3", "", 0 },
     { "9: filtered units are not counted as not run", "nocount=2", FLOW, "signal 2",
       "kill w0, kill w1, note:stopped 2/2", "notrun=2 total=2", 0 },
+
+    /* 4: a make jobserver: one unit runs on the free slot, each other on a token. */
+    { "4: the first worker runs on the free slot", "js=1", "start; spawned 0; hello 0", "units",
+      "assign w0 u0, spawn w1, note:workers 2", "free=w0 tokens=0 wanted=0", 0 },
+    { "4: a second worker waits for a token", "js=1", "start; spawned 0; hello 0; units; spawned 1",
+      "hello 1", "hold w1, take", "w1:held u1=q tokens=0 wanted=1", 0 },
+    { "4: ... and runs when it comes", "js=1", FLOW, "token", "assign w1 u1",
+      "u1=run@w1 w1:token tokens=1 wanted=0", 0 },
+    { "4: a worker keeps its token from one unit to the next", "js=1",
+      FLOW "; token", "result 1 1", "assign w1 u2, print u1", "w1:token tokens=1", 0 },
+    { "4: no unit left: its token goes back", "js=1", FLOW "; token; result 0 0",
+      "result 1 1", "hold w1, give, print u1", "w1:held tokens=0 u2=run@w0", 0 },
+    { "4: a dead worker's free slot goes to a worker waiting for a token", "js=1", FLOW,
+      "exit 0 sig 9", "note:retry w0 u0, assign w1 u0, spawn w2, note:replacement w2",
+      "free=w1 wanted=1 tokens=0", 0 },
+    { "4: ... the token asked for serves the next to wait, no other is asked for", "js=1",
+      FLOW "; exit 0 sig 9; spawned 2", "hello 2", "hold w2", "w2:held wanted=1", 0 },
+    { "4: ... which runs when it comes", "js=1", FLOW "; exit 0 sig 9; spawned 2; hello 2",
+      "token", "assign w2 u1", "w2:token tokens=1 wanted=0", 0 },
+    { "4: one token for each waiting worker, no more", "js=1 workers=3",
+      "start; spawned 0; hello 0; units; spawned 1; spawned 2; hello 1", "hello 2",
+      "hold w2, take", "wanted=2", 0 },
+    { "4: a worker that dies gives its token back", "js=1", FLOW "; token", "exit 1 sig 9",
+      "note:retry w1 u1, give, spawn w2, note:replacement w2", "tokens=0 u1=q/1", 0 },
+    { "4: interrupted: the waiting request stops", "js=1", FLOW, "signal 2",
+      "stop w1, kill w0, note:stopped 3/3", "wanted=1", 0 },
+    { "4: ... and a token that comes after goes back", "js=1", FLOW "; signal 2", "token",
+      "give", "tokens=0", 0 },
+    { "4: every token is back at the end", "js=1",
+      FLOW "; token; result 1 1; result 0 0; result 1 2; exit 0 status 0", "exit 1 status 0",
+      "end", "phase=ended tokens=0 wanted=0", 0 },
+    { "4: remote workers need no token", "workers=0 remote=1 js=1",
+      "start; remote; hello 0; units; remote", "hello 1", "assign w1 u1", "tokens=0 wanted=0", 0 },
 
     /* Remote workers. */
     { "remote: only remote workers, first one adopts", "workers=0 remote=1",

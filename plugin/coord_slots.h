@@ -1,0 +1,28 @@
+/*
+ * The make jobserver's slots, as the coordinator's state machine counts
+ * them (see Tokens in coord_state.h): which worker runs on the free slot or
+ * on a token, which requests wait for one, how many tokens were taken and
+ * asked for.  Bookkeeping only, no actions: coord_state.c turns what these
+ * return into HOLD, TAKE_TOKEN and GIVE_TOKEN.
+ */
+#ifndef CRMPI_COORD_SLOTS_H_
+#define CRMPI_COORD_SLOTS_H_
+
+#include "coord_state.h"
+
+/* Whether worker id has a slot to run a unit on, giving it a spare one if it has none. */
+int crmpi_slots_take(struct crmpi_cst *st, uint32_t id);
+
+/* Worker id's request waits for a slot: 1 when one more token must be asked for. */
+int crmpi_slots_wait(struct crmpi_cst *st, uint32_t id);
+
+/* Worker id has no unit to run, or is gone: 1 when a slot became spare. */
+int crmpi_slots_release(struct crmpi_cst *st, uint32_t id);
+
+/* A token came: it is spare until a waiting request takes it. */
+void crmpi_slots_token_came(struct crmpi_cst *st);
+
+/* Takes one spare token to give back: 1, or 0 when none is spare. */
+int crmpi_slots_give_spare(struct crmpi_cst *st);
+
+#endif /* !CRMPI_COORD_SLOTS_H_ */
