@@ -23,48 +23,61 @@ static const Crmp__AssertStats *recap_first_failed(const Crmp__Result *r)
     return NULL;
 }
 
-static int recap_has_event(const Crmp__Result *r, Crmp__Event__Kind kind)
+/* The unit's first event of this kind, or NULL. */
+static const Crmp__Event *recap_event(const Crmp__Result *r, Crmp__Event__Kind kind)
 {
     for (size_t i = 0; i < r->n_events; ++i)
         if (r->events[i]->kind == kind)
-            return 1;
-    return 0;
+            return r->events[i];
+    return NULL;
 }
 
+/*
+ * What Criterion's console flagged, nothing else: a [FAIL] line (a crash,
+ * a timeout, or a failed status when the test ended: a failure found later,
+ * in a C++ fini, leaves Criterion's count at "passed"), or a warning that
+ * the test's setup or teardown crashed or exited.
+ */
 int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
         const char **status, char *detail, size_t len)
 {
     const Crmp__Result *r = u->result;
-    if (!r || !r->final || r->disabled || r->final->status != CR_STATUS_FAILED)
+    if (!r)
         return 0;
-    const Crmp__TestStats *st = r->final;
-    const char *file = recap_path(st->file, short_filename);
+    const Crmp__Event *crash = recap_event(r, CRMP__EVENT__KIND__TEST_CRASH);
+    const Crmp__Event *post = recap_event(r, CRMP__EVENT__KIND__POST_TEST);
     *detail = '\0';
-
-    /* Criterion tells a crash outside the test's body apart: so does the recap. */
-    if (recap_has_event(r, CRMP__EVENT__KIND__OTHER_CRASH)) {
-        *status = "CRASH";
-        snprintf(detail, len, "in its setup or teardown");
-    } else if (st->timed_out) {
-        *status = "TIMEOUT";
-        snprintf(detail, len, "timed out");
-    } else if (st->crashed || st->signal) {
-        const char *abbrev = st->signal > 0 ? sigabbrev_np(st->signal) : NULL;
+    if (crash) {
+        const Crmp__TestStats *st = crash->stats ? crash->stats : r->final;
+        int sig = st ? st->signal : 0;
+        const char *abbrev = sig > 0 ? sigabbrev_np(sig) : NULL;
+        const char *file = st ? recap_path(st->file, short_filename) : NULL;
         *status = "CRASH";
         int n = abbrev ? snprintf(detail, len, "SIG%s", abbrev)
-                       : snprintf(detail, len, "signal %d", st->signal);
+                       : snprintf(detail, len, "signal %d", sig);
         if (file && st->progress && n >= 0 && (size_t) n < len)
             snprintf(detail + n, len - (size_t) n, " after %s:%u", file, st->progress);
-    } else {
+    } else if (recap_event(r, CRMP__EVENT__KIND__TEST_TIMEOUT)) {
+        *status = "TIMEOUT";
+        snprintf(detail, len, "timed out");
+    } else if (post && post->stats && post->stats->status == CR_STATUS_FAILED) {
         const Crmp__AssertStats *a = recap_first_failed(r);
         const char *afile = a ? recap_path(a->file, short_filename) : NULL;
         *status = "FAIL";
         if (afile)
             snprintf(detail, len, "%s:%u", afile, a->line);
-        else if (st->exit_code)
-            snprintf(detail, len, "exit status %d", st->exit_code);
-        else if (recap_has_event(r, CRMP__EVENT__KIND__THEORY_FAIL))
+        else if (post->stats->exit_code)
+            snprintf(detail, len, "exit status %d", post->stats->exit_code);
+        else if (recap_event(r, CRMP__EVENT__KIND__THEORY_FAIL))
             snprintf(detail, len, "theory failed");
+    } else if (recap_event(r, CRMP__EVENT__KIND__OTHER_CRASH)) {
+        *status = "CRASH";
+        snprintf(detail, len, "crashed in its setup or teardown");
+    } else if (recap_event(r, CRMP__EVENT__KIND__ABNORMAL_EXIT)) {
+        *status = "CRASH";
+        snprintf(detail, len, "exited in its setup or teardown");
+    } else {
+        return 0;
     }
     return 1;
 }
@@ -84,7 +97,8 @@ size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t 
     for (size_t i = 0; i < n; ++i)
         listed += crmpi_recap_describe(&units[i], short_filename, &status, detail, sizeof(detail));
     if (listed)
-        fprintf(f, "criterion-mproc: %zu test%s did not pass:\n", listed, listed == 1 ? "" : "s");
+        fprintf(f, "criterion-mproc: %zu test%s failed, crashed or timed out:\n", listed,
+                listed == 1 ? "" : "s");
     for (size_t i = 0; listed && i < n; ++i) {
         const struct crmpi_report_unit *u = &units[i];
         if (!crmpi_recap_describe(u, short_filename, &status, detail, sizeof(detail)))

@@ -24,11 +24,13 @@ struct crmpi_recap_efficiency {
 };
 
 /*
- * What the recap says of one unit.  Returns 0 when it passed, was skipped or
- * never ran; else 1, with *status a static word ("FAIL", "CRASH",
- * "TIMEOUT") and, in detail (size len), where or why: the first failed
- * assertion's file:line, the signal, the exit status.  Paths are cut to
- * their base name when short_filename is set, as Criterion prints them.
+ * What the recap says of one unit: 1 for one Criterion's console flagged (a
+ * [FAIL] line, or a warning that its setup or teardown crashed or exited),
+ * with *status a static word ("FAIL", "CRASH", "TIMEOUT") and, in detail
+ * (size len), where or why: the first failed assertion's file:line, the
+ * signal, the exit status.  0 for the others (passed, skipped, never ran).
+ * Paths are cut to their base name when short_filename is set, as Criterion
+ * prints them.
  */
 int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
         const char **status, char *detail, size_t len);

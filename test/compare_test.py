@@ -31,11 +31,11 @@ FAILING = ['[----] /src/t.c:12: Assertion Failed', '[----]   ', '[----]   x', '[
            '[----] Warning! The test `s::setup` crashed during its setup or teardown.',
            '[PASS] s::passes: (0.00s)',
            '[====] Synthesis: Tested: 5 | Passing: 1 | Failing: 4 | Crashing: 2 ']
-RECAP = ['criterion-mproc: 4 tests did not pass:',
+RECAP = ['criterion-mproc: 4 tests failed, crashed or timed out:',
          'criterion-mproc:   CRASH   s::crashes  SIGSEGV after /src/t.c:30',
          'criterion-mproc:   FAIL    s::fails  /src/t.c:12',
          'criterion-mproc:   TIMEOUT s::hangs  timed out',
-         'criterion-mproc:   CRASH   s::setup  in its setup or teardown']
+         'criterion-mproc:   CRASH   s::setup  crashed in its setup or teardown']
 EFFICIENCY = 'criterion-mproc: 12.5s on 4 workers, lower bound 10.0s: efficiency 80%'
 
 
@@ -60,6 +60,14 @@ def recap_cases(check):
           problems(FAILING, FAILING[:-1] + RECAP + [FAILING[-1]], True) != [])
     check('a header that miscounts is a difference',
           problems(FAILING, FAILING + [RECAP[0].replace('4', '5')] + RECAP[1:], True) != [])
+    colour = [l.replace('[FAIL]', '[\x1b[0;31mFAIL\x1b[0m]').replace('[====]', '[\x1b[0;34m====\x1b[0m]')
+              for l in FAILING]
+    check('colours do not hide the failures or the Synthesis',
+          problems(colour, colour + RECAP, True) == [])
+    exited = [l.replace('crashed during', 'exited during') for l in FAILING]
+    check('a setup that exited is a crash that exited',
+          problems(exited, exited + [r.replace('crashed in', 'exited in') for r in RECAP], True)
+          == [] and problems(exited, exited + RECAP, True) != [])
     check('a recap with --mproc-recap=off is a difference',
           problems(FAILING, FAILING + RECAP, False) != [])
     lines, entries, bad = compare.split_recap(FAILING + RECAP)

@@ -14,18 +14,29 @@
 
 static struct criterion_test r_test = { .name = "t", .category = "s" };
 
-/* One unit whose result has final stats st, and the asserts given (newest first). */
+/* One unit whose result has final stats st, its events and asserts (newest first). */
 struct r_unit {
     Crmp__TestStats st;
     Crmp__AssertStats a[3];
     Crmp__AssertStats *ap[3];
-    Crmp__Event ev;
-    Crmp__Event *evp[1];
+    Crmp__Event ev[3];
+    Crmp__Event *evp[3];
     Crmp__Result res;
     struct crmpi_report_unit u;
 };
 
-static void r_unit_init(struct r_unit *r, int status)
+static void r_event(struct r_unit *r, Crmp__Event__Kind kind)
+{
+    size_t i = r->res.n_events++;
+    r->ev[i] = (Crmp__Event) CRMP__EVENT__INIT;
+    r->ev[i].kind = kind;
+    r->ev[i].stats = &r->st;
+    r->evp[i] = &r->ev[i];
+    r->res.events = r->evp;
+}
+
+/* A unit that ran with no event yet: the caller adds how it ended. */
+static void r_unit_bare(struct r_unit *r, int status)
 {
     memset(r, 0, sizeof(*r));
     r->st = (Crmp__TestStats) CRMP__TEST_STATS__INIT;
@@ -33,6 +44,14 @@ static void r_unit_init(struct r_unit *r, int status)
     r->res = (Crmp__Result) CRMP__RESULT__INIT;
     r->res.final = &r->st;
     r->u = (struct crmpi_report_unit) { .test = &r_test, .param = -1, .result = &r->res };
+}
+
+/* A unit that ended with status (its [PASS], [FAIL] or [SKIP] line). */
+static void r_unit_init(struct r_unit *r, int status)
+{
+    r_unit_bare(r, status);
+    r_event(r, CRMP__EVENT__KIND__PRE_INIT);
+    r_event(r, CRMP__EVENT__KIND__POST_TEST);
 }
 
 static void r_assert(struct r_unit *r, int passed, const char *file, unsigned line)
@@ -86,17 +105,19 @@ Test(recap, crash_timeout_and_exit)
 {
     struct r_unit r;
     char d[128];
-    r_unit_init(&r, CR_STATUS_FAILED);
+    r_unit_bare(&r, CR_STATUS_FAILED);
     r.st.crashed = 1;
     r.st.signal = SIGSEGV;
     r.st.file = "dir/t.c";
     r.st.progress = 97;
+    r_event(&r, CRMP__EVENT__KIND__TEST_CRASH);
     cr_assert_str_eq(r_describe(&r, 1, d, sizeof(d)), "CRASH");
     cr_assert_str_eq(d, "SIGSEGV after t.c:97");
 
-    r_unit_init(&r, CR_STATUS_FAILED);
+    r_unit_bare(&r, CR_STATUS_FAILED);
     r.st.timed_out = 1;
     r.st.signal = SIGKILL;
+    r_event(&r, CRMP__EVENT__KIND__TEST_TIMEOUT);
     cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "TIMEOUT", "a timeout is not a crash");
 
     r_unit_init(&r, CR_STATUS_FAILED);
@@ -104,14 +125,37 @@ Test(recap, crash_timeout_and_exit)
     cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "FAIL");
     cr_assert_str_eq(d, "exit status 3");
 
-    r_unit_init(&r, CR_STATUS_FAILED);
-    r.ev = (Crmp__Event) CRMP__EVENT__INIT;
-    r.ev.kind = CRMP__EVENT__KIND__OTHER_CRASH;
-    r.evp[0] = &r.ev;
-    r.res.events = r.evp;
-    r.res.n_events = 1;
+    r_unit_bare(&r, CR_STATUS_FAILED);
+    r_event(&r, CRMP__EVENT__KIND__OTHER_CRASH);
     cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "CRASH");
-    cr_assert_str_eq(d, "in its setup or teardown");
+    cr_assert_str_eq(d, "crashed in its setup or teardown");
+
+    r_unit_bare(&r, CR_STATUS_FAILED);
+    r_event(&r, CRMP__EVENT__KIND__ABNORMAL_EXIT);
+    cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "CRASH");
+    cr_assert_str_eq(d, "exited in its setup or teardown");
+}
+
+/* What Criterion's console says, not the stats alone (semantics-exec2 found both). */
+Test(recap, follows_the_console)
+{
+    struct r_unit r;
+    char d[128];
+    /* A test that expects a signal, gets it, but failed an assertion first: [FAIL], no CRASH!. */
+    r_unit_init(&r, CR_STATUS_FAILED);
+    r.st.signal = SIGABRT;
+    r_assert(&r, 0, "t.c", 127);
+    cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "FAIL");
+    cr_assert_str_eq(d, "t.c:127");
+    /* A C++ fini that throws after [PASS]: Criterion counts the test passed. */
+    r_unit_init(&r, CR_STATUS_PASSED);
+    r.st.status = CR_STATUS_FAILED;
+    r.ev[1].stats = &(Crmp__TestStats) { .status = CR_STATUS_PASSED };
+    cr_assert_null(r_describe(&r, 0, d, sizeof(d)));
+    /* A passing test whose teardown crashed: Criterion warns, so does the recap. */
+    r_unit_init(&r, CR_STATUS_PASSED);
+    r_event(&r, CRMP__EVENT__KIND__OTHER_CRASH);
+    cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "CRASH");
 }
 
 /* A detail longer than the buffer is cut, never overflows. */
@@ -143,15 +187,15 @@ Test(recap, print_lists_failures_in_order_with_params)
     r_unit_init(&a, CR_STATUS_FAILED);
     r_assert(&a, 0, "x/t.c", 5);
     r_unit_init(&b, CR_STATUS_PASSED);
-    r_unit_init(&c, CR_STATUS_FAILED);
-    c.st.timed_out = 1;
+    r_unit_bare(&c, CR_STATUS_FAILED);
+    r_event(&c, CRMP__EVENT__KIND__TEST_TIMEOUT);
     c.u.param = 2;
     struct crmpi_report_unit units[] = { a.u, b.u, c.u };
     size_t listed;
     char *text = r_print(units, 3, NULL, &listed);
     cr_assert_eq(listed, 2);
     cr_assert_str_eq(text,
-            "criterion-mproc: 2 tests did not pass:\n"
+            "criterion-mproc: 2 tests failed, crashed or timed out:\n"
             "criterion-mproc:   FAIL    s::t  t.c:5\n"
             "criterion-mproc:   TIMEOUT s::t [param 2]  timed out\n");
     free(text);
