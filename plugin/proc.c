@@ -212,9 +212,8 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e)
 
 /* ---- spawning and watching ----------------------------------------------------------- */
 
-/* keep_fd (-1: none) is inherited as it is: posix_spawn clears its close-on-exec. */
-static int proc_spawn(const char *exe, char *const argv[], char *const envp[], int keep_fd,
-        pid_t *pid)
+int crmpi_proc_spawn(const char *exe, char *const argv[], char *const envp[],
+        const struct crmpi_proc_spawn_io *io, pid_t *pid)
 {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t actions;
@@ -230,8 +229,17 @@ static int proc_spawn(const char *exe, char *const argv[], char *const envp[], i
     rc = posix_spawn_file_actions_init(&actions);
     if (rc)
         goto out_attr;
-    if (keep_fd >= 0)
-        rc = posix_spawn_file_actions_adddup2(&actions, keep_fd, keep_fd);
+    if (io->keep_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&actions, io->keep_fd, io->keep_fd);
+    if (!rc && io->output_fd >= 0) {
+        rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        if (!rc)
+            rc = posix_spawn_file_actions_adddup2(&actions, io->output_fd, 1);
+        if (!rc)
+            rc = posix_spawn_file_actions_adddup2(&actions, io->output_fd, 2);
+    }
+    if (!rc && io->cwd)
+        rc = posix_spawn_file_actions_addchdir_np(&actions, io->cwd);
     /* Own process group: one kill reaches the worker and its test sandboxes. */
     if (!rc)
         rc = posix_spawnattr_setpgroup(&attr, 0);
@@ -260,7 +268,8 @@ int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_pr
     e->vars[e->n] = id_env;
     e->vars[e->n + 1] = slot_env;
     e->vars[e->n + 2] = NULL;
-    int rc = proc_spawn(exe, argv, e->vars, e->token_fd, pid);
+    const struct crmpi_proc_spawn_io io = { .keep_fd = e->token_fd, .output_fd = -1 };
+    int rc = crmpi_proc_spawn(exe, argv, e->vars, &io, pid);
     e->vars[e->n] = NULL;
     *pidfd = -1;
     if (rc) {

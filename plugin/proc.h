@@ -77,6 +77,21 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e);
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
         unsigned id, unsigned slot, pid_t *pid, int *pidfd);
 
+/* What a spawned process gets besides its argv and environment. */
+struct crmpi_proc_spawn_io {
+    int keep_fd;        /* inherited as it is (close-on-exec cleared); -1: none */
+    int output_fd;      /* its stdout and stderr, with /dev/null as stdin; -1: ours */
+    const char *cwd;    /* NULL: ours */
+};
+
+/*
+ * posix_spawn of exe in a process group of its own, with the default
+ * action for SIGINT, SIGTERM and SIGPIPE and no signal blocked.  Sets *pid;
+ * returns 0 or -errno.  Nothing is left running on failure.
+ */
+int crmpi_proc_spawn(const char *exe, char *const argv[], char *const envp[],
+        const struct crmpi_proc_spawn_io *io, pid_t *pid);
+
 /* Whether pid (watched by pidfd, or -1) has exited; it is not reaped. */
 int crmpi_proc_exited(pid_t pid, int pidfd);
 

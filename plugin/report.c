@@ -9,6 +9,7 @@
 #include "events.h"
 #include "outputs.h"
 #include "report.h"
+#include "runnerlink.h"
 
 #define report_call(r, fn, ...)                                               \
     do {                                                                      \
@@ -90,6 +91,7 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
     if (at >= res->n_events)
         report_raw_output(res);
     fflush(stderr);
+    crmpi_runnerlink_frame();
 }
 
 /* ---- the statistics tree ----------------------------------------------------- */
@@ -217,6 +219,7 @@ int crmpi_report_end(struct crmpi_report *r, const struct crmpi_report_unit *uni
     crmpi_outputs_write(r->stats);
     report_call(r, log_post_all, r->stats);
     fflush(stderr);
+    crmpi_runnerlink_write_stats(r->stats);
 
     return crmpi_crit_verdict(r->stats);
 }

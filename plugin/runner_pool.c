@@ -1,0 +1,537 @@
+/*
+ * The runner's pool.
+ *
+ * N slots are N tokens of a GNU make jobserver the runner serves on a fifo
+ * (or the one an outer `make -jN` already advertises): one implicit, N-1 in
+ * the fifo.  A program is started only with a token in hand, as make does;
+ * inside a Criterion binary the plugin's coordinator runs its first worker
+ * on that token and takes one more from the fifo for each further test it
+ * runs at once (plugin/jobserver.c).  So never more than N tests run in
+ * total, and a binary with work left takes any token another one frees.
+ *
+ * Output: each program writes to a pipe of its own.  The plugin, told by
+ * CRITERION_MPROC_RUNNER that a runner reads it, ends each finished test's
+ * block with a record separator (0x1e), so whole blocks are relayed as they
+ * come; anything else is relayed whole when its program ends.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "proc.h"
+#include "runner.h"
+#include "runnerlink.h"
+#include "wakepipe.h"
+
+#define RPOOL_FRAME_END '\x1e'
+#define RPOOL_MAX_TOKENS 4096
+
+struct rpool_child {
+    struct crmpi_rtest *t;
+    size_t index;           /* in the list: names the stats file */
+    pid_t pid;              /* 0: not running */
+    int pidfd, out;         /* -1 once closed */
+    char *buf;              /* output not yet relayed; owned */
+    size_t len, cap;
+    double deadline;        /* monotonic seconds; 0: none */
+    int timed_out;
+};
+
+struct rpool {
+    const struct crmpi_rpool_opts *o;
+    struct crmpi_rtotals *t;
+    size_t n_tests;
+    struct rpool_child *run;    /* one per slot */
+    size_t n_run;
+    char dir[PATH_MAX];         /* private temporary directory */
+    int js_fd;                  /* the jobserver fifo, ours */
+    char makeflags[PATH_MAX + 64];
+    char tokens[RPOOL_MAX_TOKENS];  /* the bytes taken, to give the same back */
+    size_t held;
+    const struct crmpi_rtest *last_shown;
+    struct crmpi_wakepipe wake;
+    int stopping;               /* signals seen */
+};
+
+static double rpool_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void rpool_write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;     /* stderr gone: nothing better to do with output */
+        }
+        p += w;
+        n -= (size_t) w;
+    }
+}
+
+/* Writes data[0..n) to stderr without frame marks, under its program's name. */
+static void rpool_show(struct rpool *p, const struct crmpi_rtest *t, const char *data, size_t n)
+{
+    const char *s = data, *end = data + n;
+    while (s < end) {
+        const char *mark = memchr(s, RPOOL_FRAME_END, (size_t) (end - s));
+        size_t len = (size_t) ((mark ? mark : end) - s);
+        if (len && p->n_tests > 1 && p->last_shown != t) {
+            char head[PATH_MAX + 16];
+            int hl = snprintf(head, sizeof(head), "==> %s <==\n", t->name);
+            rpool_write_all(2, head, (size_t) hl < sizeof(head) ? (size_t) hl : sizeof(head) - 1);
+            p->last_shown = t;
+        }
+        rpool_write_all(2, s, len);
+        s = mark ? mark + 1 : end;
+    }
+}
+
+/* ---- the jobserver ------------------------------------------------------------------ */
+
+static int rpool_jobserver_open(struct rpool *p)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(p->dir, sizeof(p->dir), "%s/criterion-mproc-runner.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(p->dir)) {
+        int rc = -errno;
+        crmpi_error("cannot create a directory under %s: %s", tmp && *tmp ? tmp : "/tmp",
+                strerror(errno));
+        p->dir[0] = '\0';
+        return rc;
+    }
+    char fifo[PATH_MAX + 16];
+    snprintf(fifo, sizeof(fifo), "%s/jobserver", p->dir);
+    if (mkfifo(fifo, 0600) < 0)
+        return -errno;
+    /* Read and write ends both ours: never EOF, never ENXIO. */
+    p->js_fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (p->js_fd < 0)
+        return -errno;
+    for (unsigned i = 1; i < p->o->slots; ++i)
+        if (write(p->js_fd, "+", 1) != 1)
+            return -errno;
+    snprintf(p->makeflags, sizeof(p->makeflags), "MAKEFLAGS=-j%u --jobserver-auth=fifo:%s",
+            p->o->slots, fifo);
+    return 0;
+}
+
+/* Takes a token for one more program: 1 when taken, 0 when none is free. */
+static int rpool_token_take(struct rpool *p)
+{
+    if (p->n_run < 1 + p->held)
+        return 1;
+    if (p->held == RPOOL_MAX_TOKENS)
+        return 0;
+    char c;
+    if (read(p->js_fd, &c, 1) != 1)
+        return 0;
+    p->tokens[p->held++] = c;
+    return 1;
+}
+
+/* Gives back the tokens no running program needs (one is implicit). */
+static void rpool_token_settle(struct rpool *p)
+{
+    size_t needed = p->n_run ? p->n_run - 1 : 0;
+    while (p->held > needed) {
+        if (write(p->js_fd, &p->tokens[p->held - 1], 1) != 1)
+            break;      /* a fifo with room for 64 KiB of tokens: cannot happen */
+        --p->held;
+    }
+}
+
+/* ---- programs ----------------------------------------------------------------------- */
+
+/* The environment of t: ours, the jobserver's, t's own, and the plugin's. */
+static char **rpool_env(struct rpool *p, const struct rpool_child *c)
+{
+    extern char **environ;
+    size_t n_ours = 0, n_own = 0;
+    while (environ[n_ours])
+        ++n_ours;
+    while (c->t->env && c->t->env[n_own])
+        ++n_own;
+    char **env = calloc(n_ours + n_own + 8, sizeof(char *));
+    if (!env)
+        return NULL;
+    size_t n = 0;
+    const char *preload = getenv("LD_PRELOAD");
+    for (size_t i = 0; i < n_ours; ++i)
+        if (strncmp(environ[i], "MAKEFLAGS=", 10) && strncmp(environ[i], "LD_PRELOAD=", 11))
+            env[n++] = strdup(environ[i]);
+    for (size_t i = 0; i < n_own; ++i)
+        env[n++] = strdup(c->t->env[i]);
+    env[n++] = strdup(p->makeflags);
+    if (c->t->is_criterion) {
+        if (asprintf(&env[n++], "LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "",
+                    preload ? preload : "") < 0)
+            env[n - 1] = NULL;
+        if (asprintf(&env[n++], "CRITERION_MPROC=%u", p->o->slots) < 0)
+            env[n - 1] = NULL;
+        if (asprintf(&env[n++], "%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index) < 0)
+            env[n - 1] = NULL;
+        if (p->o->report_dir) {
+            char *base = strrchr(c->t->name, '/') ? strrchr(c->t->name, '/') + 1 : c->t->name;
+            if (asprintf(&env[n++], "CRITERION_OUTPUTS=tap:%s/%s.tap,xml:%s/%s.xml,json:%s/%s.json",
+                        p->o->report_dir, base, p->o->report_dir, base, p->o->report_dir,
+                        base) < 0)
+                env[n - 1] = NULL;
+        }
+    } else if (preload && asprintf(&env[n++], "LD_PRELOAD=%s", preload) < 0) {
+        env[n - 1] = NULL;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (!env[i]) {
+            for (size_t j = 0; j < n; ++j)
+                free(env[j]);
+            free(env);
+            return NULL;
+        }
+    }
+    return env;
+}
+
+static void rpool_env_free(char **env)
+{
+    for (char **e = env; e && *e; ++e)
+        free(*e);
+    free(env);
+}
+
+/* argv of t, with the Criterion arguments after it when it is Criterion's. */
+static char **rpool_argv(const struct rpool *p, const struct crmpi_rtest *t)
+{
+    size_t n = 0, n_extra = 0;
+    while (t->argv[n])
+        ++n;
+    while (t->is_criterion && p->o->crit_args && p->o->crit_args[n_extra])
+        ++n_extra;
+    char **argv = calloc(n + n_extra + 1, sizeof(char *));
+    if (!argv)
+        return NULL;
+    memcpy(argv, t->argv, n * sizeof(char *));
+    if (n_extra)
+        memcpy(argv + n, p->o->crit_args, n_extra * sizeof(char *));
+    return argv;
+}
+
+static int rpool_start(struct rpool *p, struct rpool_child *c)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    char **env = rpool_env(p, c), **argv = rpool_argv(p, c->t);
+    int rc = -ENOMEM;
+    if (env && argv) {
+        const struct crmpi_proc_spawn_io io = { .keep_fd = -1, .output_fd = fds[1],
+                                                .cwd = c->t->cwd };
+        rc = crmpi_proc_spawn(argv[0], argv, env, &io, &c->pid);
+    }
+    rpool_env_free(env);
+    free(argv);
+    close(fds[1]);
+    if (rc) {
+        close(fds[0]);
+        c->pid = 0;
+        return rc;
+    }
+    c->out = fds[0];
+    fcntl(c->out, F_SETFL, O_NONBLOCK);
+    c->pidfd = pidfd_open(c->pid, 0);
+    if (c->pidfd < 0) {
+        rc = -errno;
+        crmpi_kill_tree(c->pid);
+        waitpid(c->pid, NULL, 0);
+        close(c->out);
+        c->pid = 0;
+        return rc;
+    }
+    if (c->t->timeout_s > 0 && p->o->timeout_multiplier > 0)
+        c->deadline = rpool_now() + c->t->timeout_s * p->o->timeout_multiplier;
+    if (p->o->verbose)
+        crmpi_info("runner: started %s (pid %ld)", c->t->name, (long) c->pid);
+    return 0;
+}
+
+/* Reads what c wrote; relays the blocks it has ended.  0, or 1 at EOF. */
+static int rpool_drain(struct rpool *p, struct rpool_child *c)
+{
+    for (;;) {
+        if (c->cap - c->len < 65536) {
+            size_t cap = c->cap ? 2 * c->cap : 131072;
+            char *buf = realloc(c->buf, cap);
+            if (!buf)
+                return 0;   /* kept for later: a full buffer only delays the relay */
+            c->buf = buf;
+            c->cap = cap;
+        }
+        ssize_t got = read(c->out, c->buf + c->len, c->cap - c->len);
+        if (got == 0)
+            return 1;
+        if (got < 0)
+            return errno == EINTR ? 0 : (errno == EAGAIN ? 0 : 1);
+        c->len += (size_t) got;
+        if (!c->t->is_criterion)
+            continue;
+        char *last = memrchr(c->buf, RPOOL_FRAME_END, c->len);
+        if (last) {
+            size_t n = (size_t) (last - c->buf) + 1;
+            rpool_show(p, c->t, c->buf, n);
+            memmove(c->buf, c->buf + n, c->len - n);
+            c->len -= n;
+        }
+    }
+}
+
+/* Reads the counts the plugin left for c's program; 0, or -ENOENT. */
+static int rpool_read_stats(const struct rpool *p, const struct rpool_child *c,
+        struct crmpi_runnerlink_stats *s)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/stats.%zu", p->dir, c->index);
+    int rc = crmpi_runnerlink_read_stats(path, s);
+    unlink(path);
+    return rc;
+}
+
+static void rpool_line(struct rpool *p, const struct crmpi_rtest *t, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void rpool_line(struct rpool *p, const struct crmpi_rtest *t, const char *fmt, ...)
+{
+    char line[PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    rpool_show(p, t, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
+}
+
+/* c's program ended with wait status ws: its output, its verdict, the totals. */
+static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
+{
+    rpool_drain(p, c);     /* what is left: a descendant may hold the pipe open */
+    rpool_show(p, c->t, c->buf, c->len);
+    c->len = 0;
+
+    struct crmpi_rtotals *t = p->t;
+    struct crmpi_runnerlink_stats s;
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    int ok = code == 0;
+    if (c->t->is_criterion && !c->timed_out && !rpool_read_stats(p, c, &s)) {
+        t->tested += s.tested;
+        t->passing += s.passing;
+        t->failing += s.failing;
+        t->crashing += s.crashing;
+        t->skipped += s.skipped;
+    } else if (!c->t->is_criterion && code == 77) {
+        ok = 1;
+        ++t->tested;
+        ++t->skipped;
+        rpool_line(p, c->t, "[SKIP] %s\n", c->t->name);
+    } else {
+        /* A program, or a Criterion binary that ended before its plugin could count. */
+        ++t->tested;
+        if (ok)
+            ++t->passing;
+        else
+            ++t->failing;
+        if (!ok && (c->timed_out || WIFSIGNALED(ws)))
+            ++t->crashing;
+        if (c->timed_out)
+            rpool_line(p, c->t, "[FAIL] %s: timed out after %gs\n", c->t->name,
+                    c->t->timeout_s * p->o->timeout_multiplier);
+        else if (WIFSIGNALED(ws))
+            rpool_line(p, c->t, "[FAIL] %s: CRASH! (signal %d, %s)\n", c->t->name,
+                    WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+        else if (ok)
+            rpool_line(p, c->t, "[PASS] %s\n", c->t->name);
+        else
+            rpool_line(p, c->t, "[FAIL] %s: exit status %d\n", c->t->name, code);
+    }
+    if (!ok || c->timed_out) {
+        ++t->programs_failed;
+        c->t->failed = 1;
+    }
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+    close(c->out);
+    close(c->pidfd);
+    c->pid = 0;
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+/* Passes sig on to every program (each has a process group of its own). */
+static void rpool_signal_all(struct rpool *p, int sig, int hard)
+{
+    for (size_t i = 0; i < p->n_run; ++i) {
+        if (hard)
+            crmpi_kill_tree(p->run[i].pid);
+        else
+            kill(-p->run[i].pid, sig);
+    }
+}
+
+/* Removes run[i] (ended) from the running set. */
+static void rpool_drop(struct rpool *p, size_t i)
+{
+    p->run[i] = p->run[--p->n_run];
+    rpool_token_settle(p);
+}
+
+static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
+{
+    size_t next = 0;
+    struct pollfd *fds = calloc(2 * (size_t) p->o->slots + 2, sizeof(*fds));
+    if (!fds)
+        return -ENOMEM;
+    int serial = 0;     /* a non-parallel program runs: start nothing else */
+
+    for (;;) {
+        while (!p->stopping && !serial && next < n && p->n_run < p->o->slots) {
+            struct crmpi_rtest *t = order[next];
+            if (!t->is_parallel && p->n_run)
+                break;
+            if (!rpool_token_take(p))
+                break;
+            struct rpool_child *c = &p->run[p->n_run];
+            *c = (struct rpool_child) { .t = t, .index = next, .pidfd = -1, .out = -1 };
+            ++next;
+            int rc = rpool_start(p, c);
+            if (rc) {
+                crmpi_error("%s: cannot start: %s", t->name, strerror(-rc));
+                ++p->t->not_started;
+                ++p->t->programs_failed;
+                t->failed = 1;
+                rpool_token_settle(p);
+                continue;
+            }
+            ++p->n_run;
+            serial = !t->is_parallel;
+        }
+        if (!p->n_run && (next == n || p->stopping))
+            break;
+
+        size_t nf = 0;
+        double now = rpool_now(), wait_s = 1.0;
+        for (size_t i = 0; i < p->n_run; ++i) {
+            fds[nf++] = (struct pollfd) { .fd = p->run[i].out, .events = POLLIN };
+            fds[nf++] = (struct pollfd) { .fd = p->run[i].pidfd, .events = POLLIN };
+            if (p->run[i].deadline > 0 && p->run[i].deadline - now < wait_s)
+                wait_s = p->run[i].deadline - now;
+        }
+        fds[nf++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&p->wake), .events = POLLIN };
+        int want_token = !p->stopping && !serial && next < n && p->n_run < p->o->slots
+                && order[next]->is_parallel;
+        fds[nf++] = (struct pollfd) { .fd = want_token ? p->js_fd : -1, .events = POLLIN };
+        int ms = wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1;
+        if (poll(fds, nf, ms) < 0 && errno != EINTR) {
+            free(fds);
+            return -errno;
+        }
+
+        struct crmpi_wake_rec recs[16];
+        if (fds[nf - 2].revents && crmpi_wakepipe_read(&p->wake, recs, 16) > 0
+                && crmpi_wakepipe_signal()) {
+            p->t->interrupted = crmpi_wakepipe_signal();
+            rpool_signal_all(p, p->t->interrupted, p->stopping++ > 0);
+        }
+
+        now = rpool_now();
+        for (size_t i = 0; i < p->n_run;) {
+            struct rpool_child *c = &p->run[i];
+            if (fds[2 * i].revents && rpool_drain(p, c)) {
+                /* EOF: the program may still run; its pidfd says when it ends. */
+            }
+            if (c->deadline > 0 && now >= c->deadline && !c->timed_out) {
+                c->timed_out = 1;
+                crmpi_kill_tree(c->pid);
+            }
+            int ws;
+            if (fds[2 * i + 1].revents && waitpid(c->pid, &ws, WNOHANG) == c->pid) {
+                serial = serial && c->t->is_parallel;
+                rpool_finish(p, c, ws);
+                /* fds[] was built for the old order: the moved entry waits a round. */
+                rpool_drop(p, i);
+                break;
+            }
+            ++i;
+        }
+    }
+    free(fds);
+    p->t->not_started += n - next;
+    return 0;
+}
+
+/* Parallel programs first, in their order; those that must run alone after. */
+static struct crmpi_rtest **rpool_order(struct crmpi_rlist *l)
+{
+    struct crmpi_rtest **order = malloc((l->n ? l->n : 1) * sizeof(*order));
+    if (!order)
+        return NULL;
+    size_t k = 0;
+    for (int pass = 1; pass >= 0; --pass)
+        for (size_t i = 0; i < l->n; ++i)
+            if (l->v[i].is_parallel == pass)
+                order[k++] = &l->v[i];
+    return order;
+}
+
+int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
+        struct crmpi_rtotals *t)
+{
+    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .js_fd = -1 };
+    struct crmpi_wakepipe_signals saved;
+    *t = (struct crmpi_rtotals) { .programs = l->n };
+    struct crmpi_rtest **order = rpool_order(l);
+    p.run = calloc(o->slots, sizeof(*p.run));
+    int rc = -ENOMEM;
+    if (!order || !p.run)
+        goto out;
+    if ((rc = crmpi_wakepipe_open(&p.wake)))
+        goto out;
+    if ((rc = rpool_jobserver_open(&p))) {
+        crmpi_error("cannot set up the job slots: %s", strerror(-rc));
+        goto out_wake;
+    }
+    crmpi_wakepipe_signals_install(&p.wake, &saved);
+    rc = rpool_loop(&p, order, l->n);
+    crmpi_wakepipe_signals_restore(&saved);
+out_wake:
+    crmpi_wakepipe_close(&p.wake);
+out:
+    if (p.js_fd >= 0)
+        close(p.js_fd);
+    if (p.dir[0]) {
+        char fifo[PATH_MAX + 16];
+        snprintf(fifo, sizeof(fifo), "%s/jobserver", p.dir);
+        unlink(fifo);
+        rmdir(p.dir);
+    }
+    free(p.run);
+    free(order);
+    return rc;
+}
