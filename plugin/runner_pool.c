@@ -217,7 +217,23 @@ static void rpool_env_free(char **env)
     free(env);
 }
 
-/* argv of t, with the Criterion arguments after it when it is Criterion's. */
+/*
+ * Whether argv[i] sets Criterion's own parallelism (-jN, -j N, --jobs=N,
+ * --jobs N): the pool sets it, and the plugin refuses both.  Returns how
+ * many words it takes, or 0.
+ */
+static int rpool_jobs_words(char *const argv[], size_t i)
+{
+    const char *a = argv[i];
+    if (!strcmp(a, "-j") || !strcmp(a, "--jobs"))
+        return argv[i + 1] ? 2 : 1;
+    return !strncmp(a, "--jobs=", 7) || (!strncmp(a, "-j", 2) && a[2] >= '0' && a[2] <= '9');
+}
+
+/*
+ * argv of t, with the Criterion arguments after it when it is Criterion's,
+ * and without a -j of its own there.  The strings are borrowed.
+ */
 static char **rpool_argv(const struct rpool *p, const struct crmpi_rtest *t)
 {
     size_t n = 0, n_extra = 0;
@@ -228,9 +244,16 @@ static char **rpool_argv(const struct rpool *p, const struct crmpi_rtest *t)
     char **argv = calloc(n + n_extra + 1, sizeof(char *));
     if (!argv)
         return NULL;
-    memcpy(argv, t->argv, n * sizeof(char *));
-    if (n_extra)
-        memcpy(argv + n, p->o->crit_args, n_extra * sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+        int skip = i && t->is_criterion ? rpool_jobs_words(t->argv, i) : 0;
+        if (skip)
+            i += (size_t) skip - 1;
+        else
+            argv[k++] = t->argv[i];
+    }
+    for (size_t i = 0; i < n_extra; ++i)
+        argv[k++] = p->o->crit_args[i];
     return argv;
 }
 
@@ -347,7 +370,6 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
         t->skipped += s.skipped;
     } else if (!c->t->is_criterion && code == 77) {
         ok = 1;
-        ++t->tested;
         ++t->skipped;
         rpool_line(p, c->t, "[SKIP] %s\n", c->t->name);
     } else {

@@ -26,7 +26,8 @@ void crmpi_runnerlink_write_stats(const struct criterion_global_stats *stats)
         crmpi_warn("cannot write the run's counts for the runner to %s", path);
         return;
     }
-    fprintf(f, "%zu %zu %zu %zu %zu\n", stats->nb_tests, stats->tests_passed,
+    /* As the Synthesis counts: a skipped test was not tested. */
+    fprintf(f, "%zu %zu %zu %zu %zu\n", stats->nb_tests - stats->tests_skipped, stats->tests_passed,
             stats->tests_failed, stats->tests_crashed, stats->tests_skipped);
     if (fclose(f))
         crmpi_warn("cannot write the run's counts for the runner to %s", path);

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the criterion-mproc runner (many programs, one pool).
+
+    runner.py --runner EXE --plugin LIB --samples DIR [--build DIR] CASE
+
+Each Criterion binary's share of the runner's output must hold the same test
+blocks and Synthesis as that binary's own serial run (-j1), the exit status
+must be what the serial runs add up to, and no process of the run may be
+left behind.  Exit status: 0 pass, 1 fail, 77 skip, 2 usage error.
+"""
+
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402  (its console parsing and leftover checks)
+
+HEAD_RE = re.compile(r'^==> (.*) <==$')
+SYNTH_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) \| Passing: (\d+) \| '
+                      r'Failing: (\d+) \| Crashing: (\d+)')
+TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests from (\d+) binaries \| '
+                      r'Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)$')
+RUN_TIMEOUT_S = 120
+
+CASES, case = compare.case_registry()
+
+
+class Ctx:
+    def __init__(self, args, tmp):
+        self.runner = args['runner']
+        self.plugin = args['plugin']
+        self.samples = args['samples']
+        self.build = args.get('build')
+        self.tmp = tmp
+        self.token = uuid.uuid4().hex
+        self.env = compare.base_env(tmp, self.token)
+
+    def sample(self, name):
+        return os.path.join(self.samples, name)
+
+    def script(self, name, body):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\n' + body + '\n')
+        os.chmod(path, 0o755)
+        return path
+
+    def run(self, argv, **kw):
+        p = subprocess.run(argv, env=self.env, cwd=self.tmp, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, errors='replace',
+                           timeout=RUN_TIMEOUT_S, **kw)
+        return p.returncode, p.stdout
+
+    def runner_run(self, args, n=2):
+        return self.run([self.runner, '--mproc=%d' % n, '--plugin=' + self.plugin] + args)
+
+    def serial(self, exe, extra=()):
+        return self.run([exe, '-j1'] + list(extra))
+
+    def leftovers(self):
+        left = compare.wait_gone(compare.find_token_processes(self.token), 10)
+        return ['process %d of the run is still alive' % pid for pid in sorted(left)]
+
+
+def sections(text):
+    """The runner's output split by program: {name: [lines]}, and the lines after all."""
+    out = collections.defaultdict(list)
+    current = None
+    tail = []
+    for line in text.splitlines():
+        m = HEAD_RE.match(line)
+        if m:
+            current = m.group(1)
+            continue
+        if line.startswith('[====] Did not pass:') or TOTAL_RE.match(line):
+            current = None
+        (out[current] if current else tail).append(line)
+    return out, tail
+
+
+def same_blocks(label, serial_text, plugin_lines):
+    sb, _ = compare.console_blocks(compare.strip_times(serial_text))
+    pb, _ = compare.console_blocks(compare.strip_times('\n'.join(plugin_lines)))
+    problems = compare.counter_diff('test block of ' + label, sb, pb)
+    ss = [l for l in serial_text.splitlines() if SYNTH_RE.match(l)]
+    ps = [l for l in plugin_lines if SYNTH_RE.match(l)]
+    if [compare.TIME_RE.sub('', l).strip() for l in ss] != \
+            [compare.TIME_RE.sub('', l).strip() for l in ps]:
+        problems.append('%s: Synthesis %r, serial %r' % (label, ps, ss))
+    return problems
+
+
+def totals(tail):
+    for line in tail:
+        m = TOTAL_RE.match(line)
+        if m:
+            return tuple(int(x) for x in m.groups())
+    return None
+
+
+def synth_counts(text):
+    for line in text.splitlines():
+        m = SYNTH_RE.match(line)
+        if m:
+            return tuple(int(x) for x in m.groups())
+    return (0, 0, 0, 0)
+
+
+@case('runner-programs')
+def programs(c):
+    """Criterion binaries beside plain programs: blocks, totals, exit status, skips."""
+    crit = [c.sample('sample_strlib'), c.sample('sample_failing'), c.sample('sample_parser')]
+    ok = c.script('ok.sh', 'echo fine; exit 0')
+    skip = c.script('skip.sh', 'exit 77')
+    bad = c.script('bad.sh', 'echo broken >&2; exit 3')
+    status, out = c.runner_run(crit + [ok, skip, bad])
+    problems = []
+    if status != 1:
+        problems.append('exit status %d, want 1 (sample_failing and bad.sh fail)' % status)
+    secs, tail = sections(out)
+    want = [0, 0, 0, 0]
+    for exe in crit:
+        s_status, s_out = c.serial(exe)
+        problems += same_blocks(os.path.basename(exe), s_out, secs.get(exe, []))
+        for i, v in enumerate(synth_counts(s_out)):
+            want[i] += v
+    if '[PASS] ' + ok not in secs.get(ok, []) or 'fine' not in secs.get(ok, []):
+        problems.append('ok.sh: no [PASS] line with its output: %r' % secs.get(ok))
+    if '[SKIP] ' + skip not in secs.get(skip, []):
+        problems.append('skip.sh (exit 77): no [SKIP] line: %r' % secs.get(skip))
+    if '[FAIL] %s: exit status 3' % bad not in secs.get(bad, []) or \
+            'broken' not in secs.get(bad, []):
+        problems.append('bad.sh: no [FAIL] line with its output: %r' % secs.get(bad))
+    # The scripts: one test each (ok passes, bad fails, skip is not tested, as in Criterion).
+    want_total = (want[0] + 2, 6, want[1] + 1, want[2] + 1, want[3])
+    got = totals(tail)
+    if got != want_total:
+        problems.append('total %r, want %r' % (got, want_total))
+    failed = [l for l in tail if l.startswith('[FAIL] ')]
+    if sorted(failed) != sorted(['[FAIL] ' + c.sample('sample_failing'), '[FAIL] ' + bad]):
+        problems.append('the recap of programs that did not pass: %r' % failed)
+    return problems + c.leftovers()
+
+
+@case('runner-all-pass')
+def all_pass(c):
+    """Exit status 0 when every program passes; the total adds the binaries up."""
+    crit = [c.sample('sample_strlib'), c.sample('sample_parser')]
+    status, out = c.runner_run(crit, n=3)
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    want = [sum(x) for x in zip(*(synth_counts(c.serial(e)[1]) for e in crit))]
+    got = totals(sections(out)[1])
+    if not got or got[0] != want[0] or got[1] != 2 or got[2] != want[1]:
+        problems.append('total %r, want tested %d from 2, passing %d' % (got, want[0], want[1]))
+    return problems + c.leftovers()
+
+
+@case('runner-cannot-start')
+def cannot_start(c):
+    """A missing and a non-executable program are reported once each; the rest run."""
+    missing = os.path.join(c.tmp, 'no-such-binary')
+    noexec = os.path.join(c.tmp, 'not-executable')
+    with open(noexec, 'w') as f:
+        f.write('#!/bin/sh\nexit 0\n')
+    status, out = c.runner_run([missing, noexec, c.sample('sample_strlib')])
+    problems = [] if status == 1 else ['exit status %d, want 1' % status]
+    for path in (missing, noexec):
+        said = [l for l in out.splitlines() if path in l and 'cannot start' in l]
+        if len(said) != 1:
+            problems.append('%s: %d "cannot start" lines, want 1:\n%s' % (path, len(said), out))
+    if not any(SYNTH_RE.match(l) for l in sections(out)[0].get(c.sample('sample_strlib'), [])):
+        problems.append('sample_strlib did not run:\n' + out)
+    return problems + c.leftovers()
+
+
+@case('runner-report-dir')
+def report_dir(c):
+    """--mproc-report-dir: each binary's TAP, XML and JSON as its serial run writes them."""
+    exe = c.sample('sample_failing')
+    rdir = os.path.join(c.tmp, 'reports')
+    status, out = c.runner_run(['--mproc-report-dir=' + rdir, exe, c.sample('sample_strlib')])
+    problems = [] if status == 1 else ['exit status %d, want 1' % status]
+    sdir = os.path.join(c.tmp, 'serial')
+    os.mkdir(sdir)
+    for kind in ('tap', 'xml', 'json'):
+        c.serial(exe, ['--%s=%s' % (kind, os.path.join(sdir, 'sample_failing.' + kind))])
+    problems += compare.compare_reports(sdir, rdir, {k: 'sample_failing.' + k
+                                                     for k in ('tap', 'xml', 'json')})
+    for k in ('tap', 'xml', 'json'):
+        if not os.path.exists(os.path.join(rdir, 'sample_strlib.' + k)):
+            problems.append('no sample_strlib.%s in the report directory' % k)
+    return problems + c.leftovers()
+
+
+@case('runner-meson')
+def meson_dir(c):
+    """--meson BUILDDIR: this project's own unit suite, through the pool."""
+    if not c.build:
+        return ['--build is needed']
+    status, out = c.run([c.runner, '--mproc=2', '--plugin=' + c.plugin, '--meson', c.build,
+                         '--suite', 'unit', '--exclude', 'release'])
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    listed = subprocess.run(['meson', 'introspect', '--tests', c.build], stdout=subprocess.PIPE,
+                            text=True, check=True).stdout
+    import json
+    want = [t for t in json.loads(listed)
+            if any(s.split(':')[-1] == 'unit' for s in t['suite'])
+            and not any(s.split(':')[-1] == 'release' for s in t['suite'])]
+    got = totals(sections(out)[1])
+    if not got or got[1] != len(want):
+        problems.append('total %r, want %d programs' % (got, len(want)))
+    secs = sections(out)[0]
+    for t in want:
+        lines = secs.get(t['name'], [])
+        if not any(SYNTH_RE.match(l) for l in lines) and '[PASS] ' + t['name'] not in lines:
+            problems.append('%s: neither a Synthesis nor [PASS] in its output' % t['name'])
+    return problems + c.leftovers()
+
+
+CMAKE_LISTS = '''cmake_minimum_required(VERSION 3.13)
+project(pooled C)
+enable_testing()
+find_library(CRITERION criterion REQUIRED)
+add_executable(strlib_tests %(src)s/strlib/strlib.c %(src)s/strlib/test_strlib.c)
+target_link_libraries(strlib_tests ${CRITERION})
+add_test(NAME strlib COMMAND strlib_tests)
+set_tests_properties(strlib PROPERTIES LABELS "crit")
+add_test(NAME script COMMAND sh -c "echo scripted; exit 0")
+set_tests_properties(script PROPERTIES LABELS "plain")
+add_test(NAME skipped COMMAND sh -c "exit 77")
+set_tests_properties(skipped PROPERTIES LABELS "plain" SKIP_RETURN_CODE 77)
+'''
+
+
+@case('runner-ctest')
+def ctest_dir(c):
+    """--ctest BUILDDIR: a CMake project built here; labels select."""
+    if not shutil.which('cmake') or not shutil.which('ctest'):
+        return 77
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'sample_tests')
+    proj = os.path.join(c.tmp, 'proj')
+    os.mkdir(proj)
+    with open(os.path.join(proj, 'CMakeLists.txt'), 'w') as f:
+        f.write(CMAKE_LISTS % {'src': os.path.abspath(src)})
+    bdir = os.path.join(proj, 'build')
+    for argv in (['cmake', '-S', proj, '-B', bdir], ['cmake', '--build', bdir]):
+        st, out = c.run(argv)
+        if st:
+            return ['%s failed:\n%s' % (' '.join(argv), out)]
+    status, out = c.runner_run(['--ctest', bdir])
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    secs, tail = sections(out)
+    s_status, s_out = c.serial(os.path.join(bdir, 'strlib_tests'))
+    problems += same_blocks('strlib', s_out, secs.get('strlib', []))
+    if 'scripted' not in secs.get('script', []):
+        problems.append('the script test did not run:\n' + out)
+    if '[SKIP] skipped' not in secs.get('skipped', []):
+        problems.append('the skipped test is not [SKIP]:\n' + out)
+    status, out = c.runner_run(['--ctest', bdir, '--suite', 'plain'])
+    got = totals(sections(out)[1])
+    if status != 0 or not got or got[1] != 2:
+        problems.append('--suite plain: status %d, total %r, want 2 programs' % (status, got))
+    return problems + c.leftovers()
+
+
+@case('runner-usage')
+def usage(c):
+    """Bad options: one clear line and exit 2; nothing to run is an error too."""
+    problems = []
+    for args, want in ((['--mproc=zero', '/bin/true'], '--mproc=zero'),
+                       (['--bogus', '/bin/true'], 'unknown option --bogus'),
+                       (['--meson', 'a', '--ctest', 'b'], 'cannot be combined'),
+                       (['--timeout-multiplier=-1', '/bin/true'], '--timeout-multiplier'),
+                       ([], 'no test to run'),
+                       (['--meson', c.tmp], 'meson introspect')):
+        status, out = c.run([c.runner] + args)
+        if status != 2 or want not in out:
+            problems.append('%r: status %d, want 2 with %r:\n%s' % (args, status, want, out))
+    return problems
+
+
+def main(argv):
+    args, name = {}, None
+    it = iter(argv[1:])
+    for a in it:
+        if a.startswith('--'):
+            args[a[2:]] = os.path.abspath(next(it))
+        else:
+            name = a
+    if name not in CASES or not all(k in args for k in ('runner', 'plugin', 'samples')):
+        print(__doc__, file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix='crmp-runner-')
+    try:
+        problems = CASES[name](Ctx(args, tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if problems == 77:
+        print('%s: skipped' % name)
+        return 77
+    if problems:
+        print('%s: FAILED\n%s' % (name, '\n'.join(problems)))
+        return 1
+    print('%s: ok' % name)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
