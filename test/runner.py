@@ -270,6 +270,53 @@ def ctest_dir(c):
     return problems + c.leftovers()
 
 
+@case('runner-interrupt')
+def interrupt(c):
+    """SIGINT reaches every program; the runner waits for them and exits 128+2."""
+    fifo = os.path.join(c.tmp, 'started')
+    os.mkfifo(fifo)
+    hang = c.script('hang.sh', 'echo up > %s; exec sleep 600' % fifo)
+    p = subprocess.Popen([c.runner, '--mproc=2', '--plugin=' + c.plugin, hang,
+                          c.sample('sample_strlib')], env=c.env, cwd=c.tmp,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(fifo) as f:       # blocks until the program is up: an event, not a sleep
+        f.read()
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return ['the runner did not end within 60 s of SIGINT:\n' + out] + c.leftovers()
+    problems = [] if p.returncode == 130 else ['exit status %d, want 130:\n%s' % (p.returncode, out)]
+    if '[FAIL] %s: CRASH! (signal 2' % hang not in out:
+        problems.append('the hanging program was not reported as ended by SIGINT:\n' + out)
+    return problems + c.leftovers()
+
+
+@case('runner-timeout')
+def timeout(c):
+    """A listed test's timeout ends its program, reported as timed out; the rest run."""
+    if not shutil.which('cmake') or not shutil.which('ctest'):
+        return 77
+    proj = os.path.join(c.tmp, 'proj')
+    os.mkdir(proj)
+    with open(os.path.join(proj, 'CMakeLists.txt'), 'w') as f:
+        f.write('cmake_minimum_required(VERSION 3.13)\nproject(t NONE)\nenable_testing()\n'
+                'add_test(NAME hangs COMMAND sleep 600)\n'
+                'set_tests_properties(hangs PROPERTIES TIMEOUT 1)\n'
+                'add_test(NAME quick COMMAND true)\n')
+    bdir = os.path.join(proj, 'build')
+    st, out = c.run(['cmake', '-S', proj, '-B', bdir])
+    if st:
+        return ['cmake failed:\n' + out]
+    status, out = c.runner_run(['--ctest', bdir])
+    problems = [] if status == 1 else ['exit status %d, want 1:\n%s' % (status, out)]
+    if '[FAIL] hangs: timed out after 1s' not in out or '[PASS] quick' not in out:
+        problems.append('want hangs timed out and quick passed:\n' + out)
+    return problems + c.leftovers()
+
+
 @case('runner-usage')
 def usage(c):
     """Bad options: one clear line and exit 2; nothing to run is an error too."""
