@@ -199,28 +199,53 @@ def report_dir(c):
     return problems + c.leftovers()
 
 
+MESON_BUILD = """project('pooled', 'c')
+crit = dependency('criterion')
+exe = executable('strlib_tests', 'strlib.c', 'test_strlib.c', dependencies: crit)
+test('strlib', exe, args: ['-j1', '--short-filename'], suite: 'crit')
+sh = find_program('sh')
+test('script', sh, args: ['-c', 'echo "$GREETING from $(pwd)"'], env: {'GREETING': 'hello'},
+  workdir: '%(workdir)s', suite: 'plain')
+test('alone', sh, args: ['-c', 'echo alone'], is_parallel: false, suite: ['plain', 'serial'])
+test('skipped', sh, args: ['-c', 'exit 77'], suite: 'plain')
+"""
+
+
 @case('runner-meson')
 def meson_dir(c):
-    """--meson BUILDDIR: this project's own unit suite, through the pool."""
-    if not c.build:
-        return ['--build is needed']
-    status, out = c.run([c.runner, '--mproc=2', '--plugin=' + c.plugin, '--meson', c.build,
-                         '--suite', 'unit', '--exclude', 'release'])
+    """--meson BUILDDIR: a meson project built here: env, workdir, is_parallel, suites."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'sample_tests', 'strlib')
+    proj = os.path.join(c.tmp, 'proj')
+    os.mkdir(proj)
+    for f in ('strlib.c', 'strlib.h', 'test_strlib.c'):
+        shutil.copy(os.path.join(src, f), proj)
+    with open(os.path.join(proj, 'meson.build'), 'w') as f:
+        f.write(MESON_BUILD % {'workdir': c.tmp})
+    bdir = os.path.join(proj, 'build')
+    for argv in (['meson', 'setup', bdir, proj], ['meson', 'compile', '-C', bdir]):
+        st, out = c.run(argv)
+        if st:
+            return ['%s failed:\n%s' % (' '.join(argv), out)]
+    status, out = c.runner_run(['--meson', bdir])
     problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
-    listed = subprocess.run(['meson', 'introspect', '--tests', c.build], stdout=subprocess.PIPE,
-                            text=True, check=True).stdout
-    import json
-    want = [t for t in json.loads(listed)
-            if any(s.split(':')[-1] == 'unit' for s in t['suite'])
-            and not any(s.split(':')[-1] == 'release' for s in t['suite'])]
+    secs, tail = sections(out)
+    s_status, s_out = c.serial(os.path.join(bdir, 'strlib_tests'), ['--short-filename'])
+    problems += same_blocks('strlib', s_out, secs.get('strlib', []))
+    if 'hello from %s' % c.tmp not in secs.get('script', []):
+        problems.append('the script test did not get its env and workdir:\n' + out)
+    if '[SKIP] skipped' not in secs.get('skipped', []):
+        problems.append('exit status 77 is not [SKIP]:\n' + out)
+    order = [m.group(1) for m in map(HEAD_RE.match, out.splitlines()) if m]
+    if not order or order[-1] != 'alone':
+        problems.append('is_parallel: false must run alone, after the others: %r' % order)
+    got = totals(tail)
+    if not got or got[1] != 4:
+        problems.append('total %r, want 4 programs' % (got,))
+    status, out = c.runner_run(['--meson', bdir, '--suite', 'plain', '--exclude', 'serial'])
     got = totals(sections(out)[1])
-    if not got or got[1] != len(want):
-        problems.append('total %r, want %d programs' % (got, len(want)))
-    secs = sections(out)[0]
-    for t in want:
-        lines = secs.get(t['name'], [])
-        if not any(SYNTH_RE.match(l) for l in lines) and '[PASS] ' + t['name'] not in lines:
-            problems.append('%s: neither a Synthesis nor [PASS] in its output' % t['name'])
+    if status != 0 or not got or got[1] != 2:
+        problems.append('--suite plain --exclude serial: status %d, total %r, want 2 programs'
+                        % (status, got))
     return problems + c.leftovers()
 
 
