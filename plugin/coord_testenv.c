@@ -5,28 +5,42 @@
  * CRITERION_MPROC_TMPDIR.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "coord_i.h"
+#include "runnerlink.h"
+
+/*
+ * Under the criterion-mproc runner, several binaries' coordinators run at
+ * once, each with local slots 0..N-1: the runner gives each program a base
+ * (its own slot times N) so that slots stay unique across the whole pool.
+ */
+static unsigned coord_slot_base(void)
+{
+    const char *base = getenv(CRMPI_ENV_RUNNER_SLOT_BASE);
+    return base ? (unsigned) strtoul(base, NULL, 10) : 0;
+}
 
 /*
  * Local workers take the lowest of 0..N-1 that no live local worker holds,
  * so a replacement takes its predecessor's; remote ones take the lowest
  * from N up that no live remote worker holds: unique within the run at any
- * time, whichever host they are on.
+ * time, whichever host they are on.  Both are offset by the runner's base.
  */
 unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker *w)
 {
+    unsigned base = coord_slot_base();
     unsigned first = w->remote ? c->opts->workers : 0;
     for (unsigned slot = first;; ++slot) {
         int taken = 0;
         for (size_t i = 0; i < c->n_workers && !taken; ++i) {
             const struct coord_worker *o = c->workers[i];
-            taken = o != w && o->remote == w->remote && o->test_slot == slot
+            taken = o != w && o->remote == w->remote && o->test_slot == base + slot
                 && c->st.workers[o->slot].state != CRMPI_CST_W_GONE
                 && (o->remote ? o->pipe != 0 : o->pid != 0);
         }
         if (!taken)
-            return slot;
+            return base + slot;
     }
 }
 

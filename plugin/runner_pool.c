@@ -42,6 +42,7 @@
 struct rpool_child {
     struct crmpi_rtest *t;
     size_t index;           /* in the list: names the stats file */
+    unsigned pslot;         /* among the running programs: its test slots start at pslot*N */
     pid_t pid;              /* 0: not running */
     int pidfd, out;         /* -1 once closed */
     char *buf;              /* output not yet relayed; owned */
@@ -161,7 +162,28 @@ static void rpool_token_settle(struct rpool *p)
 
 /* ---- programs ----------------------------------------------------------------------- */
 
-/* The environment of t: ours, the jobserver's, t's own, and the plugin's. */
+static void rpool_env_free(char **env)
+{
+    for (char **e = env; e && *e; ++e)
+        free(*e);
+    free(env);
+}
+
+/* Whether entry "NAME=..." names a variable that list[0..n) sets. */
+static int rpool_env_set_in(char *const *list, size_t n, const char *entry)
+{
+    size_t len = strcspn(entry, "=");
+    for (size_t i = 0; i < n; ++i)
+        if (list[i] && !strncmp(list[i], entry, len) && list[i][len] == '=')
+            return 1;
+    return 0;
+}
+
+/*
+ * The environment of c's program: what the runner sets (the jobserver, the
+ * slot, and for Criterion binaries the plugin), then the test's own
+ * variables, then ours for every other name.  Owned: rpool_env_free.
+ */
 static char **rpool_env(struct rpool *p, const struct rpool_child *c)
 {
     extern char **environ;
@@ -174,48 +196,43 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
     if (!env)
         return NULL;
     size_t n = 0;
+    int failed = 0;
+#define RPOOL_SETENV(...) \
+    (failed |= asprintf(&env[n], __VA_ARGS__) < 0 ? (env[n] = NULL, 1) : 0, ++n)
     const char *preload = getenv("LD_PRELOAD");
-    for (size_t i = 0; i < n_ours; ++i)
-        if (strncmp(environ[i], "MAKEFLAGS=", 10) && strncmp(environ[i], "LD_PRELOAD=", 11))
-            env[n++] = strdup(environ[i]);
-    for (size_t i = 0; i < n_own; ++i)
-        env[n++] = strdup(c->t->env[i]);
-    env[n++] = strdup(p->makeflags);
+    unsigned slot_base = c->pslot * p->o->slots;
+    RPOOL_SETENV("%s", p->makeflags);
     if (c->t->is_criterion) {
-        if (asprintf(&env[n++], "LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "",
-                    preload ? preload : "") < 0)
-            env[n - 1] = NULL;
-        if (asprintf(&env[n++], "CRITERION_MPROC=%u", p->o->slots) < 0)
-            env[n - 1] = NULL;
-        if (asprintf(&env[n++], "%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index) < 0)
-            env[n - 1] = NULL;
+        RPOOL_SETENV("%s=%u", CRMPI_ENV_RUNNER_SLOT_BASE, slot_base);
+        RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
+        RPOOL_SETENV("CRITERION_MPROC=%u", p->o->slots);
+        RPOOL_SETENV("%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index);
         if (p->o->report_dir) {
-            char *base = strrchr(c->t->name, '/') ? strrchr(c->t->name, '/') + 1 : c->t->name;
-            if (asprintf(&env[n++], "CRITERION_OUTPUTS=tap:%s/%s.tap,xml:%s/%s.xml,json:%s/%s.json",
-                        p->o->report_dir, base, p->o->report_dir, base, p->o->report_dir,
-                        base) < 0)
-                env[n - 1] = NULL;
+            const char *d = p->o->report_dir, *slash = strrchr(c->t->name, '/');
+            const char *base = slash ? slash + 1 : c->t->name;
+            RPOOL_SETENV("CRITERION_OUTPUTS=tap:%s/%s.tap,xml:%s/%s.xml,json:%s/%s.json", d, base,
+                    d, base, d, base);
         }
-    } else if (preload && asprintf(&env[n++], "LD_PRELOAD=%s", preload) < 0) {
-        env[n - 1] = NULL;
+    } else {
+        RPOOL_SETENV("CRITERION_MPROC_SLOT=%u", slot_base);
     }
-    for (size_t i = 0; i < n; ++i) {
-        if (!env[i]) {
-            for (size_t j = 0; j < n; ++j)
-                free(env[j]);
-            free(env);
-            return NULL;
-        }
+#undef RPOOL_SETENV
+    size_t n_set = n;
+    for (size_t i = 0; i < n_own; ++i)
+        if (!rpool_env_set_in(env, n_set, c->t->env[i]))
+            failed |= !(env[n++] = strdup(c->t->env[i]));
+    for (size_t i = 0; i < n_ours; ++i)
+        if (!rpool_env_set_in(env, n, environ[i]))
+            failed |= !(env[n++] = strdup(environ[i]));
+    if (failed) {
+        for (size_t i = 0; i < n; ++i)
+            free(env[i]);
+        free(env);
+        return NULL;
     }
     return env;
 }
 
-static void rpool_env_free(char **env)
-{
-    for (char **e = env; e && *e; ++e)
-        free(*e);
-    free(env);
-}
 
 /*
  * Whether argv[i] sets Criterion's own parallelism (-jN, -j N, --jobs=N,
@@ -424,6 +441,18 @@ static void rpool_drop(struct rpool *p, size_t i)
     rpool_token_settle(p);
 }
 
+/* The lowest program slot no running program holds. */
+static unsigned rpool_free_pslot(const struct rpool *p)
+{
+    for (unsigned s = 0;; ++s) {
+        size_t i = 0;
+        while (i < p->n_run && p->run[i].pslot != s)
+            ++i;
+        if (i == p->n_run)
+            return s;
+    }
+}
+
 static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
 {
     size_t next = 0;
@@ -440,7 +469,8 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
             if (!rpool_token_take(p))
                 break;
             struct rpool_child *c = &p->run[p->n_run];
-            *c = (struct rpool_child) { .t = t, .index = next, .pidfd = -1, .out = -1 };
+            *c = (struct rpool_child) { .t = t, .index = next, .pidfd = -1, .out = -1,
+                                        .pslot = rpool_free_pslot(p) };
             ++next;
             int rc = rpool_start(p, c);
             if (rc) {

@@ -8,6 +8,8 @@
 #define CRMPI_RUNNERLINK_H_
 
 #define CRMPI_ENV_RUNNER "CRITERION_MPROC_RUNNER"
+/* The first test slot of a program's workers: the runner's slot for it, times N. */
+#define CRMPI_ENV_RUNNER_SLOT_BASE "CRITERION_MPROC_SLOT_BASE"
 
 struct criterion_global_stats;
 
