@@ -38,6 +38,7 @@ class Ctx:
         self.plugin = args['plugin']
         self.samples = args['samples']
         self.build = args.get('build')
+        self.probe = args.get('probe')
         self.tmp = tmp
         self.token = uuid.uuid4().hex
         self.env = compare.base_env(tmp, self.token)
@@ -339,6 +340,40 @@ def timeout(c):
     problems = [] if status == 1 else ['exit status %d, want 1:\n%s' % (status, out)]
     if '[FAIL] hangs: timed out after 1s' not in out or '[PASS] quick' not in out:
         problems.append('want hangs timed out and quick passed:\n' + out)
+    return problems + c.leftovers()
+
+
+SLOTS_MESON = """project('slots')
+probe = find_program('%(probe)s')
+test('a', probe, env: {'ENVPROBE_LOG': '%(tmp)s/a.log', 'ENVPROBE_DIR': '%(tmp)s'})
+test('b', probe, env: {'ENVPROBE_LOG': '%(tmp)s/b.log', 'ENVPROBE_DIR': '%(tmp)s'})
+"""
+
+
+@case('runner-slots')
+def slots(c):
+    """Two binaries at once: CRITERION_MPROC_SLOT never the same in both (0-1 and 2-3)."""
+    if not c.probe:
+        return ['--probe is needed']
+    proj = os.path.join(c.tmp, 'proj')
+    os.mkdir(proj)
+    with open(os.path.join(proj, 'meson.build'), 'w') as f:
+        f.write(SLOTS_MESON % {'probe': c.probe, 'tmp': c.tmp})
+    st, out = c.run(['meson', 'setup', os.path.join(proj, 'build'), proj])
+    if st:
+        return ['meson setup failed:\n' + out]
+    status, out = c.runner_run(['--meson', os.path.join(proj, 'build')])
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    seen = {}
+    for name in ('a', 'b'):
+        try:
+            with open(os.path.join(c.tmp, name + '.log')) as f:
+                seen[name] = {int(m.group(1)) for m in re.finditer(r' slot=(\d+) ', f.read())}
+        except OSError:
+            return problems + ['%s recorded no slot:\n%s' % (name, out)]
+    ranges = sorted((min(v) // 2, v) for v in seen.values())
+    if [r for r, _ in ranges] != [0, 1] or any(min(v) // 2 != max(v) // 2 for _, v in ranges):
+        problems.append('slots %r: want one program in 0-1 and the other in 2-3' % seen)
     return problems + c.leftovers()
 
 
