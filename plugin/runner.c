@@ -22,6 +22,8 @@
 #include "runner.h"
 
 #define RUNNER_MAX_SELECT 64
+#define RUNNER_HISTORY_DIR ".criterion-mproc"
+#define RUNNER_HISTORY RUNNER_HISTORY_DIR "/runner.history"
 
 static const char runner_usage[] =
     "usage: criterion-mproc [OPTIONS] [PROGRAM...] [-- CRITERION-ARGS...]\n"
@@ -302,6 +304,10 @@ int main(int argc, char **argv)
         .timeout_multiplier = o.timeout_multiplier,
         .verbose = o.verbose,
     };
+    /* Beside the plugin's own durations files: the same directory, the same lifetime. */
+    if ((rc = crmpi_rlist_history_load(&l, RUNNER_HISTORY)))
+        fprintf(stderr, "criterion-mproc: warning: cannot read %s: %s\n", RUNNER_HISTORY,
+                strerror(-rc));
     struct crmpi_rtotals t;
     rc = crmpi_rpool_run(&l, &po, &t);
     free(plugin);
@@ -309,6 +315,10 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if ((mkdir(RUNNER_HISTORY_DIR, 0777) && errno != EEXIST)
+            || (rc = crmpi_rlist_history_save(&l, RUNNER_HISTORY)))
+        fprintf(stderr, "criterion-mproc: warning: cannot write %s: %s\n", RUNNER_HISTORY,
+                strerror(rc ? -rc : errno));
     runner_recap(&l, &t);
     if (t.interrupted)
         status = 128 + t.interrupted;

@@ -26,6 +26,8 @@ struct crmpi_rtest {
     int is_parallel;    /* 0: runs alone, after the others */
     int is_criterion;   /* set by crmpi_rlist_classify */
     int failed;         /* set by the pool: did not pass (or could not start) */
+    double expected_s;  /* how long it took last time; < 0: unknown */
+    double took_s;      /* set by the pool; < 0: did not run */
 };
 
 struct crmpi_rlist {
@@ -68,6 +70,15 @@ int crmpi_elf_needs_criterion(const char *path);
 
 /* Sets is_criterion on every test; returns how many are Criterion binaries. */
 size_t crmpi_rlist_classify(struct crmpi_rlist *l);
+
+/*
+ * The runner's history (one "SECONDS NAME" line per program, in the
+ * directory the runner runs in): load sets expected_s of the tests it
+ * knows; save writes took_s of those that ran, keeping the lines of the
+ * others.  0 or -errno (a missing file loads as empty).
+ */
+int crmpi_rlist_history_load(struct crmpi_rlist *l, const char *path);
+int crmpi_rlist_history_save(const struct crmpi_rlist *l, const char *path);
 
 /* What the pool reports for a whole run. */
 struct crmpi_rtotals {

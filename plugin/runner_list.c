@@ -58,6 +58,7 @@ static struct crmpi_rtest *rlist_push(struct crmpi_rlist *l)
     struct crmpi_rtest *t = &l->v[l->n++];
     memset(t, 0, sizeof(*t));
     t->is_parallel = 1;
+    t->expected_s = t->took_s = -1;
     return t;
 }
 
@@ -414,4 +415,72 @@ size_t crmpi_rlist_classify(struct crmpi_rlist *l)
         n += (size_t) l->v[i].is_criterion;
     }
     return n;
+}
+
+/* ---- history ------------------------------------------------------------------------ */
+
+static struct crmpi_rtest *rlist_find(const struct crmpi_rlist *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; ++i)
+        if (!strcmp(l->v[i].name, name))
+            return &l->v[i];
+    return NULL;
+}
+
+int crmpi_rlist_history_load(struct crmpi_rlist *l, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno == ENOENT ? 0 : -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        char *end;
+        double s = strtod(line, &end);
+        struct crmpi_rtest *t;
+        if (end != line && *end == ' ' && s >= 0 && (t = rlist_find(l, end + 1)))
+            t->expected_s = s;
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+int crmpi_rlist_history_save(const struct crmpi_rlist *l, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+        return -ENAMETOOLONG;
+    FILE *out = fopen(tmp, "we");
+    if (!out)
+        return -errno;
+    /* The lines of programs not in this run stay. */
+    FILE *in = fopen(path, "re");
+    if (in) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, in)) > 0) {
+            char *sp = strchr(line, ' ');
+            if (line[len - 1] == '\n')
+                line[len - 1] = '\0';
+            const struct crmpi_rtest *t = sp ? rlist_find(l, sp + 1) : NULL;
+            if (sp && (!t || t->took_s < 0))
+                fprintf(out, "%s\n", line);
+        }
+        free(line);
+        fclose(in);
+    }
+    for (size_t i = 0; i < l->n; ++i)
+        if (l->v[i].took_s >= 0 && !strchr(l->v[i].name, '\n'))
+            fprintf(out, "%.3f %s\n", l->v[i].took_s, l->v[i].name);
+    if (fclose(out) || rename(tmp, path)) {
+        int rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
 }

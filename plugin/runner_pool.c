@@ -47,6 +47,7 @@ struct rpool_child {
     int pidfd, out;         /* -1 once closed */
     char *buf;              /* output not yet relayed; owned */
     size_t len, cap;
+    double started;         /* monotonic seconds */
     double deadline;        /* monotonic seconds; 0: none */
     int timed_out;
 };
@@ -305,8 +306,9 @@ static int rpool_start(struct rpool *p, struct rpool_child *c)
         c->pid = 0;
         return rc;
     }
+    c->started = rpool_now();
     if (c->t->timeout_s > 0 && p->o->timeout_multiplier > 0)
-        c->deadline = rpool_now() + c->t->timeout_s * p->o->timeout_multiplier;
+        c->deadline = c->started + c->t->timeout_s * p->o->timeout_multiplier;
     if (p->o->verbose)
         crmpi_info("runner: started %s (pid %ld)", c->t->name, (long) c->pid);
     return 0;
@@ -379,6 +381,7 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
     struct crmpi_runnerlink_stats s;
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     int ok = code == 0;
+    c->t->took_s = rpool_now() - c->started;
     if (c->t->is_criterion && !c->timed_out && !rpool_read_stats(p, c, &s)) {
         t->tested += s.tested;
         t->passing += s.passing;
@@ -538,17 +541,36 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
     return 0;
 }
 
-/* Parallel programs first, in their order; those that must run alone after. */
+/* Longest last time first, unknown ones before all; ties keep the list's order. */
+static int rpool_cmp_expected(const void *a, const void *b)
+{
+    const struct crmpi_rtest *x = *(struct crmpi_rtest *const *) a;
+    const struct crmpi_rtest *y = *(struct crmpi_rtest *const *) b;
+    double ex = x->expected_s < 0 ? 1e300 : x->expected_s;
+    double ey = y->expected_s < 0 ? 1e300 : y->expected_s;
+    if (ex != ey)
+        return ex < ey ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Parallel programs first, longest first (a long program started last
+ * stretches the run, as a long test does); those that must run alone after.
+ */
 static struct crmpi_rtest **rpool_order(struct crmpi_rlist *l)
 {
     struct crmpi_rtest **order = malloc((l->n ? l->n : 1) * sizeof(*order));
     if (!order)
         return NULL;
-    size_t k = 0;
-    for (int pass = 1; pass >= 0; --pass)
+    size_t k = 0, n_parallel = 0;
+    for (int pass = 1; pass >= 0; --pass) {
         for (size_t i = 0; i < l->n; ++i)
             if (l->v[i].is_parallel == pass)
                 order[k++] = &l->v[i];
+        if (pass)
+            n_parallel = k;
+    }
+    qsort(order, n_parallel, sizeof(*order), rpool_cmp_expected);
     return order;
 }
 

@@ -377,6 +377,20 @@ def slots(c):
     return problems + c.leftovers()
 
 
+@case('runner-history')
+def history(c):
+    """The second run starts the program that took longest last time first."""
+    quick = c.script('quick.sh', 'exit 0')
+    slow = c.script('slow.sh', 'sleep 1')
+    problems = []
+    for want in ([quick, slow], [slow, quick]):
+        status, out = c.runner_run([quick, slow], n=1)
+        order = [m.group(1) for m in map(HEAD_RE.match, out.splitlines()) if m]
+        if status != 0 or order != want:
+            problems.append('status %d, order %r, want %r' % (status, order, want))
+    return problems + c.leftovers()
+
+
 @case('runner-usage')
 def usage(c):
     """Bad options: one clear line and exit 2; nothing to run is an error too."""

@@ -140,3 +140,44 @@ Test(runner_list, elf)
     cr_assert_eq(crmpi_elf_needs_criterion(script), 0, "a script is not ELF");
     unlink(script);
 }
+
+Test(runner_list, history)
+{
+    char dir[] = "/tmp/crmpi-runner-hist-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/runner.history", dir);
+
+    struct crmpi_rlist l = { 0 };
+    char *paths[] = { "fast", "slow", "new" };
+    cr_assert_eq(crmpi_rlist_add_paths(&l, paths, 3), 0);
+    cr_assert_eq(crmpi_rlist_history_load(&l, path), 0, "no history yet is no error");
+    cr_assert_lt(l.v[0].expected_s, 0);
+
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("0.500 fast\n12.250 slow\n3.000 gone\ngarbage\n", f);
+    fclose(f);
+    cr_assert_eq(crmpi_rlist_history_load(&l, path), 0);
+    cr_assert_float_eq(l.v[0].expected_s, 0.5, 1e-9);
+    cr_assert_float_eq(l.v[1].expected_s, 12.25, 1e-9);
+    cr_assert_lt(l.v[2].expected_s, 0, "a program never seen has no expectation");
+
+    l.v[0].took_s = 0.75;   /* fast ran; slow and new did not */
+    cr_assert_eq(crmpi_rlist_history_save(&l, path), 0);
+    crmpi_rlist_free(&l);
+
+    cr_assert_eq(crmpi_rlist_add_paths(&l, paths, 3), 0);
+    cr_assert_eq(crmpi_rlist_history_load(&l, path), 0);
+    cr_assert_float_eq(l.v[0].expected_s, 0.75, 1e-9, "what ran is updated");
+    cr_assert_float_eq(l.v[1].expected_s, 12.25, 1e-9, "what did not run keeps its line");
+    crmpi_rlist_free(&l);
+    char *gone[] = { "gone" };
+    cr_assert_eq(crmpi_rlist_add_paths(&l, gone, 1), 0);
+    cr_assert_eq(crmpi_rlist_history_load(&l, path), 0);
+    cr_assert_float_eq(l.v[0].expected_s, 3.0, 1e-9, "nor do programs of other runs lose theirs");
+    crmpi_rlist_free(&l);
+
+    unlink(path);
+    rmdir(dir);
+}
