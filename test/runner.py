@@ -39,6 +39,7 @@ class Ctx:
         self.samples = args['samples']
         self.build = args.get('build')
         self.probe = args.get('probe')
+        self.jobprobe = args.get('jobprobe')
         self.tmp = tmp
         self.token = uuid.uuid4().hex
         self.env = compare.base_env(tmp, self.token)
@@ -388,6 +389,32 @@ def history(c):
         order = [m.group(1) for m in map(HEAD_RE.match, out.splitlines()) if m]
         if status != 0 or order != want:
             problems.append('status %d, order %r, want %r' % (status, order, want))
+    return problems + c.leftovers()
+
+
+@case('runner-concurrency')
+def concurrency(c):
+    """Three binaries of 8 tests and a script on 2 slots: never more than 2 things at once,
+    and 2 at once at some point (test/jobprobe.c counts them)."""
+    if not c.jobprobe:
+        return ['--jobprobe is needed']
+    pdir = os.path.join(c.tmp, 'probe')
+    os.mkdir(pdir)
+    c.env.update(CRMP_PROBE_DIR=pdir, CRMP_PROBE_LIMIT='2', CRMP_PROBE_HOLD_MS='150')
+    copies = []
+    for i in range(3):
+        copies.append(os.path.join(c.tmp, 'jobprobe%d' % i))
+        shutil.copy(c.jobprobe, copies[-1])
+    script = c.script('counted.sh', 'exec %s --filter="probe/t0"' % copies[0])
+    status, out = c.runner_run(copies + [script], n=2)
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    with open(os.path.join(pdir, 'state')) as f:
+        running, most = (int(x) for x in f.read().split()[:2])
+    if most != 2 or running != 0:
+        problems.append('at most %d ran at once (want exactly 2), %d still counted' % (most, running))
+    got = totals(sections(out)[1])
+    if not got or got[0] != 3 * 9 + 1:
+        problems.append('total %r, want 28 tests' % (got,))
     return problems + c.leftovers()
 
 
