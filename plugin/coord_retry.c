@@ -91,6 +91,17 @@ int crmpi_coord_flaky_verdict(const struct coord *c)
     fprintf(stderr, "criterion-mproc: %zu flaky test%s (passed on a later try)%s\n", flaky,
             flaky == 1 ? "" : "s", c->opts->flaky_fails ? ": the run fails (--mproc-flaky-fails)"
             : "");
+    /* With the recap's layout: one line each, with the try that passed. */
+    for (size_t i = 0; i < c->n_units; ++i) {
+        const struct coord_unit *u = &c->units[i];
+        if (!u->n_tries || !u->r.result || crmpi_junit_kind_of(u->r.result) != CRMPI_JUNIT_PASS)
+            continue;
+        char param[32];
+        retry_param(u, param, sizeof(param));
+        fprintf(stderr, "criterion-mproc:   %-7s %s::%s%s  passed on try %zu of %u\n", "FLAKY",
+                u->r.test->category, u->r.test->name, param, u->n_tries + 1,
+                retry_max_tries(c, (uint32_t) i));
+    }
     return c->opts->flaky_fails ? 1 : 0;
 }
 

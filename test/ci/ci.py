@@ -266,6 +266,8 @@ def case_retries_exit_status(ctx, isolation):
                          '--mproc-retries=1', flt)
     check(rc == 0, 'flaky tests alone: exit status %d, not 0\n%s' % (rc, err))
     check('2 flaky tests (passed on a later try)' in err, 'no flaky count:\n' + err)
+    check(re.search(r'criterion-mproc:   FLAKY   ci::fails_first_try  passed on try 2 of 2', err),
+          'the flaky test is not listed with its try:\n' + err)
     for f in os.listdir(ctx.state):
         os.unlink(os.path.join(ctx.state, f))
     rc, _, err = ctx.run('ci', '--mproc=2', '--mproc-durations=none', '--mproc-isolation=' + isolation,
