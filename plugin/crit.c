@@ -34,6 +34,14 @@ void crmpi_crit_unit_node_init(struct crmpi_crit_unit_node *node,
     node->suite_set.tests = &node->tests;
 }
 
+void crmpi_crit_empty_suite_init(struct crmpi_crit_unit_node *node)
+{
+    memset(node, 0, sizeof(*node));
+    node->suite_set.suite.name = "";
+    /* Not NULL: the runner skips a suite without a test set, PRE_SUITE included. */
+    node->suite_set.tests = &node->tests;
+}
+
 void crmpi_crit_unit_node_append(struct criterion_ordered_set *set,
         struct crmpi_crit_unit_node *after, struct crmpi_crit_unit_node *node)
 {
@@ -64,10 +72,7 @@ int crmpi_crit_disabled(const struct criterion_suite *suite, const struct criter
 
 int crmpi_crit_verdict(const struct criterion_global_stats *gs)
 {
-    int ok = gs->tests_failed == 0 && gs->errors == 0;
-    if (!criterion_options.ignore_warnings)
-        ok = ok && gs->warnings == 0;
-    return ok;
+    return crmpi_crit_stats_ok(gs);
 }
 
 /* Whether path (from /proc: a mapping or a descriptor) is the arena, named name. */

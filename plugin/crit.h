@@ -1,5 +1,5 @@
 /*
- * What the plugin knows of Criterion 2.4.x beyond its public headers, in
+ * What the plugin knows of Criterion (2.3.3, 2.4.x) beyond its public headers, in
  * one place: the next release is this file (and crit.c) to read.
  *
  * - the few libcriterion symbols used directly, declared weak: the plugin
@@ -11,12 +11,15 @@
  * - the timeout rule, the exit-verdict rule;
  * - the private symbols the zygote looks up or redirects in a test process.
  *
- * What differs between releases (2.4.1, 2.4.2, 2.4.3: how the loaded one is
- * identified, the size of its criterion_options, its JSON spelling, its
- * equal-parameters message) is the one table in crit_release.[ch], included
- * below so that a reader starting here finds it; a fact lives in one of the
- * two files, never both.  Supporting a new release: add its row there, then
- * check every fact listed above against its sources.
+ * What differs between releases (2.3.3, 2.4.1, 2.4.2, 2.4.3: how the loaded
+ * one is identified, the size of its criterion_options, its JSON spelling,
+ * its equal-parameters message, when cr_malloc works, fork isolation, report
+ * paths) is the one table in crit_release.[ch], included below so that a
+ * reader starting here finds it; a fact lives in one of the two files, never
+ * both.  How the plugin reaches structures whose layout differs (2.3's and
+ * 2.4's) is crit23/ or crit24/crit_layout.h, picked by the build.  Supporting
+ * a new release: add its row there, then check every fact listed above
+ * against its sources.
  */
 #ifndef CRMPI_CRIT_H_
 #define CRMPI_CRIT_H_
@@ -29,6 +32,29 @@
 #include <criterion/stats.h>
 
 #include "crit_release.h"
+
+/*
+ * The new assertion API's logger members (2.4 and later), reached through
+ * crit_layout.h: the release's layout is the build's choice, never an
+ * #ifdef here.  (2.4's logging.h completes the parameter type; on 2.3 the
+ * layout header does.)
+ */
+struct cr_log_assert_param;
+
+struct crmpi_crit_assert_log {
+    void (*sub)(struct criterion_assert_stats *as, const char *repr, const char *message);
+    void (*formatted)(struct criterion_assert_stats *as, const char *formatted);
+    void (*param)(struct criterion_assert_stats *as, struct cr_log_assert_param *p);
+    void (*param_eq)(struct criterion_assert_stats *as, struct cr_log_assert_param *p1,
+            struct cr_log_assert_param *p2);
+};
+
+/*
+ * Per layout: crmpi_crit_assert_log_install / _of (the members above, absent
+ * on 2.3), crmpi_crit_stats_add_issues (the run's warnings and errors),
+ * crmpi_crit_stats_ok (the exit rule), crmpi_crit_executable_name.
+ */
+#include "crit_layout.h"
 
 /*
  * Exported by libcriterion 2.4.1 but declared only in its private headers:
@@ -87,6 +113,9 @@ struct crmpi_crit_unit_node {
  */
 void crmpi_crit_unit_node_init(struct crmpi_crit_unit_node *node,
         const struct criterion_suite *suite, const struct criterion_test *test, double timeout);
+
+/* Fills node as a suite without tests (the runner reports it, runs nothing). */
+void crmpi_crit_empty_suite_init(struct crmpi_crit_unit_node *node);
 
 /* Makes node the suite the runner reads after `after` (NULL: the first of set). */
 void crmpi_crit_unit_node_append(struct criterion_ordered_set *set,

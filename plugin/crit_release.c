@@ -10,15 +10,19 @@
 
 /*
  * Facts measured on each release built from its tag (see
- * ../shared/criterion-versions and test/releases/).  2.3.3 is not here: its
- * criterion_options (80 bytes) and criterion_logger (no log_assert_sub ...
- * log_assert_param_eq, so later members sit elsewhere) differ from 2.4's,
- * which the plugin is compiled against.
+ * ../shared/criterion-versions and test/releases/).  A release's structures
+ * are those of the headers the plugin was built with (crit_layout.h): 2.3.3's
+ * criterion_options is 80 bytes and its logger and statistics lack 2.4's
+ * later members, so a plugin built for one of them refuses the other.
+ *
+ *   name, options size, JSON, equal params "no difference", new assert API,
+ *   cr_malloc after PRE_ALL, fork isolation, 2.4's report paths
  */
 static const struct crmpi_release release_table[] = {
-    { "2.4.1", 152, CRMPI_JSON_RAW_LINES, 0 },
-    { "2.4.2", 152, CRMPI_JSON_ESCAPED, 1 },
-    { "2.4.3", 152, CRMPI_JSON_ESCAPED, 1 },
+    { "2.3.3", 80, CRMPI_JSON_RAW_LINES, 0, 0, 1, 0, 0 },
+    { "2.4.1", 152, CRMPI_JSON_RAW_LINES, 0, 1, 0, 1, 1 },
+    { "2.4.2", 152, CRMPI_JSON_ESCAPED, 1, 1, 0, 1, 1 },
+    { "2.4.3", 152, CRMPI_JSON_ESCAPED, 1, 1, 0, 1, 1 },
 };
 
 /* Every release prints this in its console header and writes it in XML. */

@@ -38,6 +38,23 @@ struct crmpi_release {
      * same bytes logs "@@@ <no difference -- ...>" instead of a diff.
      */
     unsigned equal_params_no_difference : 1;
+    /* criterion/new/assert.h exists (2.4 and later). */
+    unsigned new_assert_api : 1;
+    /*
+     * The runner makes cr_malloc usable only after the PRE_ALL hook (2.3.3):
+     * the worker calls the parameter generators at its first PRE_SUITE.
+     */
+    unsigned alloc_after_pre_all : 1;
+    /*
+     * Fork isolation reproduces the release's results (2.4 and later);
+     * otherwise --mproc-isolation=fork runs in exec mode, said once.
+     */
+    unsigned fork_isolation : 1;
+    /*
+     * Report paths: "-" is stdout and a directory gets "<exe>.<ext>" in it
+     * (2.4 and later); 2.3.3 writes "-" to stderr and opens any path as is.
+     */
+    unsigned output_paths_24 : 1;
 };
 
 /*
@@ -58,7 +75,7 @@ const char *crmpi_release_found(void);
  */
 int crmpi_release_in_executable(void);
 
-/* The releases the plugin knows, as "2.4.1, 2.4.2, 2.4.3". */
+/* The releases the plugin knows, as "2.3.3, 2.4.1, 2.4.2, 2.4.3". */
 const char *crmpi_release_supported(void);
 
 /*

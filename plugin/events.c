@@ -11,6 +11,12 @@
             (logger)->fn(__VA_ARGS__);                                        \
     } while (0)
 
+#define events_alog(alog, fn, ...)                                            \
+    do {                                                                      \
+        if ((alog).fn)                                                        \
+            (alog).fn(__VA_ARGS__);                                           \
+    } while (0)
+
 /* ---- the worker's side: Criterion's structures to wire events -------------------- */
 
 static char *events_strdup(const char *s)
@@ -292,14 +298,22 @@ static struct criterion_logger events_logger_storage = {
     .log_post_test = events_log_post_test,
     .log_post_fini = events_log_post_fini,
     .log_message = events_log_message,
-    .log_assert_sub = events_log_assert_sub,
-    .log_assert_formatted = events_log_assert_formatted,
-    .log_assert_param = events_log_assert_param,
-    .log_assert_param_eq = events_log_assert_param_eq,
 };
 
 struct criterion_logger *crmpi_events_logger(void)
 {
+    static int installed;
+    if (!installed) {
+        /* Members of the new assertion API: a no-op where the release has none. */
+        static const struct crmpi_crit_assert_log assert_log = {
+            .sub = events_log_assert_sub,
+            .formatted = events_log_assert_formatted,
+            .param = events_log_assert_param,
+            .param_eq = events_log_assert_param_eq,
+        };
+        crmpi_crit_assert_log_install(&events_logger_storage, &assert_log);
+        installed = 1;
+    }
     return &events_logger_storage;
 }
 
@@ -394,6 +408,9 @@ void crmpi_events_replay(struct criterion_logger *logger, struct criterion_suite
     events_fill_param(&p2, e->p2, &owned2);
     const char *text = e->text ? e->text : "";
     const char *text2 = e->text2;
+    /* All NULL on a release without the new assertion API: nothing to replay. */
+    struct crmpi_crit_assert_log alog = logger ? crmpi_crit_assert_log_of(logger)
+                                               : (struct crmpi_crit_assert_log) { 0 };
 
     switch (e->kind) {
     case CRMP__EVENT__KIND__PRE_INIT:
@@ -438,16 +455,16 @@ void crmpi_events_replay(struct criterion_logger *logger, struct criterion_suite
         events_call(logger, log_message, (enum criterion_severity) e->severity, text);
         break;
     case CRMP__EVENT__KIND__ASSERT_SUB:
-        events_call(logger, log_assert_sub, &as, text, text2);
+        events_alog(alog, sub, &as, text, text2);
         break;
     case CRMP__EVENT__KIND__ASSERT_FORMATTED:
-        events_call(logger, log_assert_formatted, &as, text);
+        events_alog(alog, formatted, &as, text);
         break;
     case CRMP__EVENT__KIND__ASSERT_PARAM:
-        events_call(logger, log_assert_param, &as, &p1);
+        events_alog(alog, param, &as, &p1);
         break;
     case CRMP__EVENT__KIND__ASSERT_PARAM_EQ:
-        events_call(logger, log_assert_param_eq, &as, &p1, &p2);
+        events_alog(alog, param_eq, &as, &p1, &p2);
         break;
     default:
         break;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <criterion/options.h>
+/* criterion.h first: 2.3.3's parameterized.h defines Test() its own way. */
+#include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
 #include "crit.h"

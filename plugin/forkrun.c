@@ -54,6 +54,16 @@ void crmpi_forkrun_hooks_free(struct crmpi_forkrun_hooks *h)
             (fr)->logger->fn(__VA_ARGS__);                                    \
     } while (0)
 
+/* The new assertion API's logger members (none on 2.3: never called there). */
+#define fk_alog(fr, fn, ...)                                                  \
+    do {                                                                      \
+        if ((fr)->logger) {                                                   \
+            struct crmpi_crit_assert_log fk_alog_ = crmpi_crit_assert_log_of((fr)->logger); \
+            if (fk_alog_.fn)                                                  \
+                fk_alog_.fn(__VA_ARGS__);                                     \
+        }                                                                     \
+    } while (0)
+
 static void fk_report(struct crmpi_forkrun *fr, int kind, void *arg)
 {
     if (fr->hooks)
@@ -327,13 +337,13 @@ static void fk_param(struct cr_log_assert_param *p, const CrmpiCrit__ParamEntry 
 static void fk_assert_result(struct crmpi_forkrun *fr, struct criterion_assert_stats *as,
         const CrmpiCrit__AssertResult *res)
 {
-    fk_log(fr, log_assert_sub, as, res->repr ? res->repr : "", res->message);
+    fk_alog(fr, sub, as, res->repr ? res->repr : "", res->message);
     switch (res->value_case) {
     case CRMPI_CRIT__ASSERT_RESULT__VALUE_PARAMS: {
         const CrmpiCrit__ParamList *pl = res->params;
         size_t j = 0;
         if (pl->n_list == 0 && !res->message) {
-            fk_log(fr, log_assert_formatted, as,
+            fk_alog(fr, formatted, as,
                     fk_no_difference);
             return;
         }
@@ -345,28 +355,28 @@ static void fk_assert_result(struct crmpi_forkrun *fr, struct criterion_assert_s
             const struct crmpi_release *rel = crmpi_release_loaded();
             if (rel && rel->equal_params_no_difference && actual.size == expected.size
                     && !memcmp(actual.data, expected.data, actual.size))
-                fk_log(fr, log_assert_formatted, as,
+                fk_alog(fr, formatted, as,
                         fk_no_difference);
             else
-                fk_log(fr, log_assert_param_eq, as, &actual, &expected);
+                fk_alog(fr, param_eq, as, &actual, &expected);
             j = 2;
         }
         for (; j < pl->n_list; ++j) {
             struct cr_log_assert_param p;
             fk_param(&p, pl->list[j]);
-            fk_log(fr, log_assert_param, as, &p);
+            fk_alog(fr, param, as, &p);
         }
         return;
     }
     case CRMPI_CRIT__ASSERT_RESULT__VALUE_FORMATTED:
         if ((!res->formatted || !res->formatted[0]) && !res->message) {
-            fk_log(fr, log_assert_formatted, as, "@@@ <no message>");
+            fk_alog(fr, formatted, as, "@@@ <no message>");
             return;
         }
-        fk_log(fr, log_assert_formatted, as, res->formatted ? res->formatted : "");
+        fk_alog(fr, formatted, as, res->formatted ? res->formatted : "");
         return;
     default:
-        fk_log(fr, log_assert_formatted, as,
+        fk_alog(fr, formatted, as,
                 "@@@ <no message or difference -- this is a user bug in the object stringifier>");
         return;
     }

@@ -94,7 +94,7 @@ static const struct criterion_prefix_data outputs_dashes = { "----", "\33[0;34m"
 /* "<dir>/<exe>.<ext>", or "<dir>/<exe>_<n>.<ext>" when taken: as Criterion. */
 static char *outputs_unique_name(const char *dir, const char *ext)
 {
-    char *exe = strdup(criterion_options.executable_name ? criterion_options.executable_name : "tests");
+    char *exe = strdup(crmpi_crit_executable_name() ? crmpi_crit_executable_name() : "tests");
     if (!exe)
         return NULL;
     const char *base = basename(exe);
@@ -121,12 +121,15 @@ static void outputs_write_one(const struct outputs_provider *p, const char *path
     FILE *f;
     char *generated = NULL;
     struct stat st;
+    /* 2.3.3 writes "-" to stderr and opens a directory as it would a file. */
+    const struct crmpi_release *rel = crmpi_release_loaded();
+    int paths_24 = !rel || rel->output_paths_24;
 
     if (!strcmp(path, "-")) {
-        f = stdout;
+        f = paths_24 ? stdout : stderr;
     } else if (!strcmp(path, "/dev/stderr")) {
         f = stderr;
-    } else if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+    } else if (paths_24 && !stat(path, &st) && S_ISDIR(st.st_mode)) {
         generated = outputs_unique_name(path, p->name);
         f = generated ? fopen(generated, "w") : NULL;
     } else {

@@ -174,6 +174,12 @@ static void plugin_apply_options(void)
     }
     if (plugin_role != PLUGIN_COORDINATOR)
         return;
+    const struct crmpi_release *rel = crmpi_release_loaded();
+    if (plugin_opts.fork_isolation && !rel->fork_isolation) {
+        crmpi_warn("fork isolation is not available with Criterion %s: tests run in exec mode",
+                rel->name);
+        plugin_opts.fork_isolation = 0;
+    }
     char err[512];
     if (crmpi_options_check_listen(&plugin_opts, getenv(CRMPI_ENV_TOKEN), err, sizeof(err)))
         plugin_usage_error(err);
@@ -367,12 +373,17 @@ CRMP_API void criterion_finalize(struct criterion_test_set *set)
 }
 
 /*
- * In a worker, these two drive the lazy suite list (see worker.h).  They are
+ * In a worker, these three drive the lazy suite list (see worker.h).  They are
  * found by Criterion's section scan; elsewhere they do nothing.
  */
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     crmpi_worker_on_pre_all(set);
+}
+
+ReportHook(PRE_SUITE)(struct criterion_suite_set *set)
+{
+    crmpi_worker_on_pre_suite(set);
 }
 
 ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)

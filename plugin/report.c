@@ -153,8 +153,7 @@ static void report_add_counters(struct criterion_suite_stats *ss,
     gs->tests_passed += c->tests_passed;
     gs->asserts_failed += c->asserts_failed;
     gs->asserts_passed += c->asserts_passed;
-    gs->warnings += c->warnings;
-    gs->errors += c->errors;
+    crmpi_crit_stats_add_issues(gs, c->warnings, c->errors);
 }
 
 /*

@@ -14,6 +14,8 @@
 
 #include <criterion/logging.h>
 #include <criterion/options.h>
+/* criterion.h first: 2.3.3's parameterized.h defines Test() its own way. */
+#include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
 #include "crit.h"
@@ -49,6 +51,7 @@ static struct worker_state {
     struct criterion_ordered_set dyn_suites_storage;
     struct crmpi_units units;
     struct worker_node *newest;     /* the unit the runner is on */
+    struct worker_node *bootstrap;  /* the empty first suite, where cr_malloc is late */
     long current;                   /* the unit being run, -1 when none */
     long pending;                   /* assigned, not started yet, -1 when none */
     volatile pid_t sandbox;         /* the process running it, when known */
@@ -505,16 +508,10 @@ static void worker_dispatch(void)
     }
 }
 
-void crmpi_worker_on_pre_all(struct criterion_test_set *set)
+/* Enumerates the units (parameter generators included), says hello, runs the first. */
+static void worker_start(void)
 {
     struct worker_state *w = &worker_state;
-    if (!w->active)
-        return;
-
-    /* Now, after the --filter pass and with cr_malloc ready: take over. */
-    w->orig_suites = set->suites;
-    set->suites = &w->dyn_suites_storage;
-
     int rc = crmpi_units_enumerate(w->orig_suites, &w->units);
     if (rc) {
         crmpi_error("worker %u: cannot enumerate the tests: %s", w->slot, strerror(-rc));
@@ -530,10 +527,51 @@ void crmpi_worker_on_pre_all(struct criterion_test_set *set)
     worker_dispatch();
 }
 
+void crmpi_worker_on_pre_all(struct criterion_test_set *set)
+{
+    struct worker_state *w = &worker_state;
+    if (!w->active)
+        return;
+
+    /* Now, after the --filter pass: take over. */
+    w->orig_suites = set->suites;
+    set->suites = &w->dyn_suites_storage;
+
+    const struct crmpi_release *rel = crmpi_release_loaded();
+    if (!rel || !rel->alloc_after_pre_all) {
+        worker_start();
+        return;
+    }
+    /*
+     * cr_malloc, which parameter generators call, works only once the runner
+     * has made its arena, after this hook: the runner first walks an empty
+     * suite, and its PRE_SUITE starts the run (the next suite it reads is
+     * the first unit, appended after it).
+     */
+    w->bootstrap = calloc(1, sizeof(*w->bootstrap));
+    if (!w->bootstrap) {
+        crmpi_error("worker %u: out of memory", w->slot);
+        w->failed = 1;
+        return;
+    }
+    crmpi_crit_empty_suite_init(&w->bootstrap->unit);
+    crmpi_crit_unit_node_append(&w->dyn_suites_storage, NULL, &w->bootstrap->unit);
+    w->newest = w->bootstrap;
+}
+
+void crmpi_worker_on_pre_suite(struct criterion_suite_set *set)
+{
+    struct worker_state *w = &worker_state;
+    if (w->active && w->bootstrap && set == &w->bootstrap->unit.suite_set)
+        worker_start();
+}
+
 void crmpi_worker_on_post_suite(struct criterion_suite_stats *ss)
 {
     struct worker_state *w = &worker_state;
     if (!w->active || w->current < 0)
+        return;
+    if (w->bootstrap && ss->suite == &w->bootstrap->unit.suite_set.suite)
         return;
 
     const struct criterion_test_stats *fin = ss->tests;
@@ -705,6 +743,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
         free(n);
     }
     w->newest = NULL;
+    w->bootstrap = NULL;        /* freed above, the oldest node */
     crmpi_events_free(&w->events);
     crmpi_units_free(&w->units);
     crmpi_diag_set_fd(-1);

@@ -42,6 +42,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
 
 /* Report-hook entry points; no-ops outside a worker's run. */
 void crmpi_worker_on_pre_all(struct criterion_test_set *set);
+void crmpi_worker_on_pre_suite(struct criterion_suite_set *set);
 void crmpi_worker_on_post_suite(struct criterion_suite_stats *stats);
 
 #endif /* !CRMPI_WORKER_H_ */

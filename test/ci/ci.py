@@ -179,7 +179,8 @@ def case_junit_failing(ctx, isolation):
 
 
 def case_junit_samples(ctx, isolation):
-    for exe in ('strlib', 'parser', 'containers', 'cpp_shapes'):
+    # parser and cpp_shapes exist only where Criterion has the new assertion API (2.4+).
+    for exe in [e for e in ('strlib', 'parser', 'containers', 'cpp_shapes') if e in ctx.exe]:
         cases, _, _ = junit_run(ctx, exe, '--mproc-isolation=' + isolation, expect_rc=0)
         check(cases and all(kind_of(tc) in ('pass', 'skipped') for tc in cases.values()),
               '%s: a test did not pass' % exe)

@@ -1,11 +1,15 @@
 #!/bin/sh
-# refused.sh PLUGIN EXE: EXE uses a Criterion release the plugin does not
-# support; with --mproc (or CRITERION_MPROC) it must exit 2 with one line
-# naming what was found and what is supported, having run no test.
+# refused.sh PLUGIN EXE [LIBDIR]: EXE uses a Criterion release the plugin
+# does not support; with --mproc (or CRITERION_MPROC) it must exit 2 with one
+# line naming what was found and what is supported, having run no test.
+# LIBDIR: where that libcriterion is (LD_LIBRARY_PATH); without it, EXE finds
+# its release through its runpath, which LD_LIBRARY_PATH would override.
 plugin=$1 exe=$2
-# EXE finds its release through its runpath, which LD_LIBRARY_PATH (set for
-# the release under test) would override.
-unset LD_LIBRARY_PATH
+if [ -n "${3:-}" ]; then
+    export LD_LIBRARY_PATH="$3"
+else
+    unset LD_LIBRARY_PATH
+fi
 for how in arg env; do
     if [ $how = arg ]; then
         out=$(LD_PRELOAD=$plugin "$exe" --mproc=2 2>&1); rc=$?

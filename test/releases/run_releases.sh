@@ -10,10 +10,11 @@
 # the shadowed-plugin check.  Leaves BUILDDIR/meson-logs/testlog.json, as
 # .ci/run's run_build wants.
 #
-# REFUSED (optional): a release the plugin cannot be built against (2.3.3:
-# its structures are not 2.4's), checked the other way: it is built too
-# (cached the same way) and a sample built with it, run with the plugin and
-# --mproc, must be refused with exit 2 (test 'release-refused').
+# REFUSED (optional): a release of another structure layout (2.3.3 for a
+# 2.4.x VERSION, or the reverse): it is built too (cached the same way) and a
+# sample built with it, run with this plugin and --mproc, must be refused
+# with exit 2 (test 'release-refused').  An unknown release is always checked
+# (test 'release-unknown-refused').
 #
 # CRITERION_VERSIONS_DIR overrides where build-criterion.sh is found.
 set -euo pipefail
