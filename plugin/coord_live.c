@@ -48,7 +48,7 @@ static void coord_live_around(void *arg, int after);
 static int coord_live_color(void)
 {
     const char *no_color = getenv("NO_COLOR");
-    return criterion_options.color && !criterion_options.use_ascii && !(no_color && *no_color);
+    return crmpi_crit_color() && !criterion_options.use_ascii && !(no_color && *no_color);
 }
 
 int crmpi_coord_live_begin(struct coord *c)

@@ -52,7 +52,7 @@ struct crmpi_crit_assert_log {
 /*
  * Per layout: crmpi_crit_assert_log_install / _of (the members above, absent
  * on 2.3), crmpi_crit_stats_add_issues (the run's warnings and errors),
- * crmpi_crit_stats_ok (the exit rule), crmpi_crit_executable_name.
+ * crmpi_crit_stats_ok (the exit rule), crmpi_crit_color, crmpi_crit_executable_name.
  */
 #include "crit_layout.h"
 

@@ -45,6 +45,12 @@ static inline int crmpi_crit_stats_ok(const struct criterion_global_stats *gs)
         && (criterion_options.ignore_warnings || gs->warnings == 0);
 }
 
+/* --color (its terminal deduction included). */
+static inline int crmpi_crit_color(void)
+{
+    return criterion_options.color;
+}
+
 static inline const char *crmpi_crit_executable_name(void)
 {
     return criterion_options.executable_name;
