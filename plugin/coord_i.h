@@ -72,7 +72,7 @@ struct coord {
     char dir[64];
     char url[128];
     char exe[PATH_MAX];
-    uint8_t exe_hash[32];       /* crmpi_exe_hash() of this process, set once */
+    uint8_t exe_hash[32];       /* crmpi_exe_hash() of this process, set once the first worker starts */
     char **argv;
     struct crmpi_proc_env env;  /* the workers' */
 

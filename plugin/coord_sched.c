@@ -221,6 +221,8 @@ int crmpi_coord_sched_build(struct coord *c)
     for (size_t i = 0; i < c->n_units; ++i) {
         if (!mine[i])
             continue;       /* another shard's: in no job, never run, never reported here */
+        if (c->units[i].r.skipped)
+            continue;       /* ours, never run: reported here (unit_info's resolved) */
         mine_su[k] = su[i];
         if (!mine_su[k].has_history)
             mine_su[k].est_ns = 0;
@@ -244,6 +246,7 @@ int crmpi_coord_sched_build(struct coord *c)
     for (size_t i = 0; i < c->n_units; ++i) {
         c->unit_info[i] = coord_sched_unit_info(&c->units[i].r);
         c->unit_info[i].retries = su[i].retries ? su[i].retries : c->opts->retries;
+        c->unit_info[i].resolved = mine[i] && c->units[i].r.skipped;
     }
 
 out:

@@ -600,6 +600,12 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
             real += !st->units[u].info.trivial;
             st->counted_total += st->units[u].info.counted != 0;
         }
+    size_t resolved = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (st->units[i].state == CRMPI_CST_EXCLUDED && st->units[i].info.resolved) {
+            st->units[i].state = CRMPI_CST_DONE;
+            ++resolved;
+        }
     st->done = n - runnable;
     st->jobs = ev->u.units.jobs;
     st->n_jobs = ev->u.units.n_jobs;
@@ -625,6 +631,9 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     if (!rc)
         rc = cst_note(st, CRMPI_CST_NOTE_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
                 (int) st->want);
+    /* After the first dispatch and the spawns: nobody waits on this report. */
+    if (!rc && resolved)
+        rc = cst_act(st, CRMPI_CST_ACT_PRINT_RESOLVED, CRMPI_CST_NONE, CRMPI_CST_NONE);
     if (!rc && cst_all_done(st))
         rc = cst_begin_end(st, ev->now_ms);
     return rc;
@@ -1032,6 +1041,7 @@ const char *crmpi_cst_act_name(enum crmpi_cst_act_kind k)
         [CRMPI_CST_ACT_DISCARD] = "discard", [CRMPI_CST_ACT_ADOPT] = "adopt",
         [CRMPI_CST_ACT_SPAWN] = "spawn", [CRMPI_CST_ACT_KILL] = "kill",
         [CRMPI_CST_ACT_PRINT] = "print", [CRMPI_CST_ACT_CRASH] = "crash",
+        [CRMPI_CST_ACT_PRINT_RESOLVED] = "print-resolved",
         [CRMPI_CST_ACT_NOTE] = "note", [CRMPI_CST_ACT_END] = "end",
         [CRMPI_CST_ACT_SLOW] = "slow",
         [CRMPI_CST_ACT_TAKE_TOKEN] = "take", [CRMPI_CST_ACT_GIVE_TOKEN] = "give",

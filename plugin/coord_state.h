@@ -83,6 +83,8 @@ struct crmpi_cst_unit_info {
     unsigned retries;           /* a failed try runs again, this many times at most (--mproc-retries) */
     int trivial;                /* filtered out or disabled: Criterion skips it at once, so it
                                    is no reason to start a worker */
+    int resolved;               /* disabled or filtered out: in no job, DONE from the start, the
+                                   shell reports it itself (see ACT_PRINT_RESOLVED) */
 };
 
 struct crmpi_cst_job {
@@ -133,6 +135,7 @@ enum crmpi_cst_act_kind {
     CRMPI_CST_ACT_KILL,         /* end worker w (local: its process tree; remote: its connection): why */
     CRMPI_CST_ACT_PRINT,        /* report unit's result (the one worker w sent) */
     CRMPI_CST_ACT_CRASH,        /* report unit as crashed by sig (it took its workers down) */
+    CRMPI_CST_ACT_PRINT_RESOLVED,   /* report every resolved unit (once, after the first dispatch) */
     CRMPI_CST_ACT_NOTE,         /* a diagnostic: note, with w, unit, value */
     CRMPI_CST_ACT_END,          /* every worker is gone: the run is over (see crmpi_cst_outcome) */
     CRMPI_CST_ACT_SLOW,         /* unit, on w, has run value seconds: a multiple of slow_ms was reached */

@@ -22,6 +22,7 @@
 #include "reaper.h"
 #include "testenv.h"
 #include "transport.h"
+#include "units.h"
 
 /* ---- workers, as the shell knows them ---------------------------------------- */
 
@@ -213,7 +214,8 @@ static void coord_adopt(struct coord *c, struct coord_worker *w)
             break;
         }
         c->units[i].r = (struct crmpi_report_unit) { .suite = ss, .test = t,
-                                                     .param = h->units[i]->param };
+                                                     .param = h->units[i]->param,
+                                                     .skipped = h->units[i]->skipped };
     }
     if (!rc) {
         c->n_units = n;
@@ -500,6 +502,15 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
             crmpi_error("cannot record the crash of %s::%s", c->units[a->unit].r.test->category,
                     c->units[a->unit].r.test->name);
         break;
+    case CRMPI_CST_ACT_PRINT_RESOLVED:
+        crmpi_coord_live_before_print(c);
+        for (size_t i = 0; i < c->n_units; ++i) {
+            if (!c->unit_info[i].resolved)
+                continue;
+            crmpi_report_skipped(&c->report, &c->units[i].r);
+            crmpi_coord_live_printed(c, (uint32_t) i);     /* counted among the done */
+        }
+        break;
     case CRMPI_CST_ACT_NOTE:
         coord_note(c, a);
         break;
@@ -742,6 +753,17 @@ int crmpi_coord_loop(struct coord *c)
     uint32_t *fd_worker = NULL;     /* the worker of each pidfd in fds */
     int rc = 0;
     coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_START });
+    /*
+     * While the first worker starts (the coordinator has nothing else to
+     * do): our executable's hash, which every hello is checked against.  A
+     * large test binary takes tens of milliseconds to read.
+     */
+    int hrc = crmpi_exe_hash(c->exe_hash);
+    if (hrc) {
+        crmpi_error("cannot read the test executable %s: %s", c->exe, strerror(-hrc));
+        coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_INTERNAL_ERROR,
+                                                 .u.err = hrc });
+    }
     while (!c->ended) {
         struct pollfd *nf = realloc(fds, (3 + c->n_workers) * sizeof(*fds));
         if (nf)

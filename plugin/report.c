@@ -94,6 +94,13 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
     crmpi_runnerlink_frame();
 }
 
+void crmpi_report_skipped(struct crmpi_report *r, const struct crmpi_report_unit *u)
+{
+    report_announce(r, u->suite);
+    u->test->data->disabled = true;
+    report_call(r, log_pre_init, &u->suite->suite, u->test);
+}
+
 /* ---- the statistics tree ----------------------------------------------------- */
 
 static void report_free_stats(struct criterion_global_stats *gs)
@@ -156,6 +163,10 @@ static void report_add_counters(struct criterion_suite_stats *ss,
     crmpi_crit_stats_add_issues(gs, c->warnings, c->errors);
 }
 
+static const Crmp__Counters report_skipped_counters = {
+    PROTOBUF_C_MESSAGE_INIT(&crmp__counters__descriptor), .nb_tests = 1, .tests_skipped = 1,
+};
+
 /*
  * Builds the tree in the order Criterion's serial runner leaves it: suites
  * and tests are pushed to the front as they run, so both lists end up
@@ -180,6 +191,18 @@ static struct criterion_global_stats *report_build(const struct crmpi_report *r,
         ++gs->nb_suites;
         /* Units are in set order: this suite's are the next ones. */
         for (; k < n_units && units[k].suite == set_ss; ++k) {
+            if (units[k].skipped) {
+                /* What Criterion's runner records of a disabled test: counted, skipped. */
+                struct criterion_test_stats *ts = calloc(1, sizeof(*ts));
+                if (!ts)
+                    goto err;
+                *ts = (struct criterion_test_stats) { .test = units[k].test,
+                    .test_status = CR_STATUS_SKIPPED, .progress = units[k].test->data->line_,
+                    .file = units[k].test->data->file_, .next = ss->tests };
+                ss->tests = ts;
+                report_add_counters(ss, gs, &report_skipped_counters);
+                continue;
+            }
             if (!units[k].result)
                 continue;
             if (units[k].result->final) {

@@ -20,7 +20,8 @@ struct crmpi_report_unit {
     struct criterion_suite_set *suite;   /* the coordinator's own set */
     struct criterion_test *test;
     int param;
-    const Crmp__Result *result;          /* borrowed; NULL: never ran */
+    const Crmp__Result *result;          /* borrowed; NULL: never ran, or skipped */
+    int skipped;                         /* disabled or filtered out: reported without running */
 };
 
 enum { CRMPI_HOOK_PRE_ALL, CRMPI_HOOK_PRE_SUITE, CRMPI_HOOK_POST_SUITE,
@@ -40,6 +41,13 @@ int crmpi_report_begin(struct crmpi_report *r, struct criterion_test_set *set);
 
 /* Prints one finished unit, whole, announcing its suite first if needed. */
 void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u);
+
+/*
+ * Prints a skipped unit (u->skipped, no result) as Criterion's runner does a
+ * disabled test: PRE_INIT only, with the test marked disabled (--filter
+ * disables what it leaves out).
+ */
+void crmpi_report_skipped(struct crmpi_report *r, const struct crmpi_report_unit *u);
 
 /*
  * Ends the run: suite headers never printed (suites with no unit), the

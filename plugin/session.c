@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crit.h"
 #include "diag.h"
 #include "session.h"
 #include "transport.h"
@@ -176,7 +177,7 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     int rc;
     Crmp__Unit *units = calloc(list->n ? list->n : 1, sizeof(*units));
     Crmp__Unit **uptrs = calloc(list->n ? list->n : 1, sizeof(*uptrs));
-    uint8_t fp_bytes[32], exe_hash[32];
+    uint8_t fp_bytes[32];
     struct crmpi_fingerprint fp;
 
     if (!units || !uptrs) {
@@ -192,12 +193,21 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
         units[i].suite = (char *) u->suite->suite.name;
         units[i].name = (char *) u->test->name;
         units[i].param = u->param;
+        /* After --filter: the coordinator reports these itself, never hands them out. */
+        units[i].has_skipped = units[i].skipped =
+            crmpi_crit_disabled(&u->suite->suite, u->test) != 0;
         uptrs[i] = &units[i];
         rc = crmpi_fingerprint_add(&fp, units[i].suite, units[i].name, u->param);
     }
     int rc_end = crmpi_fingerprint_end(&fp, fp_bytes);
-    if (rc || (rc = rc_end) || (rc = crmpi_exe_hash(exe_hash)))
+    if (rc || (rc = rc_end))
         goto out;
+    if (!s->have_exe_hash) {
+        rc = crmpi_exe_hash(s->exe_hash);
+        if (rc)
+            goto out;
+        s->have_exe_hash = 1;
+    }
 
     Crmp__Hello hello = CRMP__HELLO__INIT;
     hello.pid = (uint32_t) getpid();
@@ -205,8 +215,8 @@ int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,
     hello.fingerprint.data = fp_bytes;
     hello.fingerprint.len = sizeof(fp_bytes);
     hello.has_exe_hash = 1;
-    hello.exe_hash.data = exe_hash;
-    hello.exe_hash.len = sizeof(exe_hash);
+    hello.exe_hash.data = s->exe_hash;
+    hello.exe_hash.len = sizeof(s->exe_hash);
     hello.unit_count = (uint32_t) list->n;
     if (with_units) {
         hello.n_units = list->n;

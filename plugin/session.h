@@ -27,6 +27,8 @@ struct crmpi_session {
     int sem_ok;
     struct crmpi_token token;       /* len 0: none */
     uint8_t nonce[CRMPI_NONCE_LEN];
+    uint8_t exe_hash[32];           /* crmpi_exe_hash(), read once: the file is large */
+    int have_exe_hash;
     nng_tls_config *tls;
     /*
      * Called from an nng thread when the connection is lost without

@@ -518,8 +518,13 @@ static void worker_start(void)
         w->failed = 1;
         return;
     }
+    /*
+     * Slot 0 is the worker the coordinator starts first, whose list it
+     * adopts: sending it now saves the ListWanted round trip.  Every other
+     * worker sends a fixed-size hello, whatever the number of tests.
+     */
     Crmp__Envelope *reply;
-    if (crmpi_session_hello(&w->session, &w->units, 0, &reply)) {
+    if (crmpi_session_hello(&w->session, &w->units, w->slot == 0, &reply)) {
         w->failed = 1;
         return;
     }

@@ -43,7 +43,7 @@ struct t_world {
 };
 
 /* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms slow=ms units=N
- *  jobs=0,1|2 nocount=1,2 trivial=1,2 timeout=U:ms js=1" */
+ *  jobs=0,1|2 nocount=1,2 trivial=1,2 resolved=1,2 timeout=U:ms js=1" */
 static void t_config(struct t_world *t, const char *spec)
 {
     struct crmpi_cst_config cfg = {
@@ -52,7 +52,7 @@ static void t_config(struct t_world *t, const char *spec)
     };
     t->n_units = 3;
     const char *jobs = "0|1|2";
-    const char *nocount = "", *trivial = "";
+    const char *nocount = "", *trivial = "", *resolved = "";
     unsigned retries = 0;
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", spec);
@@ -79,6 +79,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
         else if (!strcmp(tok, "nocount")) nocount = spec + (v - buf);
         else if (!strcmp(tok, "trivial")) trivial = spec + (v - buf);
+        else if (!strcmp(tok, "resolved")) resolved = spec + (v - buf);
         else if (!strcmp(tok, "timeout")) {
             unsigned u = (unsigned) n;
             const char *ms = strchr(v, ':');
@@ -97,6 +98,9 @@ static void t_config(struct t_world *t, const char *spec)
     for (const char *p = trivial; *p && *p != ' '; ++p)
         if (*p >= '0' && *p <= '9')
             t->info[strtoul(p, (char **) &p, 10)].trivial = 1, --p;
+    for (const char *p = resolved; *p && *p != ' '; ++p)
+        if (*p >= '0' && *p <= '9')
+            t->info[strtoul(p, (char **) &p, 10)].resolved = 1, --p;
     /* jobs: units separated by ',', jobs by '|'; "none" for no job at all. */
     size_t k = 0;
     t->n_jobs = 0;
@@ -439,6 +443,16 @@ static const struct t_row t_rows[] = {
       "stop w0, note:workers 1", "phase=ending u0=excl u1=excl", 0 },
     { "another shard's units are never run", "units=3 jobs=2", "start; spawned 0; hello 0",
       "units", "assign w0 u2, note:workers 1", "u0=excl u1=excl total=1", 0 },
+    { "skipped units (disabled, filtered) are done at once, reported after the dispatch",
+      "units=3 jobs=2 resolved=0,1 nocount=0,1", "start; spawned 0; hello 0", "units",
+      "assign w0 u2, note:workers 1, print-resolved", "u0=done u1=done u2=run@w0 done=2 total=1",
+      0 },
+    { "only skipped units: reported, and the run ends", "units=2 jobs=none resolved=0,1",
+      "start; spawned 0; hello 0", "units", "stop w0, note:workers 1, print-resolved",
+      "phase=ending u0=done u1=done notrun=0", 0 },
+    { "a skipped unit of another shard stays out", "units=3 jobs=2 resolved=1",
+      "start; spawned 0; hello 0", "units", "assign w0 u2, note:workers 1, print-resolved",
+      "u0=excl u1=done", 0 },
 
     /* 1: the first worker cannot be spawned. */
     { "1: spawn fails: end at once, non-zero", "", "start", "spawn-failed 0",
