@@ -246,7 +246,11 @@ int crmpi_coord_sched_build(struct coord *c)
     for (size_t i = 0; i < c->n_units; ++i) {
         c->unit_info[i] = coord_sched_unit_info(&c->units[i].r);
         c->unit_info[i].retries = su[i].retries ? su[i].retries : c->opts->retries;
-        c->unit_info[i].resolved = mine[i] && c->units[i].r.skipped;
+        /* Another shard's skipped unit is never reported here; ours is, without running. */
+        c->units[i].r.skipped = mine[i] && c->units[i].r.skipped;
+        c->unit_info[i].resolved = c->units[i].r.skipped;
+        if (c->units[i].r.skipped)
+            c->units[i].r.result = crmpi_report_skipped_result();
     }
 
 out:

@@ -94,6 +94,20 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
     crmpi_runnerlink_frame();
 }
 
+static const Crmp__Counters report_skipped_counters = {
+    PROTOBUF_C_MESSAGE_INIT(&crmp__counters__descriptor), .nb_tests = 1, .tests_skipped = 1,
+};
+
+static const Crmp__Result report_skipped_result = {
+    PROTOBUF_C_MESSAGE_INIT(&crmp__result__descriptor),
+    .counters = (Crmp__Counters *) &report_skipped_counters, .has_disabled = 1, .disabled = 1,
+};
+
+const Crmp__Result *crmpi_report_skipped_result(void)
+{
+    return &report_skipped_result;
+}
+
 void crmpi_report_skipped(struct crmpi_report *r, const struct crmpi_report_unit *u)
 {
     report_announce(r, u->suite);
@@ -163,9 +177,6 @@ static void report_add_counters(struct criterion_suite_stats *ss,
     crmpi_crit_stats_add_issues(gs, c->warnings, c->errors);
 }
 
-static const Crmp__Counters report_skipped_counters = {
-    PROTOBUF_C_MESSAGE_INIT(&crmp__counters__descriptor), .nb_tests = 1, .tests_skipped = 1,
-};
 
 /*
  * Builds the tree in the order Criterion's serial runner leaves it: suites

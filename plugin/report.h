@@ -20,7 +20,7 @@ struct crmpi_report_unit {
     struct criterion_suite_set *suite;   /* the coordinator's own set */
     struct criterion_test *test;
     int param;
-    const Crmp__Result *result;          /* borrowed; NULL: never ran, or skipped */
+    const Crmp__Result *result;          /* borrowed; NULL: never ran */
     int skipped;                         /* disabled or filtered out: reported without running */
 };
 
@@ -48,6 +48,13 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
  * disables what it leaves out).
  */
 void crmpi_report_skipped(struct crmpi_report *r, const struct crmpi_report_unit *u);
+
+/*
+ * The result every skipped unit points at (static, shared: never freed):
+ * disabled, no final statistics, counted and skipped, no time, no output,
+ * for the writers that read results (JUnit, durations, the live line).
+ */
+const Crmp__Result *crmpi_report_skipped_result(void);
 
 /*
  * Ends the run: suite headers never printed (suites with no unit), the

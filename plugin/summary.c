@@ -39,7 +39,8 @@ void crmpi_summary_save_history(const struct coord *c)
             .param = u->r.param,
         };
         known.v[known.n++] = d;
-        if (u->r.result) {
+        /* A skipped unit did not run: its earlier entry (a run without --filter) stays. */
+        if (u->r.result && !u->r.skipped) {
             d.ns = u->r.result->wall_ns;
             d.status = summary_status_letter(u->r.result);
             fresh.v[fresh.n++] = d;
