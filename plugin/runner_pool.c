@@ -31,13 +31,13 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "jobserver.h"
 #include "proc.h"
 #include "runner.h"
 #include "runnerlink.h"
 #include "wakepipe.h"
 
 #define RPOOL_FRAME_END '\x1e'
-#define RPOOL_MAX_TOKENS 4096
 
 struct rpool_child {
     struct crmpi_rtest *t;
@@ -59,10 +59,9 @@ struct rpool {
     struct rpool_child *run;    /* one per slot */
     size_t n_run;
     char dir[PATH_MAX];         /* private temporary directory */
-    int js_fd;                  /* the jobserver fifo, ours */
-    char makeflags[PATH_MAX + 64];
-    char tokens[RPOOL_MAX_TOKENS];  /* the bytes taken, to give the same back */
-    size_t held;
+    struct crmpi_jobserver js;  /* the tokens taken */
+    int js_own;                 /* the fifo of our own jobserver, held open; -1: make's */
+    char makeflags[PATH_MAX + 64];  /* "MAKEFLAGS=..." for our own; "" under make */
     const struct crmpi_rtest *last_shown;
     struct crmpi_wakepipe wake;
     int stopping;               /* signals seen */
@@ -109,14 +108,27 @@ static void rpool_show(struct rpool *p, const struct crmpi_rtest *t, const char 
 
 /* ---- the jobserver ------------------------------------------------------------------ */
 
+/*
+ * Under `make -jN` the runner is one more client of make's jobserver (its
+ * programs inherit MAKEFLAGS); otherwise it serves one of its own, with
+ * N-1 tokens in a fifo, and tells its programs so.
+ */
 static int rpool_jobserver_open(struct rpool *p)
 {
+    const char *outer = getenv("MAKEFLAGS");
+    int rc = crmpi_jobserver_open(&p->js, outer);
+    if (!rc) {
+        crmpi_info("runner: taking job slots from make's jobserver");
+        return 0;
+    }
+    if (rc != -ENOENT)
+        crmpi_warn("MAKEFLAGS advertises a jobserver that cannot be used here (%s): "
+                   "the runner serves its own", strerror(-rc));
+
     const char *tmp = getenv("TMPDIR");
     snprintf(p->dir, sizeof(p->dir), "%s/criterion-mproc-runner.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(p->dir)) {
-        int rc = -errno;
-        crmpi_error("cannot create a directory under %s: %s", tmp && *tmp ? tmp : "/tmp",
-                strerror(errno));
+        rc = -errno;
         p->dir[0] = '\0';
         return rc;
     }
@@ -124,41 +136,37 @@ static int rpool_jobserver_open(struct rpool *p)
     snprintf(fifo, sizeof(fifo), "%s/jobserver", p->dir);
     if (mkfifo(fifo, 0600) < 0)
         return -errno;
-    /* Read and write ends both ours: never EOF, never ENXIO. */
-    p->js_fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (p->js_fd < 0)
+    /* Both ends held for the whole run: never EOF, never ENXIO. */
+    p->js_own = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (p->js_own < 0)
         return -errno;
     for (unsigned i = 1; i < p->o->slots; ++i)
-        if (write(p->js_fd, "+", 1) != 1)
+        if (write(p->js_own, "+", 1) != 1)
             return -errno;
     snprintf(p->makeflags, sizeof(p->makeflags), "MAKEFLAGS=-j%u --jobserver-auth=fifo:%s",
             p->o->slots, fifo);
-    return 0;
+    return crmpi_jobserver_open(&p->js, p->makeflags + strlen("MAKEFLAGS="));
 }
 
-/* Takes a token for one more program: 1 when taken, 0 when none is free. */
+/* Takes a token for one more program: 1 when one is in hand, 0 when none is free yet. */
 static int rpool_token_take(struct rpool *p)
 {
-    if (p->n_run < 1 + p->held)
+    if (p->n_run < 1 + p->js.n_held)
         return 1;
-    if (p->held == RPOOL_MAX_TOKENS)
-        return 0;
-    char c;
-    if (read(p->js_fd, &c, 1) != 1)
-        return 0;
-    p->tokens[p->held++] = c;
-    return 1;
+    if (!p->js.wanted)
+        crmpi_jobserver_want(&p->js);
+    int rc = crmpi_jobserver_read(&p->js);
+    if (rc < 0)
+        crmpi_warn("the job slots' fifo failed (%s): one program at a time", strerror(-rc));
+    return rc > 0;
 }
 
 /* Gives back the tokens no running program needs (one is implicit). */
 static void rpool_token_settle(struct rpool *p)
 {
     size_t needed = p->n_run ? p->n_run - 1 : 0;
-    while (p->held > needed) {
-        if (write(p->js_fd, &p->tokens[p->held - 1], 1) != 1)
-            break;      /* a fifo with room for 64 KiB of tokens: cannot happen */
-        --p->held;
-    }
+    while (p->js.n_held > needed && !crmpi_jobserver_give(&p->js))
+        ;
 }
 
 /* ---- programs ----------------------------------------------------------------------- */
@@ -202,7 +210,8 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
     (failed |= asprintf(&env[n], __VA_ARGS__) < 0 ? (env[n] = NULL, 1) : 0, ++n)
     const char *preload = getenv("LD_PRELOAD");
     unsigned slot_base = c->pslot * p->o->slots;
-    RPOOL_SETENV("%s", p->makeflags);
+    if (p->makeflags[0])
+        RPOOL_SETENV("%s", p->makeflags);
     if (c->t->is_criterion) {
         RPOOL_SETENV("%s=%u", CRMPI_ENV_RUNNER_SLOT_BASE, slot_base);
         RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
@@ -501,7 +510,8 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
         fds[nf++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&p->wake), .events = POLLIN };
         int want_token = !p->stopping && !serial && next < n && p->n_run < p->o->slots
                 && order[next]->is_parallel;
-        fds[nf++] = (struct pollfd) { .fd = want_token ? p->js_fd : -1, .events = POLLIN };
+        fds[nf++] = (struct pollfd) { .fd = want_token ? crmpi_jobserver_fd(&p->js) : -1,
+                                      .events = POLLIN };
         int ms = wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1;
         if (poll(fds, nf, ms) < 0 && errno != EINTR) {
             free(fds);
@@ -577,7 +587,7 @@ static struct crmpi_rtest **rpool_order(struct crmpi_rlist *l)
 int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
         struct crmpi_rtotals *t)
 {
-    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .js_fd = -1 };
+    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .js = CRMPI_JOBSERVER_INIT, .js_own = -1 };
     struct crmpi_wakepipe_signals saved;
     *t = (struct crmpi_rtotals) { .programs = l->n };
     struct crmpi_rtest **order = rpool_order(l);
@@ -597,8 +607,9 @@ int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
 out_wake:
     crmpi_wakepipe_close(&p.wake);
 out:
-    if (p.js_fd >= 0)
-        close(p.js_fd);
+    crmpi_jobserver_close(&p.js);
+    if (p.js_own >= 0)
+        close(p.js_own);
     if (p.dir[0]) {
         char fifo[PATH_MAX + 16];
         snprintf(fifo, sizeof(fifo), "%s/jobserver", p.dir);

@@ -418,6 +418,34 @@ def concurrency(c):
     return problems + c.leftovers()
 
 
+@case('runner-under-make')
+def under_make(c):
+    """Under make -j2 beside another job, the runner takes make's tokens: still 2 at once
+    (its own jobserver would run 3: 2 of its own and make's other job)."""
+    if not c.jobprobe or not shutil.which('make'):
+        return 77 if c.jobprobe else ['--jobprobe is needed']
+    pdir = os.path.join(c.tmp, 'probe')
+    os.mkdir(pdir)
+    # Each probe holds 1 s unless it sees the limit broken, so that the jobs overlap.
+    c.env.update(CRMP_PROBE_DIR=pdir, CRMP_PROBE_LIMIT='2', CRMP_PROBE_HOLD_MS='1000')
+    copies = []
+    for i in range(2):
+        copies.append(os.path.join(c.tmp, 'jobprobe%d' % i))
+        shutil.copy(c.jobprobe, copies[-1])
+    with open(os.path.join(c.tmp, 'Makefile'), 'w') as f:
+        f.write("all: pool other\npool:\n\t+%s --mproc=2 --plugin=%s %s -- --filter='probe/t[0-3]'\n"
+                "other:\n\t%s -j1 --filter='probe/t[0-2]'\n"
+                % (c.runner, c.plugin, ' '.join(copies), copies[0]))
+    status, out = c.run(['make', '-j2', '-s'])
+    problems = [] if status == 0 else ['make exited %d:\n%s' % (status, out)]
+    with open(os.path.join(pdir, 'state')) as f:
+        running, most = (int(x) for x in f.read().split()[:2])
+    if most > 2 or running != 0:
+        problems.append('%d ran at once under make -j2, %d still counted:\n%s'
+                        % (most, running, out))
+    return problems + c.leftovers()
+
+
 @case('runner-usage')
 def usage(c):
     """Bad options: one clear line and exit 2; nothing to run is an error too."""
