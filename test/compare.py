@@ -486,14 +486,17 @@ def xml_times(text):
 def compare_xml_times(serial_text, plugin_text):
     """The plugin's per-test times must be real measurements: a test that took
     a while serially cannot take (nearly) no time under the plugin.  Only a
-    lower bound, which load on the machine cannot break."""
+    lower bound, and only for tests that took half a second serially: load can
+    stretch a trivial test's serial time to a few tenths of a second (seen at
+    0.46 s on a 2-core machine at load 20), which says nothing of its real
+    length; the samples' real sleepers (600 ms, a 0.5 s timeout) stay checked."""
     out = []
     st, pt = xml_times(serial_text), xml_times(plugin_text)
     for key in sorted(set(st) & set(pt)):
         s, p = st[key], pt[key]
         if not p >= 0:
             out.append('  XML time of %s::%s is %r' % (key[0], key[1], p))
-        elif s >= 0.2 and p < 0.25 * s:
+        elif s >= 0.5 and p < 0.25 * s:
             out.append('  XML time of %s::%s: serial %.3fs, plugin only %.3fs'
                        % (key[0], key[1], s, p))
     return out
