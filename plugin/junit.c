@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "crit.h"
+#include "diag.h"
 #include "junit.h"
 #include "utf8.h"
 
@@ -179,6 +182,66 @@ void crmpi_junit_message(const struct crmpi_report_unit *u, const Crmp__Result *
 
 /* ---- writing ------------------------------------------------------------------- */
 
+/*
+ * libxml2 is loaded when a JUnit report is written, not linked: linked, it
+ * and the ICU data it pulls in (30 MB of mappings) would be loaded into
+ * every worker and every test process of every run, and a binary under a
+ * tight `ulimit -v` could no longer even start.
+ */
+static struct {
+    xmlTextWriterPtr (*new_filename)(const char *uri, int compression);
+    void (*free_writer)(xmlTextWriterPtr writer);
+    int (*set_indent)(xmlTextWriterPtr writer, int indent);
+    int (*start_document)(xmlTextWriterPtr writer, const char *version, const char *encoding,
+            const char *standalone);
+    int (*end_document)(xmlTextWriterPtr writer);
+    int (*start_element)(xmlTextWriterPtr writer, const xmlChar *name);
+    int (*end_element)(xmlTextWriterPtr writer);
+    int (*write_element)(xmlTextWriterPtr writer, const xmlChar *name, const xmlChar *content);
+    int (*write_attribute)(xmlTextWriterPtr writer, const xmlChar *name, const xmlChar *content);
+    int (*write_string)(xmlTextWriterPtr writer, const xmlChar *content);
+} junit_xml;
+
+/* 0 once libxml2's writer is loaded, or -ENOENT after saying why. */
+static int junit_xml_load(void)
+{
+    static int state;   /* 0: not tried, 1: loaded, < 0: failed */
+    if (state)
+        return state < 0 ? state : 0;
+    static const struct {
+        const char *name;
+        size_t offset;
+    } syms[] = {
+#define JUNIT_SYM(sym, field) { #sym, offsetof(__typeof__(junit_xml), field) }
+        JUNIT_SYM(xmlNewTextWriterFilename, new_filename),
+        JUNIT_SYM(xmlFreeTextWriter, free_writer),
+        JUNIT_SYM(xmlTextWriterSetIndent, set_indent),
+        JUNIT_SYM(xmlTextWriterStartDocument, start_document),
+        JUNIT_SYM(xmlTextWriterEndDocument, end_document),
+        JUNIT_SYM(xmlTextWriterStartElement, start_element),
+        JUNIT_SYM(xmlTextWriterEndElement, end_element),
+        JUNIT_SYM(xmlTextWriterWriteElement, write_element),
+        JUNIT_SYM(xmlTextWriterWriteAttribute, write_attribute),
+        JUNIT_SYM(xmlTextWriterWriteString, write_string),
+#undef JUNIT_SYM
+    };
+    void *lib = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        crmpi_error("--mproc-junit: cannot load libxml2: %s", dlerror());
+        return state = -ENOENT;
+    }
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); ++i) {
+        void *fn = dlsym(lib, syms[i].name);
+        if (!fn) {
+            crmpi_error("--mproc-junit: libxml2 has no %s", syms[i].name);
+            return state = -ENOENT;     /* the handle stays: nothing else loads it */
+        }
+        memcpy((char *) &junit_xml + syms[i].offset, &fn, sizeof(fn));
+    }
+    state = 1;
+    return 0;
+}
+
 /* Every libxml2 call returns < 0 on failure: the first one sticks. */
 struct junit_w {
     xmlTextWriterPtr w;
@@ -198,7 +261,7 @@ static void junit_attr(struct junit_w *jw, const char *name, const char *value)
         jw->err = jw->err ? jw->err : -ENOMEM;
         return;
     }
-    JUNIT_X(jw, xmlTextWriterWriteAttribute(jw->w, BAD_CAST name, BAD_CAST clean));
+    JUNIT_X(jw, junit_xml.write_attribute(jw->w, BAD_CAST name, BAD_CAST clean));
     free(clean);
 }
 
@@ -226,7 +289,7 @@ static void junit_text_element(struct junit_w *jw, const char *name, const void 
         jw->err = jw->err ? jw->err : -ENOMEM;
         return;
     }
-    JUNIT_X(jw, xmlTextWriterWriteElement(jw->w, BAD_CAST name, BAD_CAST clean));
+    JUNIT_X(jw, junit_xml.write_element(jw->w, BAD_CAST name, BAD_CAST clean));
     free(clean);
 }
 
@@ -239,16 +302,16 @@ static void junit_output(struct junit_w *jw, const Crmp__Result *res)
 /* <failure>/<error>: the final try's verdict, its details as text. */
 static void junit_verdict(struct junit_w *jw, const char *element, const struct junit_outcome *o)
 {
-    JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST element));
+    JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST element));
     junit_attr(jw, "message", o->message);
     junit_attr(jw, "type", o->type);
     if (o->details.len) {
         char *clean = junit_clean(o->details.s, o->details.len);
         if (clean)
-            JUNIT_X(jw, xmlTextWriterWriteString(jw->w, BAD_CAST clean));
+            JUNIT_X(jw, junit_xml.write_string(jw->w, BAD_CAST clean));
         free(clean);
     }
-    JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+    JUNIT_X(jw, junit_xml.end_element(jw->w));
 }
 
 /* Surefire's rerun/flaky elements for the earlier tries that ended as kind. */
@@ -260,12 +323,12 @@ static void junit_tries(struct junit_w *jw, const struct crmpi_junit_unit *ju, c
         const Crmp__Result *res = ju->tries[i]->result;
         junit_outcome_of(ju->r, res, &o);
         if (o.kind == kind) {
-            JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST element));
+            JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST element));
             junit_attr(jw, "message", o.message);
             junit_attr(jw, "type", o.type);
             junit_text_element(jw, "stackTrace", o.details.s, o.details.len, 0);
             junit_output(jw, res);
-            JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+            JUNIT_X(jw, junit_xml.end_element(jw->w));
         }
         free(o.details.s);
     }
@@ -283,7 +346,7 @@ static void junit_testcase(struct junit_w *jw, const struct crmpi_junit_unit *ju
     junit_outcome_of(u, u->result, &o);
     int flaky = o.kind == CRMPI_JUNIT_PASS;
 
-    JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST "testcase"));
+    JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST "testcase"));
     if (u->param >= 0)      /* each parameter its own case: "name[2]" */
         junit_attrf(jw, "name", "%s[%d]", u->test->name, u->param);
     else
@@ -295,15 +358,15 @@ static void junit_testcase(struct junit_w *jw, const struct crmpi_junit_unit *ju
         junit_verdict(jw, "failure", &o);
     junit_tries(jw, ju, flaky ? "flakyFailure" : "rerunFailure", CRMPI_JUNIT_FAIL);
     if (o.kind == CRMPI_JUNIT_SKIP) {
-        JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST "skipped"));
+        JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST "skipped"));
         junit_attr(jw, "message", o.message);
-        JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+        JUNIT_X(jw, junit_xml.end_element(jw->w));
     }
     if (o.kind == CRMPI_JUNIT_ERROR)
         junit_verdict(jw, "error", &o);
     junit_tries(jw, ju, flaky ? "flakyError" : "rerunError", CRMPI_JUNIT_ERROR);
     junit_output(jw, u->result);
-    JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+    JUNIT_X(jw, junit_xml.end_element(jw->w));
     free(o.details.s);
 }
 
@@ -318,7 +381,7 @@ static void junit_testsuite(struct junit_w *jw, const struct crmpi_junit_unit *u
         time += junit_seconds(units[i].r->result);
     }
     const char *name = units[0].r->test->category;
-    JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST "testsuite"));
+    JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST "testsuite"));
     junit_attr(jw, "name", name);
     junit_attrf(jw, "tests", "%zu", n);
     junit_attrf(jw, "failures", "%u", counts[CRMPI_JUNIT_FAIL]);
@@ -330,14 +393,14 @@ static void junit_testsuite(struct junit_w *jw, const struct crmpi_junit_unit *u
     /* The aggregated form of Ant's schema (Jenkins reads it): package and id. */
     junit_attr(jw, "package", name);
     junit_attrf(jw, "id", "%u", id);
-    JUNIT_X(jw, xmlTextWriterStartElement(jw->w, BAD_CAST "properties"));
-    JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+    JUNIT_X(jw, junit_xml.start_element(jw->w, BAD_CAST "properties"));
+    JUNIT_X(jw, junit_xml.end_element(jw->w));
     for (size_t i = 0; i < n && !jw->err; ++i)
         junit_testcase(jw, &units[i]);
     /* A test's output is in its own case: the suite's are there because the schema wants them. */
-    JUNIT_X(jw, xmlTextWriterWriteElement(jw->w, BAD_CAST "system-out", BAD_CAST ""));
-    JUNIT_X(jw, xmlTextWriterWriteElement(jw->w, BAD_CAST "system-err", BAD_CAST ""));
-    JUNIT_X(jw, xmlTextWriterEndElement(jw->w));
+    JUNIT_X(jw, junit_xml.write_element(jw->w, BAD_CAST "system-out", BAD_CAST ""));
+    JUNIT_X(jw, junit_xml.write_element(jw->w, BAD_CAST "system-err", BAD_CAST ""));
+    JUNIT_X(jw, junit_xml.end_element(jw->w));
 }
 
 int crmpi_junit_write(const char *path, const struct crmpi_junit_unit *units, size_t n,
@@ -360,15 +423,20 @@ int crmpi_junit_write(const char *path, const struct crmpi_junit_unit *units, si
         if (units[i].r->result)
             ran[k++] = units[i];
 
-    struct junit_w jw = { .w = xmlNewTextWriterFilename(path, 0) };
+    int rc = junit_xml_load();
+    if (rc) {
+        free(ran);
+        return rc;
+    }
+    struct junit_w jw = { .w = junit_xml.new_filename(path, 0) };
     if (!jw.w) {
         int err = errno ? -errno : -EIO;
         free(ran);
         return err;
     }
-    JUNIT_X(&jw, xmlTextWriterSetIndent(jw.w, 1));
-    JUNIT_X(&jw, xmlTextWriterStartDocument(jw.w, NULL, "UTF-8", NULL));
-    JUNIT_X(&jw, xmlTextWriterStartElement(jw.w, BAD_CAST "testsuites"));
+    JUNIT_X(&jw, junit_xml.set_indent(jw.w, 1));
+    JUNIT_X(&jw, junit_xml.start_document(jw.w, NULL, "UTF-8", NULL));
+    JUNIT_X(&jw, junit_xml.start_element(jw.w, BAD_CAST "testsuites"));
     unsigned id = 0;
     for (size_t i = 0; i < k && !jw.err;) {
         size_t end = i + 1;
@@ -377,8 +445,8 @@ int crmpi_junit_write(const char *path, const struct crmpi_junit_unit *units, si
         junit_testsuite(&jw, ran + i, end - i, id++, stamp, host);
         i = end;
     }
-    JUNIT_X(&jw, xmlTextWriterEndDocument(jw.w));
-    xmlFreeTextWriter(jw.w);
+    JUNIT_X(&jw, junit_xml.end_document(jw.w));
+    junit_xml.free_writer(jw.w);
     free(ran);
     return jw.err;
 }
