@@ -39,6 +39,8 @@ static const char runner_usage[] =
     "  --exclude=NAME                no test in suite or label NAME (repeatable)\n"
     "  --mproc-report-dir=DIR        TAP, XML and JSON reports of each Criterion binary\n"
     "                                in DIR, named after it\n"
+    "  --mproc-junit=FILE            one JUnit XML report over every program (also\n"
+    "                                CRITERION_MPROC_JUNIT)\n"
     "  --timeout-multiplier=M        each listed test's timeout times M (0: no timeout;\n"
     "                                default 1)\n"
     "  --plugin=PATH                 the plugin to preload (default: the one beside this\n"
@@ -51,7 +53,7 @@ static const char runner_usage[] =
     "start, 2 on a usage error, 128+N when stopped by signal N.\n";
 
 struct runner_opts {
-    const char *workers, *meson, *ctest, *report_dir, *plugin;
+    const char *workers, *meson, *ctest, *report_dir, *plugin, *junit;
     char *only[RUNNER_MAX_SELECT], *exclude[RUNNER_MAX_SELECT];
     size_t n_only, n_exclude;
     double timeout_multiplier;
@@ -70,7 +72,7 @@ static int runner_usage_error(const char *fmt, const char *arg)
 static int runner_parse(int argc, char **argv, struct runner_opts *o)
 {
     enum { O_MPROC = 256, O_MESON, O_CTEST, O_SUITE, O_EXCLUDE, O_REPORT, O_TIMEOUT, O_PLUGIN,
-           O_VERSION };
+           O_VERSION, O_JUNIT };
     static const struct option longs[] = {
         { "mproc", required_argument, NULL, O_MPROC },
         { "meson", required_argument, NULL, O_MESON },
@@ -78,6 +80,7 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         { "suite", required_argument, NULL, O_SUITE },
         { "exclude", required_argument, NULL, O_EXCLUDE },
         { "mproc-report-dir", required_argument, NULL, O_REPORT },
+        { "mproc-junit", required_argument, NULL, O_JUNIT },
         { "timeout-multiplier", required_argument, NULL, O_TIMEOUT },
         { "plugin", required_argument, NULL, O_PLUGIN },
         { "verbose", no_argument, NULL, 'v' },
@@ -95,6 +98,7 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         case O_CTEST: o->ctest = optarg; break;
         case O_REPORT: o->report_dir = optarg; break;
         case O_PLUGIN: o->plugin = optarg; break;
+        case O_JUNIT: o->junit = optarg; break;
         case 'v': o->verbose = 1; break;
         case O_SUITE:
         case O_EXCLUDE:
@@ -254,6 +258,9 @@ int main(int argc, char **argv)
         }
     }
     struct runner_opts o = { .timeout_multiplier = 1.0 };
+    /* Each binary gets a file of its own for it: the variable is the runner's. */
+    const char *env_junit = getenv("CRITERION_MPROC_JUNIT");
+    o.junit = env_junit && *env_junit ? env_junit : NULL;
     int rc = runner_parse(split, argv, &o);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -302,6 +309,7 @@ int main(int argc, char **argv)
         .report_dir = o.report_dir,
         .crit_args = split < argc ? argv + split + 1 : NULL,
         .timeout_multiplier = o.timeout_multiplier,
+        .junit = o.junit,
         .verbose = o.verbose,
     };
     /* Beside the plugin's own durations files: the same directory, the same lifetime. */

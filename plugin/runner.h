@@ -28,6 +28,9 @@ struct crmpi_rtest {
     int failed;         /* set by the pool: did not pass (or could not start) */
     double expected_s;  /* how long it took last time; < 0: unknown */
     double took_s;      /* set by the pool; < 0: did not run */
+    int skipped;        /* set by the pool: exit status 77 of a program */
+    char verdict[96];   /* set by the pool when it judged the program itself: why it failed */
+    int judged;         /* set by the pool: the program counts as one test (no plugin counts) */
 };
 
 struct crmpi_rlist {
@@ -95,8 +98,18 @@ struct crmpi_rpool_opts {
     const char *report_dir;     /* NULL: no per-program TAP/XML/JSON */
     char *const *crit_args;     /* NULL-terminated: appended for Criterion binaries */
     double timeout_multiplier;  /* applied to each test's timeout; 0: none */
+    const char *junit;          /* NULL: no JUnit report over all programs */
     int verbose;
 };
+
+/*
+ * Writes one JUnit report at path over every program of l: each Criterion
+ * binary's own (the plugin wrote it at junit_dir/junit.INDEX.xml), its
+ * suites renamed PROGRAM/SUITE so that names never collide, and one
+ * testsuite of one testcase for each program judged by its exit status.
+ * Returns 0, or -errno after saying why.
+ */
+int crmpi_runner_junit_write(const struct crmpi_rlist *l, const char *junit_dir, const char *path);
 
 /*
  * Runs every test of l in the pool.  Fills *t.  Returns 0 when the run

@@ -41,7 +41,7 @@
 
 struct rpool_child {
     struct crmpi_rtest *t;
-    size_t index;           /* in the list: names the stats file */
+    size_t index;           /* in the list: names its stats and JUnit files */
     unsigned pslot;         /* among the running programs: its test slots start at pslot*N */
     pid_t pid;              /* 0: not running */
     int pidfd, out;         /* -1 once closed */
@@ -56,6 +56,7 @@ struct rpool {
     const struct crmpi_rpool_opts *o;
     struct crmpi_rtotals *t;
     size_t n_tests;
+    const struct crmpi_rtest *base;     /* the list's first test */
     struct rpool_child *run;    /* one per slot */
     size_t n_run;
     char dir[PATH_MAX];         /* private temporary directory */
@@ -217,6 +218,8 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
         RPOOL_SETENV("CRITERION_MPROC=%u", p->o->slots);
         RPOOL_SETENV("%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index);
+        if (p->o->junit)
+            RPOOL_SETENV("CRITERION_MPROC_JUNIT=%s/junit.%zu.xml", p->dir, c->index);
         if (p->o->report_dir) {
             const char *d = p->o->report_dir, *slash = strrchr(c->t->name, '/');
             const char *base = slash ? slash + 1 : c->t->name;
@@ -400,9 +403,19 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
     } else if (!c->t->is_criterion && code == 77) {
         ok = 1;
         ++t->skipped;
+        c->t->skipped = c->t->judged = 1;
         rpool_line(p, c->t, "[SKIP] %s\n", c->t->name);
     } else {
         /* A program, or a Criterion binary that ended before its plugin could count. */
+        c->t->judged = 1;
+        if (c->timed_out)
+            snprintf(c->t->verdict, sizeof(c->t->verdict), "timed out after %gs",
+                    c->t->timeout_s * p->o->timeout_multiplier);
+        else if (WIFSIGNALED(ws))
+            snprintf(c->t->verdict, sizeof(c->t->verdict), "signal %d (%s)", WTERMSIG(ws),
+                    strsignal(WTERMSIG(ws)));
+        else if (!ok)
+            snprintf(c->t->verdict, sizeof(c->t->verdict), "exit status %d", code);
         ++t->tested;
         if (ok)
             ++t->passing;
@@ -481,7 +494,7 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
             if (!rpool_token_take(p))
                 break;
             struct rpool_child *c = &p->run[p->n_run];
-            *c = (struct rpool_child) { .t = t, .index = next, .pidfd = -1, .out = -1,
+            *c = (struct rpool_child) { .t = t, .index = (size_t) (t - p->base), .pidfd = -1, .out = -1,
                                         .pslot = rpool_free_pslot(p) };
             ++next;
             int rc = rpool_start(p, c);
@@ -587,7 +600,7 @@ static struct crmpi_rtest **rpool_order(struct crmpi_rlist *l)
 int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
         struct crmpi_rtotals *t)
 {
-    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .js = CRMPI_JOBSERVER_INIT, .js_own = -1 };
+    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .base = l->v, .js = CRMPI_JOBSERVER_INIT, .js_own = -1 };
     struct crmpi_wakepipe_signals saved;
     *t = (struct crmpi_rtotals) { .programs = l->n };
     struct crmpi_rtest **order = rpool_order(l);
@@ -604,6 +617,8 @@ int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
     crmpi_wakepipe_signals_install(&p.wake, &saved);
     rc = rpool_loop(&p, order, l->n);
     crmpi_wakepipe_signals_restore(&saved);
+    if (!rc && o->junit && crmpi_runner_junit_write(l, p.dir, o->junit))
+        ++t->programs_failed;       /* a report asked for and not written fails the run */
 out_wake:
     crmpi_wakepipe_close(&p.wake);
 out:
@@ -611,9 +626,13 @@ out:
     if (p.js_own >= 0)
         close(p.js_own);
     if (p.dir[0]) {
-        char fifo[PATH_MAX + 16];
-        snprintf(fifo, sizeof(fifo), "%s/jobserver", p.dir);
-        unlink(fifo);
+        char file[PATH_MAX + 32];
+        snprintf(file, sizeof(file), "%s/jobserver", p.dir);
+        unlink(file);
+        for (size_t i = 0; i < l->n; ++i) {
+            snprintf(file, sizeof(file), "%s/junit.%zu.xml", p.dir, i);
+            unlink(file);
+        }
         rmdir(p.dir);
     }
     free(p.run);

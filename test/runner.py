@@ -446,6 +446,47 @@ def under_make(c):
     return problems + c.leftovers()
 
 
+@case('runner-junit')
+def junit(c):
+    """--mproc-junit: one report, each binary's suites named BINARY/SUITE with its own cases,
+    a testsuite for each program judged by its exit status; counts consistent."""
+    import xml.etree.ElementTree as ET
+    crit = [c.sample('sample_strlib'), c.sample('sample_failing')]
+    bad = c.script('bad.sh', 'exit 3')
+    skip = c.script('skip.sh', 'exit 77')
+    report = os.path.join(c.tmp, 'all.xml')
+    status, out = c.runner_run(['--mproc-junit=' + report] + crit + [bad, skip])
+    problems = [] if status == 1 else ['exit status %d, want 1' % status]
+    try:
+        root = ET.parse(report).getroot()
+    except (OSError, ET.ParseError) as e:
+        return problems + ['no readable report: %s\n%s' % (e, out)]
+    suites = {s.get('name'): s for s in root.findall('testsuite')}
+    for exe in crit:
+        mine = [n for n in suites if n.startswith(exe + '/')]
+        if not mine:
+            problems.append('no testsuite named %s/SUITE in %r' % (exe, sorted(suites)))
+        for n in mine:
+            cases = suites[n].findall('testcase')
+            if int(suites[n].get('tests')) != len(cases):
+                problems.append('%s: tests=%s over %d testcases' % (n, suites[n].get('tests'),
+                                                                    len(cases)))
+            if any(tc.get('classname') != n for tc in cases):
+                problems.append('%s: a testcase classname is not the qualified suite' % n)
+    serial_total = sum(synth_counts(c.serial(e)[1])[0] for e in crit)
+    crit_cases = sum(len(suites[n].findall('testcase')) for n in suites if n not in (bad, skip))
+    if crit_cases != serial_total:
+        problems.append('%d testcases from the binaries, their serial runs tested %d'
+                        % (crit_cases, serial_total))
+    b_suite, s_suite = suites.get(bad), suites.get(skip)
+    if b_suite is None or b_suite.find('testcase/failure') is None or \
+            b_suite.find('testcase/failure').get('message') != 'exit status 3':
+        problems.append('bad.sh: want one testcase with failure "exit status 3"')
+    if s_suite is None or s_suite.find('testcase/skipped') is None or s_suite.get('skipped') != '1':
+        problems.append('skip.sh: want one skipped testcase')
+    return problems + c.leftovers()
+
+
 @case('runner-usage')
 def usage(c):
     """Bad options: one clear line and exit 2; nothing to run is an error too."""
