@@ -392,24 +392,34 @@ def history(c):
     return problems + c.leftovers()
 
 
+def probe_setup(c, copies, hold_ms):
+    """test/jobprobe.c's counting directory (limit 2) and copies of the probe binary:
+    the paths of the copies, and a function that reads (running now, most at once)."""
+    pdir = os.path.join(c.tmp, 'probe')
+    os.mkdir(pdir)
+    c.env.update(CRMP_PROBE_DIR=pdir, CRMP_PROBE_LIMIT='2', CRMP_PROBE_HOLD_MS=str(hold_ms))
+    paths = []
+    for i in range(copies):
+        paths.append(os.path.join(c.tmp, 'jobprobe%d' % i))
+        shutil.copy(c.jobprobe, paths[-1])
+
+    def counts():
+        with open(os.path.join(pdir, 'state')) as f:
+            return tuple(int(x) for x in f.read().split()[:2])
+    return paths, counts
+
+
 @case('runner-concurrency')
 def concurrency(c):
     """Three binaries of 8 tests and a script on 2 slots: never more than 2 things at once,
     and 2 at once at some point (test/jobprobe.c counts them)."""
     if not c.jobprobe:
         return ['--jobprobe is needed']
-    pdir = os.path.join(c.tmp, 'probe')
-    os.mkdir(pdir)
-    c.env.update(CRMP_PROBE_DIR=pdir, CRMP_PROBE_LIMIT='2', CRMP_PROBE_HOLD_MS='150')
-    copies = []
-    for i in range(3):
-        copies.append(os.path.join(c.tmp, 'jobprobe%d' % i))
-        shutil.copy(c.jobprobe, copies[-1])
+    copies, counts = probe_setup(c, 3, 150)
     script = c.script('counted.sh', 'exec %s --filter="probe/t0"' % copies[0])
     status, out = c.runner_run(copies + [script], n=2)
     problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
-    with open(os.path.join(pdir, 'state')) as f:
-        running, most = (int(x) for x in f.read().split()[:2])
+    running, most = counts()
     if most != 2 or running != 0:
         problems.append('at most %d ran at once (want exactly 2), %d still counted' % (most, running))
     got = totals(sections(out)[1])
@@ -424,22 +434,15 @@ def under_make(c):
     (its own jobserver would run 3: 2 of its own and make's other job)."""
     if not c.jobprobe or not shutil.which('make'):
         return 77 if c.jobprobe else ['--jobprobe is needed']
-    pdir = os.path.join(c.tmp, 'probe')
-    os.mkdir(pdir)
     # Each probe holds 1 s unless it sees the limit broken, so that the jobs overlap.
-    c.env.update(CRMP_PROBE_DIR=pdir, CRMP_PROBE_LIMIT='2', CRMP_PROBE_HOLD_MS='1000')
-    copies = []
-    for i in range(2):
-        copies.append(os.path.join(c.tmp, 'jobprobe%d' % i))
-        shutil.copy(c.jobprobe, copies[-1])
+    copies, counts = probe_setup(c, 2, 1000)
     with open(os.path.join(c.tmp, 'Makefile'), 'w') as f:
         f.write("all: pool other\npool:\n\t+%s --mproc=2 --plugin=%s %s -- --filter='probe/t[0-3]'\n"
                 "other:\n\t%s -j1 --filter='probe/t[0-2]'\n"
                 % (c.runner, c.plugin, ' '.join(copies), copies[0]))
     status, out = c.run(['make', '-j2', '-s'])
     problems = [] if status == 0 else ['make exited %d:\n%s' % (status, out)]
-    with open(os.path.join(pdir, 'state')) as f:
-        running, most = (int(x) for x in f.read().split()[:2])
+    running, most = counts()
     if most > 2 or running != 0:
         problems.append('%d ran at once under make -j2, %d still counted:\n%s'
                         % (most, running, out))
