@@ -326,33 +326,53 @@ static int rpool_start(struct rpool *p, struct rpool_child *c)
     return 0;
 }
 
-/* Reads what c wrote; relays the blocks it has ended.  0, or 1 at EOF. */
-static int rpool_drain(struct rpool *p, struct rpool_child *c)
+/*
+ * Past this much unrelayed output, what a program wrote so far is relayed
+ * up to its last line end: a program that prints without end is not held
+ * in memory, at the price of its output being cut between whole lines.
+ */
+#define RPOOL_HOLD_MAX (1u << 20)
+
+/* Relays buf[0..n) and keeps the rest for later. */
+static void rpool_relay(struct rpool *p, struct rpool_child *c, size_t n)
 {
-    for (;;) {
+    rpool_show(p, c->t, c->buf, n);
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/*
+ * Reads what c wrote and relays the blocks it has ended.  At end of file
+ * (or a read error) closes c's end of the pipe: poll then ignores it until
+ * the program's exit, however long a descendant keeps its copy.
+ */
+static void rpool_drain(struct rpool *p, struct rpool_child *c)
+{
+    while (c->out >= 0) {
         if (c->cap - c->len < 65536) {
             size_t cap = c->cap ? 2 * c->cap : 131072;
             char *buf = realloc(c->buf, cap);
             if (!buf)
-                return 0;   /* kept for later: a full buffer only delays the relay */
+                return;     /* kept for later: a full buffer only delays the relay */
             c->buf = buf;
             c->cap = cap;
         }
         ssize_t got = read(c->out, c->buf + c->len, c->cap - c->len);
-        if (got == 0)
-            return 1;
-        if (got < 0)
-            return errno == EINTR ? 0 : (errno == EAGAIN ? 0 : 1);
-        c->len += (size_t) got;
-        if (!c->t->is_criterion)
-            continue;
-        char *last = memrchr(c->buf, RPOOL_FRAME_END, c->len);
-        if (last) {
-            size_t n = (size_t) (last - c->buf) + 1;
-            rpool_show(p, c->t, c->buf, n);
-            memmove(c->buf, c->buf + n, c->len - n);
-            c->len -= n;
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            return;
+        if (got <= 0) {
+            close(c->out);
+            c->out = -1;
+            return;
         }
+        c->len += (size_t) got;
+        char *last = c->t->is_criterion ? memrchr(c->buf, RPOOL_FRAME_END, c->len) : NULL;
+        if (!last && c->len > RPOOL_HOLD_MAX)
+            last = memrchr(c->buf, '\n', c->len);
+        if (last)
+            rpool_relay(p, c, (size_t) (last - c->buf) + 1);
+        else if (c->len > RPOOL_HOLD_MAX)
+            rpool_relay(p, c, c->len);      /* one endless line */
     }
 }
 
@@ -386,7 +406,12 @@ static void rpool_line(struct rpool *p, const struct crmpi_rtest *t, const char 
 static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
 {
     rpool_drain(p, c);     /* what is left: a descendant may hold the pipe open */
+    size_t end = c->len;
+    while (end && c->buf[end - 1] == RPOOL_FRAME_END)
+        --end;
     rpool_show(p, c->t, c->buf, c->len);
+    if (end && c->buf[end - 1] != '\n')
+        rpool_show(p, c->t, "\n", 1);     /* the runner's own lines start on a line */
     c->len = 0;
 
     struct crmpi_rtotals *t = p->t;
@@ -441,7 +466,8 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
     free(c->buf);
     c->buf = NULL;
     c->len = c->cap = 0;
-    close(c->out);
+    if (c->out >= 0)
+        close(c->out);
     close(c->pidfd);
     c->pid = 0;
 }
@@ -541,9 +567,8 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
         now = rpool_now();
         for (size_t i = 0; i < p->n_run;) {
             struct rpool_child *c = &p->run[i];
-            if (fds[2 * i].revents && rpool_drain(p, c)) {
-                /* EOF: the program may still run; its pidfd says when it ends. */
-            }
+            if (fds[2 * i].revents)
+                rpool_drain(p, c);  /* at its end, the pidfd still says when the program ends */
             if (c->deadline > 0 && now >= c->deadline && !c->timed_out) {
                 c->timed_out = 1;
                 crmpi_kill_tree(c->pid);

@@ -490,6 +490,27 @@ def junit(c):
     return problems + c.leftovers()
 
 
+@case('runner-output-edges')
+def output_edges(c):
+    """A program that closes its output and runs on costs the runner no CPU (it spun on the
+    closed pipe before); one that prints 3 MB is relayed whole, in pieces of whole lines."""
+    import resource
+    quiet = c.script('quiet.sh', 'exec >&- 2>&-; sleep 2')
+    loud = c.script('loud.sh', "head -c 3000000 /dev/zero | tr '\\0' x | fold -w 99")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    status, out = c.runner_run([quiet, loud])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    problems = [] if status == 0 else ['exit status %d, want 0' % status]
+    if cpu > 1.0:
+        problems.append('the runner and its programs used %.2f s of CPU for a 2 s sleep' % cpu)
+    lines = sections(out)[0].get(loud, [])
+    xs = sum(len(l) for l in lines if set(l) == {'x'})
+    if xs != 3000000 or any(set(l) == {'x'} and len(l) != 99 for l in lines[:-2]):
+        problems.append('loud.sh: %d of 3000000 bytes relayed, lines cut' % xs)
+    return problems + c.leftovers()
+
+
 @case('runner-usage')
 def usage(c):
     """Bad options: one clear line and exit 2; nothing to run is an error too."""
