@@ -229,8 +229,8 @@ static void gen_hello(struct gen_ctx *g)
 
     env.version = 1;
     gen_env(g, "bad-hello-version-1.pb", &env, -EPROTO);
-    env.version = 3;
-    gen_env(g, "bad-hello-version-3.pb", &env, -EPROTO);
+    env.version = CRMPI_WIRE_VERSION + 1;
+    gen_env(g, "bad-hello-version-next.pb", &env, -EPROTO);
     env.version = 0;
     gen_env(g, "bad-hello-version-0.pb", &env, -EPROTO);
 }
@@ -402,34 +402,37 @@ static void gen_small_bodies(struct gen_ctx *g)
     gen_env(g, "list-wanted.pb", &env, 0);
 }
 
+/* The envelope's version byte (field 1, a one-byte varint). */
+#define GEN_V ((uint8_t) CRMPI_WIRE_VERSION)
+
 /* Hand-made bytes: what no encoder would write. */
 static void gen_raw(struct gen_ctx *g)
 {
     GEN_RAW(g, "raw-assign-unknown-field.pb", -EBADMSG,
-            0x08, 0x02, 0x22, 0x02, 0x08, 0x05, 0x78, 0x01);
+            0x08, GEN_V, 0x22, 0x02, 0x08, 0x05, 0x78, 0x01);
     GEN_RAW(g, "raw-two-bodies.pb", 0,      /* the last member of a oneof wins */
-            0x08, 0x02, 0x22, 0x02, 0x08, 0x05, 0x2a, 0x00);
+            0x08, GEN_V, 0x22, 0x02, 0x08, 0x05, 0x2a, 0x00);
     GEN_RAW(g, "raw-version-max.pb", -EPROTO,
             0x08, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x22, 0x02, 0x08, 0x01);
     gen_wire(g, "bad-empty.pb", NULL, 0, -EBADMSG);
-    GEN_RAW(g, "bad-no-body.pb", -EBADMSG, 0x08, 0x02);
-    GEN_RAW(g, "bad-unknown-body.pb", -EBADMSG, 0x08, 0x02, 0x3a, 0x00);
-    GEN_RAW(g, "bad-body-wire-type.pb", -EBADMSG, 0x08, 0x02, 0x20, 0x05);
+    GEN_RAW(g, "bad-no-body.pb", -EBADMSG, 0x08, GEN_V);
+    GEN_RAW(g, "bad-unknown-body.pb", -EBADMSG, 0x08, GEN_V, 0x3a, 0x00);
+    GEN_RAW(g, "bad-body-wire-type.pb", -EBADMSG, 0x08, GEN_V, 0x20, 0x05);
     GEN_RAW(g, "bad-varint-overlong.pb", -EBADMSG,
             0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
-    GEN_RAW(g, "bad-length-past-end.pb", -EBADMSG, 0x08, 0x02, 0x22, 0x7f, 0x08, 0x01);
+    GEN_RAW(g, "bad-length-past-end.pb", -EBADMSG, 0x08, GEN_V, 0x22, 0x7f, 0x08, 0x01);
     GEN_RAW(g, "bad-length-huge.pb", -EBADMSG,
-            0x08, 0x02, 0x22, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x08, 0x01);
-    GEN_RAW(g, "bad-reject-no-reason.pb", -EBADMSG, 0x08, 0x02, 0x32, 0x00);
+            0x08, GEN_V, 0x22, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x08, 0x01);
+    GEN_RAW(g, "bad-reject-no-reason.pb", -EBADMSG, 0x08, GEN_V, 0x32, 0x00);
     GEN_RAW(g, "bad-result-no-counters.pb", -EBADMSG,
-            0x08, 0x02, 0x1a, 0x04, 0x08, 0x00, 0x38, 0x00);
+            0x08, GEN_V, 0x1a, 0x04, 0x08, 0x00, 0x38, 0x00);
     GEN_RAW(g, "bad-hello-no-fingerprint.pb", -EBADMSG,
-            0x08, 0x02, 0x12, 0x04, 0x08, 0x01, 0x10, 0x00);
+            0x08, GEN_V, 0x12, 0x04, 0x08, 0x01, 0x10, 0x00);
     /* Field number 0 (invalid) in a non-minimal two-byte tag: libprotobuf-c
      * 1.4.1 keeps it as an unknown field, re-encodes it as the one-byte tag
      * 0x00 and then refuses its own output.  Reproducer for the round-trip
      * failure fuzz_wire_decode found; should be refused (-EBADMSG). */
-    GEN_RAW(g, "bad-field-zero-long-tag.pb", -EBADMSG, 0x08, 0x02, 0x2a, 0x00, 0x80, 0x00, 0x01);
+    GEN_RAW(g, "bad-field-zero-long-tag.pb", -EBADMSG, 0x08, GEN_V, 0x2a, 0x00, 0x80, 0x00, 0x01);
 }
 
 /* ---- option parser seeds ---------------------------------------------------- */
