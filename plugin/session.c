@@ -22,7 +22,7 @@ static void session_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (atomic_load(&s->closing) || !s->on_lost)
         return;
     /* Closing the socket from here would deadlock against nng's own teardown. */
-    s->on_lost();
+    s->on_lost(atomic_load(&s->answered));
 }
 
 static void session_on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -87,7 +87,7 @@ static int session_dial(struct crmpi_session *s, const char *url)
 }
 
 int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
-        void (*on_lost)(void))
+        void (*on_lost)(int answered))
 {
     s->slot = slot;
     s->on_lost = on_lost;
@@ -160,6 +160,7 @@ int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
     rc = crmpi_nng.nng_recvmsg(s->sock, &msg, 0);
     if (rc)
         goto err_nng;
+    atomic_store(&s->answered, 1);
     rc = crmpi_transport_unpack(msg, reply);
     crmpi_nng.nng_msg_free(msg);
     if (rc)

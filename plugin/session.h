@@ -32,10 +32,12 @@ struct crmpi_session {
     nng_tls_config *tls;
     /*
      * Called from an nng thread when the connection is lost without
-     * crmpi_session_close: the coordinator is gone.  Must not return into
-     * nng's teardown with the socket in use (it ends the process).
+     * crmpi_session_close: the coordinator is gone.  answered: whether it
+     * had ever replied (took this worker in).  Must not return into nng's
+     * teardown with the socket in use (it ends the process).
      */
-    void (*on_lost)(void);
+    void (*on_lost)(int answered);
+    atomic_int answered;            /* a reply came from the coordinator */
 
     struct {
         pthread_t thread;
@@ -55,7 +57,7 @@ struct crmpi_session {
  * another negative errno code.  crmpi_session_close releases it either way.
  */
 int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
-        void (*on_lost)(void));
+        void (*on_lost)(int answered));
 
 /*
  * Sends env and waits for the coordinator's answer.  On success returns 0

@@ -603,7 +603,7 @@ static char worker_ipc_dir[256];
  * take our test sandboxes with us, and go.  Async-signal-safe calls only:
  * this runs from a signal handler or an nng callback.
  */
-static _Noreturn void worker_abandon(void)
+static _Noreturn void worker_abandon(int status)
 {
     if (*worker_ipc_path) {
         unlink(worker_ipc_path);
@@ -617,25 +617,31 @@ static _Noreturn void worker_abandon(void)
     crmpi_subreaper_kill_all(2000);
     crmpi_testenv_abandon();
     crmpi_kill_tree(getpid());
-    _exit(CRMPI_WORKER_EXIT_LOST);
+    _exit(status);
 }
 
 /*
  * The connection closed without a Stop: the coordinator is gone mid-run.
- * Nothing this worker still holds is worth keeping.
+ * Nothing this worker still holds is worth keeping.  A worker it never
+ * answered lost nothing: it came as the run ended (a remote host joining
+ * late: the coordinator finished with the workers it had), so that is no
+ * error of this host's.
  */
-static void worker_on_lost(void)
+static void worker_on_lost(int answered)
 {
-    static const char msg[] = "criterion-mproc: error: worker lost its coordinator\n";
-    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    static const char lost[] = "criterion-mproc: error: worker lost its coordinator\n";
+    static const char late[] = "criterion-mproc: worker: the coordinator closed the connection "
+                               "before taking this worker in (the run is over)\n";
+    ssize_t n = answered ? write(STDERR_FILENO, lost, sizeof(lost) - 1)
+                         : write(STDERR_FILENO, late, sizeof(late) - 1);
     (void) n;
-    worker_abandon();
+    worker_abandon(answered ? CRMPI_WORKER_EXIT_LOST : 0);
 }
 
 static void worker_on_orphaned(int sig)
 {
     (void) sig;
-    worker_abandon();
+    worker_abandon(CRMPI_WORKER_EXIT_LOST);
 }
 
 /* Local workers die with their coordinator, whenever it dies. */
