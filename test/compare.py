@@ -180,6 +180,18 @@ def case_registry():
     return cases, case
 
 
+def driver_main(argv, doc, cases, make_ctx, required):
+    """A test driver's main: runs the one named case on make_ctx(args), whose finish() is the
+    exit status; 2 with the usage when the case is unknown or a required --name is missing."""
+    args, rest = driver_args(argv)
+    if len(rest) != 1 or rest[0] not in cases or any(k not in args for k in required):
+        print(doc + '\ncases: ' + ' '.join(sorted(cases)))
+        return 2
+    ctx = make_ctx(args)
+    cases[rest[0]](ctx)
+    return ctx.finish()
+
+
 def driver_args(argv):
     """'--name value' pairs and the remaining words, for the test drivers."""
     opts, rest, i = {}, [], 1

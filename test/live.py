@@ -375,13 +375,7 @@ def tty_no_line(ctx):
 
 
 def main(argv):
-    args, rest = compare.driver_args(argv)
-    if len(rest) != 1 or rest[0] not in CASES or 'plugin' not in args or 'probe' not in args:
-        print(__doc__ + '\ncases: ' + ' '.join(sorted(CASES)))
-        return 2
-    ctx = Ctx(args)
-    CASES[rest[0]](ctx)
-    return ctx.finish()
+    return compare.driver_main(argv, __doc__, CASES, Ctx, ('plugin', 'probe'))
 
 
 if __name__ == '__main__':
