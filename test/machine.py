@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
 
 CASES, case = compare.case_registry()
-SKIP = 77
+SKIP = compare.SKIP
 
 
 class Ctx:
@@ -198,15 +198,7 @@ def auto_taskset(ctx):
 
 
 def main(argv):
-    args, rest = compare.driver_args(argv)
-    if len(rest) != 1 or rest[0] not in CASES or 'plugin' not in args:
-        print(__doc__)
-        return 2
-    ctx = Ctx(args)
-    skipped = CASES[rest[0]](ctx)
-    status = ctx.finish()
-    return SKIP if skipped == SKIP and not status else status
-
+    return compare.driver_main(argv, __doc__, CASES, Ctx, ('plugin',))
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv))

@@ -538,6 +538,7 @@ def main(argv):
     if name not in CASES or not all(k in args for k in ('runner', 'plugin', 'samples')):
         print(__doc__, file=sys.stderr)
         return 2
+    compare.unwind_on_sigterm()
     tmp = tempfile.mkdtemp(prefix='crmp-runner-')
     try:
         problems = CASES[name](Ctx(args, tmp))

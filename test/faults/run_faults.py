@@ -705,6 +705,7 @@ for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'out
 
 def main(argv):
     opts, rest = compare.driver_args(argv)
+    compare.unwind_on_sigterm()
     if not rest:
         print('\n'.join(sorted(CASES)))
         return 0

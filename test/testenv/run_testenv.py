@@ -292,6 +292,7 @@ case('fork-remote-slots')(remote_slots)
 
 def main(argv):
     opts, rest = compare.driver_args(argv)
+    compare.unwind_on_sigterm()
     if not rest:
         print('\n'.join(sorted(CASES)))
         return 0
