@@ -158,7 +158,10 @@ unsigned crmpi_coord_test_slot(const struct coord *c, const struct coord_worker 
  * _interrupted keeps the tests running at a signal, which
  * _print_interrupted lists after the run's interruption line.  The loop
  * polls no longer than _timeout says and calls _tick after each poll;
- * a unit's block is printed between _before_print and _printed.
+ * a unit's block is printed between _before_print and _printed.  Under a
+ * runner that asks (runnerlink.h), _tick, _started (a unit went to a
+ * worker) and _printed also send it the records of its status line and
+ * recap.
  */
 int crmpi_coord_live_begin(struct coord *c);
 void crmpi_coord_live_end(struct coord *c);
@@ -167,6 +170,7 @@ int crmpi_coord_live_timeout(const struct coord *c, int timeout);
 void crmpi_coord_live_tick(struct coord *c);
 void crmpi_coord_live_before_print(struct coord *c);
 void crmpi_coord_live_printed(struct coord *c, uint32_t unit);
+void crmpi_coord_live_started(struct coord *c, uint32_t unit);
 void crmpi_coord_live_slow(struct coord *c, const struct crmpi_cst_action *a);
 void crmpi_coord_live_interrupted(struct coord *c, int64_t now_ms);
 void crmpi_coord_live_print_interrupted(struct coord *c);

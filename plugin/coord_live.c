@@ -4,7 +4,9 @@
  * action); when the run is interrupted, the tests that were running then;
  * and on a terminal, the live status line under the blocks (progress.c
  * writes it, termline.c draws it).  The line steps aside for everything
- * else written while it is up: a block, a [SLOW] line, a diagnostic.
+ * else written while it is up: a block, a [SLOW] line, a diagnostic.  Under
+ * the criterion-mproc runner, the same facts go to the runner as records
+ * (runnerlink.h), for the line and recap it draws over all its programs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,10 +18,9 @@
 #include "crit.h"
 #include "diag.h"
 #include "progress.h"
+#include "recap.h"
+#include "runnerlink.h"
 #include "termline.h"
-
-/* The line is redrawn at most this often. */
-#define COORD_LIVE_REDRAW_MS 100
 
 struct coord_live_running {
     uint32_t unit;
@@ -40,6 +41,8 @@ struct crmpi_coord_live {
     int64_t *left_ms;           /* owned, per unit: scratch for the ETA */
     struct crmpi_progress_test *running;        /* owned: scratch, one per worker */
     size_t cap_running;
+    int link;                   /* records for the runner: crmpi_runnerlink_wanted() */
+    int link_total;             /* the TOTAL record is out */
 };
 
 static void coord_live_around(void *arg, int after);
@@ -56,20 +59,11 @@ int crmpi_coord_live_begin(struct coord *c)
     struct crmpi_coord_live *l = c->live = calloc(1, sizeof(*c->live));
     if (!l)
         return -ENOMEM;
-    const char *term = getenv("TERM");
-    crmpi_termline_open(&l->term, STDERR_FILENO, term, coord_live_color());
-    switch (c->opts->progress) {
-    case CRMPI_PROGRESS_AUTO:
-        l->on = l->term.can_draw && strcmp(term, "dumb");
-        break;
-    case CRMPI_PROGRESS_BAR:
-        l->on = l->term.can_draw;
-        break;
-    case CRMPI_PROGRESS_NONE:
-        break;
-    }
+    l->on = crmpi_termline_start(&l->term, STDERR_FILENO, getenv("TERM"), c->opts->progress,
+            coord_live_color());
     if (l->on)
         crmpi_diag_set_around(coord_live_around, c);
+    l->link = crmpi_runnerlink_wanted();
     return 0;
 }
 
@@ -98,6 +92,15 @@ void crmpi_coord_live_free(struct coord *c)
 
 /* ---- the status line ---------------------------------------------------------------- */
 
+/* The units this run reports: all but those excluded (another shard's, filtered out). */
+static size_t coord_live_count(const struct coord *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_units; ++i)
+        n += c->st.units[i].state != CRMPI_CST_EXCLUDED;
+    return n;
+}
+
 /* What each unit is expected to take, once the units are known: unknown ones at the mean. */
 static int coord_live_estimates(struct coord *c)
 {
@@ -117,8 +120,8 @@ static int coord_live_estimates(struct coord *c)
             known_total += l->est_ms[i];
             ++known;
         }
-        l->total += c->st.units[i].state != CRMPI_CST_EXCLUDED;
     }
+    l->total = coord_live_count(c);
     for (size_t i = 0; i < c->n_units && known; ++i)
         if (l->est_ms[i] < 0)
             l->est_ms[i] = known_total / (int64_t) known;
@@ -175,14 +178,7 @@ static void coord_live_draw(struct coord *c, int64_t now)
             .elapsed_ms = now - c->st.units[w->unit].started_ms,
         };
     }
-    const struct crmpi_progress_style style = {
-        .pass = l->term.color[CRMPI_TERMLINE_GREEN], .fail = l->term.color[CRMPI_TERMLINE_RED],
-        .crash = l->term.color[CRMPI_TERMLINE_MAGENTA], .reset = l->term.reset,
-    };
-    char line[2048];
-    size_t cols = crmpi_progress_format(&v, &style, crmpi_termline_width(&l->term), line,
-            sizeof(line));
-    crmpi_termline_show(&l->term, line, cols);
+    crmpi_termline_show_progress(&l->term, &v);
     l->drawn_ms = now;
 }
 
@@ -190,14 +186,27 @@ int crmpi_coord_live_timeout(const struct coord *c, int timeout)
 {
     if (!c->live || !c->live->on)
         return timeout;
-    return timeout < 0 || timeout > COORD_LIVE_REDRAW_MS ? COORD_LIVE_REDRAW_MS : timeout;
+    return timeout < 0 || timeout > CRMPI_PROGRESS_REDRAW_MS ? CRMPI_PROGRESS_REDRAW_MS : timeout;
+}
+
+/* The runner learns how many units will be reported as soon as they are known. */
+static void coord_live_link_total(struct coord *c)
+{
+    struct crmpi_coord_live *l = c->live;
+    if (!l || !l->link || l->link_total || !c->have_units || !c->st.have_units)
+        return;
+    l->link_total = 1;
+    const struct crmpi_runnerlink_rec r = { .kind = CRMPI_RUNNERLINK_TOTAL,
+                                            .n = coord_live_count(c) };
+    crmpi_runnerlink_send(&r);
 }
 
 void crmpi_coord_live_tick(struct coord *c)
 {
     struct crmpi_coord_live *l = c->live;
     int64_t now = coord_now_ms();
-    if (l && l->on && now - l->drawn_ms >= COORD_LIVE_REDRAW_MS)
+    coord_live_link_total(c);
+    if (l && l->on && now - l->drawn_ms >= CRMPI_PROGRESS_REDRAW_MS)
         coord_live_draw(c, now);
 }
 
@@ -218,6 +227,45 @@ void crmpi_coord_live_before_print(struct coord *c)
     coord_live_around(c, 0);
 }
 
+void crmpi_coord_live_started(struct coord *c, uint32_t unit)
+{
+    if (!c->live || !c->live->link)
+        return;
+    coord_live_link_total(c);
+    const struct crmpi_report_unit *u = &c->units[unit].r;
+    char name[512];
+    crmpi_recap_test_name(u, name, sizeof(name));
+    const struct crmpi_runnerlink_rec r = { .kind = CRMPI_RUNNERLINK_START, .n = unit,
+                                            .suite = u->test->category, .name = name };
+    crmpi_runnerlink_send(&r);
+}
+
+/* Unit's counts and, when the recap would list it, its line, for the runner. */
+static void coord_live_link_done(struct coord *c, uint32_t unit, const Crmp__Counters *counts)
+{
+    const struct crmpi_report_unit *u = &c->units[unit].r;
+    char name[512], detail[CRMPI_RUNNERLINK_RECORD_MAX];
+    const char *status = "";
+    if (!crmpi_recap_describe(u, criterion_options.short_filename, &status, detail,
+                sizeof(detail))) {
+        status = "";
+        detail[0] = '\0';
+    }
+    crmpi_recap_test_name(u, name, sizeof(name));
+    coord_live_link_total(c);
+    struct crmpi_runnerlink_rec r = {
+        .kind = CRMPI_RUNNERLINK_DONE, .n = unit, .suite = u->test->category, .name = name,
+        .status = status, .detail = detail,
+        .wall_ms = u->result ? (unsigned long) (u->result->wall_ns / 1000000) : 0,
+    };
+    if (counts) {
+        r.passed = counts->tests_passed;
+        r.failed = counts->tests_failed;
+        r.crashed = counts->tests_crashed;
+    }
+    crmpi_runnerlink_send(&r);
+}
+
 void crmpi_coord_live_printed(struct coord *c, uint32_t unit)
 {
     struct crmpi_coord_live *l = c->live;
@@ -230,6 +278,8 @@ void crmpi_coord_live_printed(struct coord *c, uint32_t unit)
         l->failed += res->counters->tests_failed;
         l->crashed += res->counters->tests_crashed;
     }
+    if (l->link)
+        coord_live_link_done(c, unit, res ? res->counters : NULL);
     /* Blocks may come faster than the line is redrawn: the next tick brings it back. */
     crmpi_coord_live_tick(c);
 }

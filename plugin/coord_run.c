@@ -21,6 +21,7 @@
 #include "outputs.h"
 #include "reaper.h"
 #include "rundir.h"
+#include "runnerlink.h"
 #include "transport.h"
 #include "units.h"
 
@@ -229,7 +230,9 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     if (crmpi_diag_level() >= CRMPI_DIAG_INFO)
         crmpi_summary_print_efficiency(&c, makespan_ms);
     /* Last, so that it is what the terminal shows when the run is over. */
-    if (!opts->no_recap && criterion_options.logging_threshold <= CRITERION_IMPORTANT)
+    /* Under a runner that prints the recap over all its programs, that one alone. */
+    if (!opts->no_recap && crmpi_runnerlink_wanted() < 2
+            && criterion_options.logging_threshold <= CRITERION_IMPORTANT)
         crmpi_summary_print_recap(&c, runits, makespan_ms);
     free(runits);
 

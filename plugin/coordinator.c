@@ -464,6 +464,7 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
     switch (a->kind) {
     case CRMPI_CST_ACT_ASSIGN:
         coord_reply_assign(c, w, a->unit);
+        crmpi_coord_live_started(c, a->unit);
         break;
     case CRMPI_CST_ACT_STOP:
         coord_reply_stop(c, &w->req, a->why);

@@ -217,15 +217,22 @@ static int opts_on_slow(struct opts_state *st, const char *value)
     return 0;
 }
 
-static int opts_on_progress(struct opts_state *st, const char *value)
+int crmpi_options_parse_progress(const char *value, enum crmpi_progress_mode *mode)
 {
     if (!strcmp(value, "auto"))
-        st->opts->progress = CRMPI_PROGRESS_AUTO;
+        *mode = CRMPI_PROGRESS_AUTO;
     else if (!strcmp(value, "bar"))
-        st->opts->progress = CRMPI_PROGRESS_BAR;
+        *mode = CRMPI_PROGRESS_BAR;
     else if (!strcmp(value, "none"))
-        st->opts->progress = CRMPI_PROGRESS_NONE;
+        *mode = CRMPI_PROGRESS_NONE;
     else
+        return -EINVAL;
+    return 0;
+}
+
+static int opts_on_progress(struct opts_state *st, const char *value)
+{
+    if (crmpi_options_parse_progress(value, &st->opts->progress))
         return opts_fail(st->err, st->errlen, "--mproc-progress=%s: expected auto, bar or none",
                 value);
     return 0;

@@ -23,6 +23,9 @@ enum crmpi_progress_mode {
     CRMPI_PROGRESS_NONE,
 };
 
+/* "auto", "bar" or "none" (--mproc-progress's values) into *mode: 0, or -EINVAL. */
+int crmpi_options_parse_progress(const char *value, enum crmpi_progress_mode *mode);
+
 /* Exit status for a bad plugin option or a refused combination. */
 #define CRMPI_EXIT_USAGE 2
 

@@ -83,7 +83,9 @@ static int progress_cmp_running(const void *a, const void *b)
     if (x->elapsed_ms != y->elapsed_ms)
         return x->elapsed_ms > y->elapsed_ms ? -1 : 1;
     int c = strcmp(x->suite, y->suite);
-    return c ? c : strcmp(x->name, y->name);
+    if (c || x->name == y->name)
+        return c;
+    return !x->name ? -1 : !y->name ? 1 : strcmp(x->name, y->name);
 }
 
 /* The tests running, as many as fit, then "+K" for the rest. */
@@ -94,8 +96,8 @@ static void progress_put_running(struct progress_buf *b, const struct crmpi_prog
     for (; shown < v->n_running; ++shown) {
         const struct crmpi_progress_test *t = &v->running[shown];
         crmpi_progress_duration(t->elapsed_ms, dur, sizeof(dur));
-        snprintf(piece, sizeof(piece), "%s%s::%s %s", shown ? ", " : "  running: ", t->suite,
-                t->name, dur);
+        snprintf(piece, sizeof(piece), "%s%s%s%s %s", shown ? ", " : "  running: ", t->suite,
+                t->name ? "::" : "", t->name ? t->name : "", dur);
         size_t rest = v->n_running - shown - 1;
         tail[0] = '\0';
         if (rest)
@@ -121,7 +123,7 @@ size_t crmpi_progress_format(const struct crmpi_progress_view *v,
     buf[0] = '\0';
 
     char count[64], passed[48], failed[48], crashed[48], elapsed[48], eta[48], dur[32];
-    snprintf(count, sizeof(count), "%zu/%zu  ", v->done, v->total);
+    snprintf(count, sizeof(count), "%zu/%zu%s  ", v->done, v->total, v->total_partial ? "+" : "");
     snprintf(passed, sizeof(passed), "%zu passed", v->passed);
     snprintf(failed, sizeof(failed), "%zu failed", v->failed);
     snprintf(crashed, sizeof(crashed), "%zu crashed", v->crashed);

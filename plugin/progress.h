@@ -10,14 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The line is redrawn at most this often. */
+#define CRMPI_PROGRESS_REDRAW_MS 100
+
 struct crmpi_progress_test {
-    const char *suite;          /* borrowed */
-    const char *name;           /* borrowed */
+    const char *suite;          /* borrowed; what runs, alone when name is NULL */
+    const char *name;           /* borrowed; NULL: shown as "suite" rather than "suite::name" */
     int64_t elapsed_ms;
 };
 
 struct crmpi_progress_view {
     size_t done, total;         /* tests reported, tests this run reports */
+    int total_partial;          /* more tests may come: shown "TOTAL+" */
     size_t passed, failed, crashed;     /* as in Criterion's Synthesis */
     int64_t elapsed_ms;         /* since the run began */
     int64_t eta_ms;             /* -1: unknown */
@@ -31,7 +35,7 @@ struct crmpi_progress_style {
 };
 
 /*
- * Writes v's line into buf (size bytes, NUL-terminated): "N/TOTAL", the
+ * Writes v's line into buf (size bytes, NUL-terminated): "N/TOTAL" (or "N/TOTAL+"), the
  * counts, the elapsed time, the ETA when known, then as many running tests
  * as fit, longest-running first ("+K" for those left out).  The text takes
  * at most width - 1 columns (the last one would wrap on many terminals);

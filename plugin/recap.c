@@ -88,6 +88,34 @@ double crmpi_recap_lower_bound_ns(const struct crmpi_recap_efficiency *eff)
     return (double) eff->longest_ns > bound ? (double) eff->longest_ns : bound;
 }
 
+void crmpi_recap_test_name(const struct crmpi_report_unit *u, char *buf, size_t size)
+{
+    if (u->param >= 0)
+        snprintf(buf, size, "%s [param %d]", u->test->name, u->param);
+    else
+        snprintf(buf, size, "%s", u->test->name);
+}
+
+void crmpi_recap_print_head(FILE *f, size_t listed)
+{
+    fprintf(f, "criterion-mproc: %zu test%s failed, crashed or timed out:\n", listed,
+            listed == 1 ? "" : "s");
+}
+
+void crmpi_recap_print_line(FILE *f, const char *status, const char *name, const char *detail)
+{
+    fprintf(f, "criterion-mproc:   %-7s %s%s%s\n", status, name, *detail ? "  " : "", detail);
+}
+
+void crmpi_recap_print_efficiency(FILE *f, const struct crmpi_recap_efficiency *eff)
+{
+    double makespan = (double) eff->makespan_ms * 1e6;
+    fprintf(f, "criterion-mproc: %.1fs on %zu worker%s, lower bound %.1fs: efficiency %.0f%%\n",
+            makespan / 1e9, eff->workers, eff->workers == 1 ? "" : "s",
+            crmpi_recap_lower_bound_ns(eff) / 1e9,
+            makespan > 0 ? 100.0 * crmpi_recap_lower_bound_ns(eff) / makespan : 100.0);
+}
+
 size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t n,
         int short_filename, const struct crmpi_recap_efficiency *eff)
 {
@@ -97,25 +125,18 @@ size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t 
     for (size_t i = 0; i < n; ++i)
         listed += crmpi_recap_describe(&units[i], short_filename, &status, detail, sizeof(detail));
     if (listed)
-        fprintf(f, "criterion-mproc: %zu test%s failed, crashed or timed out:\n", listed,
-                listed == 1 ? "" : "s");
+        crmpi_recap_print_head(f, listed);
     for (size_t i = 0; listed && i < n; ++i) {
         const struct crmpi_report_unit *u = &units[i];
         if (!crmpi_recap_describe(u, short_filename, &status, detail, sizeof(detail)))
             continue;
-        char param[32] = "";
-        if (u->param >= 0)
-            snprintf(param, sizeof(param), " [param %d]", u->param);
-        fprintf(f, "criterion-mproc:   %-7s %s::%s%s%s%s\n", status, u->test->category,
-                u->test->name, param, *detail ? "  " : "", detail);
+        char test[512], name[1024];
+        crmpi_recap_test_name(u, test, sizeof(test));
+        snprintf(name, sizeof(name), "%s::%s", u->test->category, test);
+        crmpi_recap_print_line(f, status, name, detail);
     }
-    if (eff) {
-        double makespan = (double) eff->makespan_ms * 1e6;
-        fprintf(f, "criterion-mproc: %.1fs on %zu worker%s, lower bound %.1fs: efficiency %.0f%%\n",
-                makespan / 1e9, eff->workers, eff->workers == 1 ? "" : "s",
-                crmpi_recap_lower_bound_ns(eff) / 1e9,
-                makespan > 0 ? 100.0 * crmpi_recap_lower_bound_ns(eff) / makespan : 100.0);
-    }
+    if (eff)
+        crmpi_recap_print_efficiency(f, eff);
     fflush(f);
     return listed;
 }

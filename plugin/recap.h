@@ -44,6 +44,19 @@ int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
 size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t n,
         int short_filename, const struct crmpi_recap_efficiency *eff);
 
+/* The test's name as the recap shows it after its suite's: "name", or "name [param N]". */
+void crmpi_recap_test_name(const struct crmpi_report_unit *u, char *buf, size_t size);
+
+/*
+ * The recap's pieces, for a recap of units from elsewhere (the runner's, over
+ * many programs): the header for listed lines, one line (status as
+ * crmpi_recap_describe gives it, the test's qualified name, the detail or
+ * ""), the efficiency line.
+ */
+void crmpi_recap_print_head(FILE *f, size_t listed);
+void crmpi_recap_print_line(FILE *f, const char *status, const char *name, const char *detail);
+void crmpi_recap_print_efficiency(FILE *f, const struct crmpi_recap_efficiency *eff);
+
 /* The efficiency line's lower bound (max(total / workers, longest)), in ns. */
 double crmpi_recap_lower_bound_ns(const struct crmpi_recap_efficiency *eff);
 

@@ -52,6 +52,21 @@ void crmpi_termline_open(struct crmpi_termline *t, int fd, const char *term, int
     t->can_draw = isatty(fd) && *t->cr;
 }
 
+int crmpi_termline_start(struct crmpi_termline *t, int fd, const char *term,
+        enum crmpi_progress_mode mode, int color)
+{
+    crmpi_termline_open(t, fd, term, color);
+    switch (mode) {
+    case CRMPI_PROGRESS_AUTO:
+        return t->can_draw && strcmp(term, "dumb");
+    case CRMPI_PROGRESS_BAR:
+        return t->can_draw;
+    case CRMPI_PROGRESS_NONE:
+        break;
+    }
+    return 0;
+}
+
 unsigned crmpi_termline_width(const struct crmpi_termline *t)
 {
     struct winsize ws;
@@ -98,6 +113,17 @@ void crmpi_termline_show(struct crmpi_termline *t, const char *text, size_t cols
 {
     if (t->can_draw)
         termline_put(t, text, cols);
+}
+
+void crmpi_termline_show_progress(struct crmpi_termline *t, const struct crmpi_progress_view *v)
+{
+    const struct crmpi_progress_style style = {
+        .pass = t->color[CRMPI_TERMLINE_GREEN], .fail = t->color[CRMPI_TERMLINE_RED],
+        .crash = t->color[CRMPI_TERMLINE_MAGENTA], .reset = t->reset,
+    };
+    char line[2048];
+    size_t cols = crmpi_progress_format(v, &style, crmpi_termline_width(t), line, sizeof(line));
+    crmpi_termline_show(t, line, cols);
 }
 
 void crmpi_termline_erase(struct crmpi_termline *t)

@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 
+#include "options.h"
+#include "progress.h"
+
 enum crmpi_termline_color {
     CRMPI_TERMLINE_GREEN,
     CRMPI_TERMLINE_RED,
@@ -37,11 +40,22 @@ struct crmpi_termline {
  */
 void crmpi_termline_open(struct crmpi_termline *t, int fd, const char *term, int color);
 
+/*
+ * crmpi_termline_open, then whether mode draws the status line there:
+ * auto when fd is a terminal that term (not "dumb") describes, bar on any
+ * terminal, none never.
+ */
+int crmpi_termline_start(struct crmpi_termline *t, int fd, const char *term,
+        enum crmpi_progress_mode mode, int color);
+
 /* Columns of fd's terminal (TIOCGWINSZ, asked each time: it follows resizes); 80 if unknown. */
 unsigned crmpi_termline_width(const struct crmpi_termline *t);
 
 /* Replaces the line on the screen with text (cols visible columns; no newline). */
 void crmpi_termline_show(struct crmpi_termline *t, const char *text, size_t cols);
+
+/* Shows v's line (crmpi_progress_format, which reorders v->running) fitted to the width, coloured. */
+void crmpi_termline_show_progress(struct crmpi_termline *t, const struct crmpi_progress_view *v);
 
 /* Takes the line off the screen, leaving the cursor where it began. */
 void crmpi_termline_erase(struct crmpi_termline *t);

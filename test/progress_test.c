@@ -115,3 +115,20 @@ Test(progress, eta_is_the_even_share_or_the_longest_test)
     cr_expect_eq(crmpi_progress_eta(many, 6, 0), 6000, "no worker counts as one");
     cr_expect_eq(crmpi_progress_eta(NULL, 0, 4), 0);
 }
+
+Test(progress, partial_total_and_programs_without_a_test_name)
+{
+    /* The runner's line: more tests may come from binaries that have not counted theirs yet,
+     * and a program runs as itself (no suite::name). */
+    struct crmpi_progress_test running[] = {
+        { "check.sh", NULL, 2000 },
+        { "sample_failing/failing", "average", 2000 },
+    };
+    struct crmpi_progress_view v = t_view();
+    v.total_partial = 1;
+    v.eta_ms = -1;
+    v.running = running;
+    v.n_running = 2;
+    cr_assert_str_eq(t_format(&v, 200), "12/300+  10 passed, 1 failed, 1 crashed  3.2s"
+            "  running: check.sh 2.0s, sample_failing/failing::average 2.0s");
+}

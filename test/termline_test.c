@@ -98,3 +98,44 @@ Test(termline, without_clr_eol_blanks_with_spaces)
     close(master);
     close(slave);
 }
+
+Test(termline, start_says_whether_each_mode_draws)
+{
+    int master, slave, fds[2];
+    t_pty(&master, &slave, 80);
+    cr_assert_eq(pipe(fds), 0);
+    struct crmpi_termline t;
+    cr_expect(crmpi_termline_start(&t, slave, "xterm", CRMPI_PROGRESS_AUTO, 0));
+    cr_expect(crmpi_termline_start(&t, slave, "xterm", CRMPI_PROGRESS_BAR, 0));
+    cr_expect(!crmpi_termline_start(&t, slave, "xterm", CRMPI_PROGRESS_NONE, 0));
+    cr_expect(!crmpi_termline_start(&t, slave, "dumb", CRMPI_PROGRESS_AUTO, 0), "auto on dumb");
+    cr_expect(crmpi_termline_start(&t, slave, "dumb", CRMPI_PROGRESS_BAR, 0));
+    cr_expect(!crmpi_termline_start(&t, slave, NULL, CRMPI_PROGRESS_BAR, 0), "no TERM");
+    cr_expect(!crmpi_termline_start(&t, fds[1], "xterm", CRMPI_PROGRESS_AUTO, 0), "a pipe");
+    cr_expect(!crmpi_termline_start(&t, fds[1], "xterm", CRMPI_PROGRESS_BAR, 0), "a pipe");
+    close(fds[0]);
+    close(fds[1]);
+    close(master);
+    close(slave);
+}
+
+Test(termline, shows_a_progress_view_fitted_and_coloured)
+{
+    int master, slave;
+    t_pty(&master, &slave, 30);
+    struct crmpi_termline t;
+    crmpi_termline_open(&t, slave, "xterm", 1);
+    const struct crmpi_progress_view v = { .done = 1, .total = 2, .passed = 1, .eta_ms = -1 };
+    char buf[256];
+    crmpi_termline_show_progress(&t, &v);
+    t_read(master, buf, sizeof(buf));
+    /* 29 columns at most: the counts, cut, uncoloured once they do not fit whole. */
+    cr_expect_str_eq(buf, "\r\x1b[K1/2  1 passed, 0 failed, 0 cr");
+    struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+    cr_assert_eq(ioctl(slave, TIOCSWINSZ, &ws), 0);
+    crmpi_termline_show_progress(&t, &v);
+    t_read(master, buf, sizeof(buf));
+    cr_expect(strstr(buf, "\x1b[32m1 passed"), "the passed count is not green: %s", buf);
+    close(master);
+    close(slave);
+}
