@@ -20,6 +20,7 @@
 #include "diag.h"
 #include "options.h"
 #include "runner.h"
+#include "runner_live.h"
 
 #define RUNNER_MAX_SELECT 64
 #define RUNNER_HISTORY_DIR ".criterion-mproc"
@@ -41,6 +42,12 @@ static const char runner_usage[] =
     "                                in DIR, named after it\n"
     "  --mproc-junit=FILE            one JUnit XML report over every program (also\n"
     "                                CRITERION_MPROC_JUNIT)\n"
+    "  --mproc-progress=auto|bar|none  a status line over the whole pool on stderr\n"
+    "                                (auto: on a terminal whose TERM is not dumb; bar:\n"
+    "                                on any terminal; none: never)\n"
+    "  --mproc-recap=auto|on|off     after the total Synthesis, the tests that failed,\n"
+    "                                crashed or timed out in every program (auto: when\n"
+    "                                stderr is a terminal)\n"
     "  --timeout-multiplier=M        each listed test's timeout times M (0: no timeout;\n"
     "                                default 1)\n"
     "  --plugin=PATH                 the plugin to preload (default: the one beside this\n"
@@ -57,6 +64,8 @@ struct runner_opts {
     char *only[RUNNER_MAX_SELECT], *exclude[RUNNER_MAX_SELECT];
     size_t n_only, n_exclude;
     double timeout_multiplier;
+    enum crmpi_progress_mode progress;
+    enum crmpi_rlive_recap recap;
     int verbose;
 };
 
@@ -72,7 +81,7 @@ static int runner_usage_error(const char *fmt, const char *arg)
 static int runner_parse(int argc, char **argv, struct runner_opts *o)
 {
     enum { O_MPROC = 256, O_MESON, O_CTEST, O_SUITE, O_EXCLUDE, O_REPORT, O_TIMEOUT, O_PLUGIN,
-           O_VERSION, O_JUNIT };
+           O_VERSION, O_JUNIT, O_PROGRESS, O_RECAP };
     static const struct option longs[] = {
         { "mproc", required_argument, NULL, O_MPROC },
         { "meson", required_argument, NULL, O_MESON },
@@ -81,6 +90,8 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         { "exclude", required_argument, NULL, O_EXCLUDE },
         { "mproc-report-dir", required_argument, NULL, O_REPORT },
         { "mproc-junit", required_argument, NULL, O_JUNIT },
+        { "mproc-progress", required_argument, NULL, O_PROGRESS },
+        { "mproc-recap", required_argument, NULL, O_RECAP },
         { "timeout-multiplier", required_argument, NULL, O_TIMEOUT },
         { "plugin", required_argument, NULL, O_PLUGIN },
         { "verbose", no_argument, NULL, 'v' },
@@ -100,6 +111,21 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         case O_PLUGIN: o->plugin = optarg; break;
         case O_JUNIT: o->junit = optarg; break;
         case 'v': o->verbose = 1; break;
+        case O_PROGRESS:
+            if (crmpi_options_parse_progress(optarg, &o->progress))
+                return runner_usage_error("--mproc-progress=%s: expected auto, bar or none",
+                        optarg);
+            break;
+        case O_RECAP:
+            if (!strcmp(optarg, "auto"))
+                o->recap = CRMPI_RLIVE_RECAP_AUTO;
+            else if (!strcmp(optarg, "on"))
+                o->recap = CRMPI_RLIVE_RECAP_ON;
+            else if (!strcmp(optarg, "off"))
+                o->recap = CRMPI_RLIVE_RECAP_OFF;
+            else
+                return runner_usage_error("--mproc-recap=%s: expected auto, on or off", optarg);
+            break;
         case O_SUITE:
         case O_EXCLUDE:
             if ((c == O_SUITE ? o->n_only : o->n_exclude) == RUNNER_MAX_SELECT)
@@ -303,13 +329,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "criterion-mproc: %zu programs (%zu Criterion binaries) on %u slots\n",
                 l.n, n_crit, slots);
 
+    char *const *crit_args = split < argc ? argv + split + 1 : NULL;
+    const struct crmpi_rlive_opts lo = { .progress = o.progress, .recap = o.recap,
+                                         .color = crmpi_rlive_color(crit_args) };
+    struct crmpi_rlive *live;
+    if (crmpi_rlive_new(&lo, &l, slots, &live)) {
+        fprintf(stderr, "criterion-mproc: out of memory\n");
+        free(plugin);
+        goto out;
+    }
     const struct crmpi_rpool_opts po = {
         .slots = slots,
         .plugin = plugin,
         .report_dir = o.report_dir,
-        .crit_args = split < argc ? argv + split + 1 : NULL,
+        .crit_args = crit_args,
         .timeout_multiplier = o.timeout_multiplier,
         .junit = o.junit,
+        .live = live,
         .verbose = o.verbose,
     };
     /* Beside the plugin's own durations files: the same directory, the same lifetime. */
@@ -320,6 +356,7 @@ int main(int argc, char **argv)
     rc = crmpi_rpool_run(&l, &po, &t);
     free(plugin);
     if (rc) {
+        crmpi_rlive_free(live);
         status = 1;
         goto out;
     }
@@ -328,6 +365,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "criterion-mproc: warning: cannot write %s: %s\n", RUNNER_HISTORY,
                 strerror(rc ? -rc : errno));
     runner_recap(&l, &t);
+    /* Last, so that it is what the terminal shows when the run is over. */
+    crmpi_rlive_print_recap(live, stderr);
+    crmpi_rlive_free(live);
     if (t.interrupted)
         status = 128 + t.interrupted;
     else

@@ -31,7 +31,11 @@ struct crmpi_rtest {
     int skipped;        /* set by the pool: exit status 77 of a program */
     char verdict[96];   /* set by the pool when it judged the program itself: why it failed */
     int judged;         /* set by the pool: the program counts as one test (no plugin counts) */
+    const char *recap_status;   /* set by the pool: the recap lists the program itself, with its
+                                   verdict ("FAIL", "CRASH", "TIMEOUT"); NULL: not */
 };
+
+struct crmpi_rlive;
 
 struct crmpi_rlist {
     struct crmpi_rtest *v;
@@ -99,6 +103,7 @@ struct crmpi_rpool_opts {
     char *const *crit_args;     /* NULL-terminated: appended for Criterion binaries */
     double timeout_multiplier;  /* applied to each test's timeout; 0: none */
     const char *junit;          /* NULL: no JUnit report over all programs */
+    struct crmpi_rlive *live;   /* NULL: no status line, no recap (runner_live.h) */
     int verbose;
 };
 

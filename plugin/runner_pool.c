@@ -12,7 +12,9 @@
  * Output: each program writes to a pipe of its own.  The plugin, told by
  * CRITERION_MPROC_RUNNER that a runner reads it, ends each finished test's
  * block with a record separator (0x1e), so whole blocks are relayed as they
- * come; anything else is relayed whole when its program ends.
+ * come; anything else is relayed whole when its program ends.  When the
+ * runner draws a status line or prints a recap (runner_live.c), the plugin
+ * also sends records just before its marks, which are kept, not relayed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,10 +36,11 @@
 #include "jobserver.h"
 #include "proc.h"
 #include "runner.h"
+#include "runner_live.h"
 #include "runnerlink.h"
 #include "wakepipe.h"
 
-#define RPOOL_FRAME_END '\x1e'
+#define RPOOL_FRAME_END CRMPI_RUNNERLINK_MARK
 
 struct rpool_child {
     struct crmpi_rtest *t;
@@ -64,6 +67,7 @@ struct rpool {
     int js_own;                 /* the fifo of our own jobserver, held open; -1: make's */
     char makeflags[PATH_MAX + 64];  /* "MAKEFLAGS=..." for our own; "" under make */
     const struct crmpi_rtest *last_shown;
+    char shown_last;            /* the last byte relayed */
     struct crmpi_wakepipe wake;
     int stopping;               /* signals seen */
 };
@@ -89,20 +93,47 @@ static void rpool_write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Writes data[0..n) to stderr without frame marks, under its program's name. */
+/* Writes on stderr, the status line put aside first. */
+static void rpool_out(struct rpool *p, const char *s, size_t len)
+{
+    crmpi_rlive_aside(p->o->live);
+    rpool_write_all(2, s, len);
+    p->shown_last = s[len - 1];
+}
+
+/*
+ * In s[0..len), the text before a mark: when it ends with a record of t's
+ * plugin, the record goes to the status line and what comes before it is
+ * returned; otherwise all of it.
+ */
+static size_t rpool_take_record(struct rpool *p, const struct crmpi_rtest *t, const char *s,
+        size_t len)
+{
+    const char *rec = p->o->live && t->is_criterion ? memrchr(s, CRMPI_RUNNERLINK_RECORD, len)
+                                                    : NULL;
+    if (rec && !crmpi_rlive_record(p->o->live, (size_t) (t - p->base), rec + 1,
+                       len - (size_t) (rec + 1 - s)))
+        return (size_t) (rec - s);
+    return len;
+}
+
+/* Writes data[0..n) to stderr without frame marks and records, under its program's name. */
 static void rpool_show(struct rpool *p, const struct crmpi_rtest *t, const char *data, size_t n)
 {
     const char *s = data, *end = data + n;
     while (s < end) {
         const char *mark = memchr(s, RPOOL_FRAME_END, (size_t) (end - s));
         size_t len = (size_t) ((mark ? mark : end) - s);
+        if (mark)
+            len = rpool_take_record(p, t, s, len);
         if (len && p->n_tests > 1 && p->last_shown != t) {
             char head[PATH_MAX + 16];
             int hl = snprintf(head, sizeof(head), "==> %s <==\n", t->name);
-            rpool_write_all(2, head, (size_t) hl < sizeof(head) ? (size_t) hl : sizeof(head) - 1);
+            rpool_out(p, head, (size_t) hl < sizeof(head) ? (size_t) hl : sizeof(head) - 1);
             p->last_shown = t;
         }
-        rpool_write_all(2, s, len);
+        if (len)
+            rpool_out(p, s, len);
         s = mark ? mark + 1 : end;
     }
 }
@@ -202,7 +233,7 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         ++n_ours;
     while (c->t->env && c->t->env[n_own])
         ++n_own;
-    char **env = calloc(n_ours + n_own + 8, sizeof(char *));
+    char **env = calloc(n_ours + n_own + 9, sizeof(char *));
     if (!env)
         return NULL;
     size_t n = 0;
@@ -218,6 +249,8 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
         RPOOL_SETENV("CRITERION_MPROC=%u", p->o->slots);
         RPOOL_SETENV("%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index);
+        if (crmpi_rlive_env(p->o->live))
+            RPOOL_SETENV("%s=%s", CRMPI_ENV_RUNNER_LIVE, crmpi_rlive_env(p->o->live));
         if (p->o->junit)
             RPOOL_SETENV("CRITERION_MPROC_JUNIT=%s/junit.%zu.xml", p->dir, c->index);
         if (p->o->report_dir) {
@@ -406,11 +439,9 @@ static void rpool_line(struct rpool *p, const struct crmpi_rtest *t, const char 
 static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
 {
     rpool_drain(p, c);     /* what is left: a descendant may hold the pipe open */
-    size_t end = c->len;
-    while (end && c->buf[end - 1] == RPOOL_FRAME_END)
-        --end;
+    p->shown_last = '\n';
     rpool_show(p, c->t, c->buf, c->len);
-    if (end && c->buf[end - 1] != '\n')
+    if (p->shown_last != '\n')
         rpool_show(p, c->t, "\n", 1);     /* the runner's own lines start on a line */
     c->len = 0;
 
@@ -448,6 +479,8 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
             ++t->failing;
         if (!ok && (c->timed_out || WIFSIGNALED(ws)))
             ++t->crashing;
+        if (!ok)
+            c->t->recap_status = c->timed_out ? "TIMEOUT" : WIFSIGNALED(ws) ? "CRASH" : "FAIL";
         if (c->timed_out)
             rpool_line(p, c->t, "[FAIL] %s: timed out after %gs\n", c->t->name,
                     c->t->timeout_s * p->o->timeout_multiplier);
@@ -470,6 +503,7 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
         close(c->out);
     close(c->pidfd);
     c->pid = 0;
+    crmpi_rlive_finished(p->o->live, c->index);
 }
 
 /* ---- the loop ----------------------------------------------------------------------- */
@@ -529,11 +563,15 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
                 ++p->t->not_started;
                 ++p->t->programs_failed;
                 t->failed = 1;
+                t->recap_status = "FAIL";
+                snprintf(t->verdict, sizeof(t->verdict), "cannot start: %s", strerror(-rc));
+                crmpi_rlive_finished(p->o->live, c->index);
                 rpool_token_settle(p);
                 continue;
             }
             ++p->n_run;
             serial = !t->is_parallel;
+            crmpi_rlive_started(p->o->live, c->index);
         }
         if (!p->n_run && (next == n || p->stopping))
             break;
@@ -551,11 +589,12 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
                 && order[next]->is_parallel;
         fds[nf++] = (struct pollfd) { .fd = want_token ? crmpi_jobserver_fd(&p->js) : -1,
                                       .events = POLLIN };
-        int ms = wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1;
+        int ms = crmpi_rlive_timeout(p->o->live, wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1);
         if (poll(fds, nf, ms) < 0 && errno != EINTR) {
             free(fds);
             return -errno;
         }
+        crmpi_rlive_tick(p->o->live);
 
         struct crmpi_wake_rec recs[16];
         if (fds[nf - 2].revents && crmpi_wakepipe_read(&p->wake, recs, 16) > 0
@@ -640,7 +679,9 @@ int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
         goto out_wake;
     }
     crmpi_wakepipe_signals_install(&p.wake, &saved);
+    crmpi_rlive_begin(o->live, t);
     rc = rpool_loop(&p, order, l->n);
+    crmpi_rlive_end(o->live);
     crmpi_wakepipe_signals_restore(&saved);
     if (!rc && o->junit && crmpi_runner_junit_write(l, p.dir, o->junit))
         ++t->programs_failed;       /* a report asked for and not written fails the run */

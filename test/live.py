@@ -110,15 +110,22 @@ class Ctx(behaviour.Ctx):
         super().__init__(args)
         self.probe = self.exes['probe']
 
+    def command(self, args):
+        """The run's argv, and whether the plugin is preloaded into it."""
+        # live::failing fails on purpose: its kept directory is not what these cases look at.
+        return [self.probe, '--mproc-keep-tmp=never'] + list(args), True
+
     def start(self, args, tty=False, env=(), blocked=True, cols=100, wd=None):
-        """Starts the probe with the plugin, in wd (a new directory by default); stderr (and
-        stdout) on a pipe or a terminal."""
+        """Starts the probe with the plugin (self.command), in wd (a new directory by
+        default); stderr (and stdout) on a pipe or a terminal."""
         self.n += 1
         wd = wd or os.path.join(self.root, 'r%d' % self.n)
         tmp = os.path.join(wd, 't%d' % self.n)
         os.makedirs(tmp)
         e = compare.base_env(tmp, 'live-%d-%d' % (os.getpid(), self.n))
-        e['LD_PRELOAD'] = self.plugin
+        argv, preload = self.command(args)
+        if preload:
+            e['LD_PRELOAD'] = self.plugin
         fifo = os.path.join(wd, 'release%d' % self.n)
         if blocked:
             os.mkfifo(fifo)
@@ -126,18 +133,16 @@ class Ctx(behaviour.Ctx):
         for kv in env:
             k, _, v = kv.partition('=')
             e[k] = v
-        # live::failing fails on purpose: its kept directory is not what these cases look at.
-        args = ['--mproc-keep-tmp=never'] + list(args)
         if tty:
             master, slave = pty.openpty()
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 30, cols, 0, 0))
-            p = subprocess.Popen([self.probe] + list(args), env=e, cwd=wd, stdin=subprocess.DEVNULL,
-                                 stdout=slave, stderr=slave, start_new_session=True)
+            p = subprocess.Popen(argv, env=e, cwd=wd, stdin=subprocess.DEVNULL, stdout=slave,
+                                 stderr=slave, start_new_session=True)
             os.close(slave)
             r = Reader(master)
         else:
             rfd, wfd = os.pipe()
-            p = subprocess.Popen([self.probe] + list(args), env=e, cwd=wd, stdin=subprocess.DEVNULL,
+            p = subprocess.Popen(argv, env=e, cwd=wd, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=wfd)
             os.close(wfd)
             r = Reader(rfd)
