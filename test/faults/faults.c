@@ -83,9 +83,11 @@ Test(faults, kills_its_worker_always)
 
 Test(faults, hangs_without_a_declared_timeout)
 {
-    if (getenv("FAULT_HANG"))
+    if (getenv("FAULT_HANG")) {
+        first_time("hang.ready");   /* what the driver waits for before it strikes */
         for (;;)
             pause();
+    }
     cr_assert(1);
 }
 

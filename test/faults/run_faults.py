@@ -299,10 +299,16 @@ def fail_fast(ctx):
     return [p]
 
 
+def wait_for_hang(p):
+    """Until FAULT_HANG's test runs: then the coordinator, its workers and the test are all up
+    (a fixed sleep was too short under load: coordinator-sigkill saw 2 processes of 3)."""
+    return wait_for_file(os.path.join(p.crmp_env['FAULT_DIR'], 'hang.ready'), 60)
+
+
 def interrupt(ctx, sig):
     report = os.path.join(ctx.root, 'report-%d.tap' % sig)
     p = ctx.start('faults', ['--mproc=2', '--tap=' + report], ['FAULT_HANG=1'])
-    time.sleep(1.5)     # let the quick tests finish; the hanging one runs
+    ctx.check(wait_for_hang(p), 'the hanging test never started')
     p.send_signal(sig)
     ctx.finish(p, timeout=20)
     ctx.check(p.returncode == -sig, 'exit %s, expected death by signal %d' % (p.returncode, sig))
@@ -326,7 +332,7 @@ def sigterm(ctx):
 @case('coordinator-sigkill')
 def coordinator_sigkill(ctx):
     p = ctx.start('faults', ['--mproc=2'], ['FAULT_HANG=1'])
-    time.sleep(1.0)
+    ctx.check(wait_for_hang(p), 'the hanging test never started')
     token = p.crmp_env['CRMP_E2E_TOKEN']
     before = compare.find_token_processes(token)
     ctx.check(len(before) >= 3, 'expected a coordinator, workers and a test, saw %d' % len(before))
