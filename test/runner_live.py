@@ -12,6 +12,7 @@ new on a pipe.  Every wait is on an event, never a sleep.  Run without CASE to l
 
 import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -157,6 +158,26 @@ def eta(ctx):
     ctx.release(second)
     ctx.finish_run(second)
     check_recap(ctx, second['out'], with_failing=False)
+
+
+@case('runner-live-interrupt')
+def interrupt(ctx):
+    """SIGINT on a terminal: the programs say what they have, the line goes before what follows
+    the pool (the programs that did not pass, the total Synthesis) and is not drawn again."""
+    run = ctx.start(ctx.programs(with_failing=False), tty=True, env=['TERM=xterm'], cols=160)
+    if not ctx.wait_running(run):
+        return
+    ctx.check(live.status_with(run, lambda d: re.search(r'running: live_probe/live::blocked', d)),
+              'no line with live::blocked running')
+    run['p'].send_signal(signal.SIGINT)
+    status, out = ctx.finish_run(run)
+    ctx.check(status == 128 + signal.SIGINT, 'exit status %s, expected 130' % status)
+    tail = out.find('[====] Did not pass')
+    ctx.check(tail > 0 and not live.draws(out[tail:]), 'no programs that did not pass, or a line '
+              'drawn after them')
+    mixed = [l for l in live.visible_lines(out) if re.search(r'\d+ passed, \d+ failed', l)]
+    ctx.check(not mixed, 'the status line is left on the screen: %r' % mixed)
+    ctx.check(total_synthesis(out), 'no total Synthesis')
 
 
 def console(out):
