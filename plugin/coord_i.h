@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "coord_state.h"
 #include "durations.h"
+#include "fixtures.h"
 #include "jobserver.h"
 #include "nng_api.h"
 #include "options.h"
@@ -60,6 +61,7 @@ struct coord_worker {
     unsigned test_slot;         /* its CRITERION_MPROC_SLOT (crmpi_coord_test_slot) */
     uint32_t pipe;              /* nng pipe id, 0 before its hello */
     uint64_t busy_ns;           /* time spent on units it finished */
+    int got_globals;            /* remote: the global fixtures' values went with an Assign */
     unsigned units_done;
 };
 
@@ -113,6 +115,10 @@ struct coord {
     nng_tls_config *tls;
 
     struct crmpi_coord_live *live;  /* owned: what is said while tests run (coord_live.c) */
+
+    /* The global fixtures (and this host's node ones), in a process of their own. */
+    struct crmpi_fixture_host fixtures;
+    struct crmpi_fixture_kv globals;    /* owned: what they published, for remote workers */
 };
 
 static inline int64_t coord_now_ms(void)

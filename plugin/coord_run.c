@@ -97,6 +97,9 @@ static void coord_run_cleanup(struct coord *c)
     crmpi_proc_env_free(&c->env);
     crmpi_testindex_free(&c->index);
     crmpi_wakepipe_close(&c->wake);
+    /* After the last test, whatever ended the run: the teardowns. */
+    crmpi_fixture_host_stop(&c->fixtures);
+    crmpi_fixture_kv_free(&c->globals);
     if (*c->dir) {
         /* The queue's socket, and anything a worker left there. */
         DIR *d = opendir(c->dir);
@@ -115,7 +118,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
 {
     *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT,
-                       .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT };
+                       .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT,
+                       .fixtures = { .cmd_fd = -1 } };
     struct crmpi_wakepipe_signals saved;
     int result = 0;
 
@@ -136,6 +140,19 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     if (*warn)
         crmpi_warn("%s", warn);
     snprintf(c.url, sizeof(c.url), "ipc://%s/queue", c.dir);
+
+    /*
+     * Before any test, while this process is one thread with no nng: the
+     * global fixtures, and the node ones of this host when it runs workers.
+     * What they publish is in our environment, so local workers inherit it.
+     */
+    rc = crmpi_fixture_host_start(&c.fixtures, CRMP_FIXTURE_GLOBAL,
+            opts->workers ? CRMP_FIXTURE_NODE : CRMP_FIXTURE_GLOBAL, &c.globals);
+    if (rc < 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "cannot run the global fixtures: %s", strerror(-rc));
+        crmpi_fixtures_set_failed(msg);
+    }
 
     rc = crmpi_wakepipe_open(&c.wake);
     if (rc) {

@@ -164,6 +164,27 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
     assign.keep_tmp = (uint32_t) c->opts->keep_tmp;
     assign.has_leaks = 1;
     assign.leaks = (uint32_t) c->opts->leaks;
+    /* A remote worker did not inherit what the global fixtures published: its first Assign says. */
+    Crmp__Global *globals = NULL, **gv = NULL;
+    if (w->remote && !w->got_globals) {
+        w->got_globals = 1;
+        assign.fixture_failed = (char *) crmpi_fixtures_failed();
+        globals = calloc(c->globals.n ? c->globals.n : 1, sizeof(*globals));
+        gv = calloc(c->globals.n ? c->globals.n : 1, sizeof(*gv));
+        if (!globals || !gv) {
+            crmpi_error("out of memory: worker %u does not get the global fixtures' values",
+                    w->slot);
+        } else {
+            for (size_t i = 0; i < c->globals.n; ++i) {
+                crmp__global__init(&globals[i]);
+                globals[i].key = c->globals.keys[i];
+                globals[i].value = c->globals.values[i];
+                gv[i] = &globals[i];
+            }
+            assign.n_globals = c->globals.n;
+            assign.globals = gv;
+        }
+    }
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;
@@ -173,6 +194,8 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
                 u->param >= 0 ? " (one parameter)" : "");
     }
     coord_reply(c, &w->req, &env);
+    free(gv);
+    free(globals);
 }
 
 static void coord_reply_challenge(struct coord *c, struct coord_worker *w)
@@ -683,6 +706,9 @@ static void coord_drain_messages(struct coord *c)
 static int coord_is_worker(pid_t pid, void *arg)
 {
     const struct coord *c = arg;
+    /* Not a worker, but not a stray either: the fixtures' process ends last. */
+    if (c->fixtures.pid == pid)
+        return 1;
     for (size_t i = 0; i < c->n_workers; ++i)
         if (c->workers[i]->pid == pid)
             return 1;

@@ -54,7 +54,7 @@ err:
 
 void crmpi_forkmode_fini(void)
 {
-    crmpi_zygote_stop();
+    crmpi_zygote_finish();
     if (forkmode.chan >= 0) {
         close(forkmode.chan);
         forkmode.chan = -1;

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "coordinator.h"
 #include "diag.h"
+#include "fixtures.h"
 #include "options.h"
 #include "proc.h"
 #include "testenv.h"
@@ -36,11 +37,15 @@ struct launcher {
     struct launcher_worker workers[CRMPI_MAX_WORKERS];
     size_t n_workers;
     int subreaper;              /* we adopt what our workers leave behind */
+    struct crmpi_fixture_host fixtures;     /* this host's node fixtures */
 };
 
 static int launcher_is_worker(pid_t pid, void *arg)
 {
     const struct launcher *l = arg;
+    /* Not a worker, but ours to end last: the node fixtures' process. */
+    if (l->fixtures.pid == pid)
+        return 1;
     for (size_t i = 0; i < l->n_workers; ++i)
         if (l->workers[i].pid == pid)
             return 1;
@@ -65,6 +70,8 @@ static void launcher_cleanup(struct launcher *l)
         crmpi_proc_strays(1, launcher_is_worker, l);
         prctl(PR_SET_CHILD_SUBREAPER, 0);
     }
+    /* The workers are gone: the node fixtures' teardowns. */
+    crmpi_fixture_host_stop(&l->fixtures);
     crmpi_proc_env_free(&l->env);
     crmpi_wakepipe_close(&l->wake);
     crmpi_token_free(&l->token);
@@ -101,6 +108,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         return 1;
     }
     l->wake = (struct crmpi_wakepipe) CRMPI_WAKEPIPE_INIT;
+    l->fixtures.cmd_fd = -1;
     struct crmpi_wakepipe_signals saved;
     int status = 1;
     char err[256];
@@ -123,6 +131,15 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
         crmpi_error("%s", err);
         status = CRMPI_EXIT_USAGE;
         goto out;
+    }
+    /*
+     * This host's node fixtures, before its workers start: they inherit what
+     * the setups published, or the failure every test then reports.
+     */
+    int rc = crmpi_fixture_host_start(&l->fixtures, CRMP_FIXTURE_NODE, CRMP_FIXTURE_NODE, NULL);
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "cannot run the node fixtures: %s", strerror(-rc));
+        crmpi_fixtures_set_failed(err);
     }
     if (crmpi_wakepipe_open(&l->wake) || crmpi_proc_worker_env(&l->env, l->url, &l->token, opts))
         goto out;

@@ -34,6 +34,7 @@
 #include "crit.h"
 #include "crit_release.h"
 #include "diag.h"
+#include "fixtures.h"
 #include "options.h"
 #include "outputs.h"
 #include "rlimits.h"
@@ -195,10 +196,21 @@ static void plugin_apply_options(void)
         plugin_usage_error(err);
 }
 
+/* The plugin runs the fixtures: the header's serial hooks must stay idle. */
+static void plugin_claim_fixtures(void)
+{
+    int rc = crmpi_fixtures_claim();
+    if (rc < 0)
+        crmpi_warn("cannot read the fixtures: %s", strerror(-rc));
+}
+
 CRMP_API struct criterion_test_set *criterion_initialize(void)
 {
     /* Fork isolation's zygote: born now, as Criterion's sandboxes are (see zygote.h). */
     const char *iso = getenv(CRMPI_ENV_ISOLATION);
+    /* A worker runs its fixtures itself (in the zygote, in fork isolation). */
+    if (plugin_role == PLUGIN_WORKER)
+        plugin_claim_fixtures();
     if (plugin_role == PLUGIN_WORKER && iso && !strcmp(iso, "fork"))
         crmpi_zygote_start();
     plugin_in_initialize = 1;
@@ -339,6 +351,7 @@ CRMP_API int criterion_run_all_tests(struct criterion_test_set *set)
     if (plugin_role != PLUGIN_COORDINATOR)
         return real.run_all_tests(set);
 
+    plugin_claim_fixtures();
     if (plugin_opts.connect) {
         /* A worker host: its tests are reported by the remote coordinator. */
         int status = crmpi_launcher_run(&plugin_opts, plugin_argv);

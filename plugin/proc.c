@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "diag.h"
 #include "options.h"
+#include "criterion-mproc.h"
 #include "proc.h"
 #include "reaper.h"
 #include "testenv.h"
@@ -156,6 +157,8 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
         "BXFI_MAP=", "CRITERION_OUTPUTS=", "CRITERION_ENABLE_TAP=", "CRITERION_MPROC",
         "CRITERION_JOBS=",
     };
+    /* But what the fixtures published, or the failure every test reports: workers need them. */
+    static const char *const kept[] = { CRMP_GLOBAL_PREFIX, CRMP_FIXTURE_FAILED_ENV "=" };
     size_t n = 0;
     while (environ[n])
         ++n;
@@ -167,6 +170,9 @@ int crmpi_proc_worker_env(struct crmpi_proc_env *e, const char *url,
         for (size_t d = 0; d < sizeof(dropped) / sizeof(dropped[0]); ++d)
             if (!strncmp(environ[i], dropped[d], strlen(dropped[d])))
                 keep = 0;
+        for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); ++k)
+            if (!strncmp(environ[i], kept[k], strlen(kept[k])))
+                keep = 1;
         if (keep)
             e->vars[e->n++] = environ[i];
     }

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "criterion-mproc.h"
 #include "diag.h"
 #include "options.h"
 #include "testenv.h"
@@ -22,6 +23,8 @@ static const char *const testenv_passed[] = {
     CRMPI_ENV_TEST_SLOT "=",
     CRMPI_ENV_TEST_WORKERS "=",
     CRMPI_ENV_TEST_TMPDIR "=",
+    /* What global fixtures published, received after the zygote was born (remote workers). */
+    CRMP_GLOBAL_PREFIX,
 };
 
 /* A live test directory is "crmp-t<worker pid>-<test>-XXXXXX"; a kept one "crmp-kept-<test>-XXXXXX". */
@@ -82,7 +85,7 @@ void crmpi_testenv_apply(const char *buf, size_t len)
         size_t n = strlen(buf + at);
         const char *eq = strchr(buf + at, '=');
         if (eq && testenv_is_passed(buf + at)) {
-            char name[64];
+            char name[128];
             size_t nl = (size_t) (eq - (buf + at));
             if (nl < sizeof(name)) {
                 memcpy(name, buf + at, nl);

@@ -22,6 +22,7 @@
 #include "diag.h"
 #include "options.h"
 #include "events.h"
+#include "fixtures.h"
 #include "forkmode.h"
 #include "hooks.h"
 #include "leaks.h"
@@ -56,6 +57,7 @@ static struct worker_state {
     long pending;                   /* assigned, not started yet, -1 when none */
     volatile pid_t sandbox;         /* the process running it, when known */
     int forked;                     /* the unit runs in fork isolation */
+    int fixtures_begun;             /* the worker fixtures were set up, or tried */
     int saved_out, saved_err;       /* the worker's own stdout/stderr, -1 when not capturing */
     int cap_out, cap_err;           /* memfds the current test writes to, or -1 */
     struct timespec started;
@@ -296,6 +298,23 @@ static void worker_on_pre_init(void *arg)
 
 /* ---- following the coordinator ---------------------------------------------------- */
 
+/* What the global fixtures published (a remote worker's first Assign): into our environment. */
+static void worker_take_globals(const Crmp__Assign *a)
+{
+    struct crmpi_fixture_kv kv = { 0 };
+    int rc = 0;
+    for (size_t i = 0; !rc && i < a->n_globals; ++i)
+        rc = crmpi_fixture_kv_add(&kv, a->globals[i]->key, a->globals[i]->value);
+    if (!rc)
+        rc = crmpi_fixture_kv_to_env(&kv);
+    if (rc)
+        crmpi_warn("worker %u: cannot take the global fixtures' values: %s", worker_state.slot,
+                strerror(-rc));
+    crmpi_fixture_kv_free(&kv);
+    if (a->fixture_failed && !crmpi_fixtures_failed())
+        setenv(CRMP_FIXTURE_FAILED_ENV, a->fixture_failed, 1);
+}
+
 /*
  * Acts on the coordinator's answer: an Assign makes the assigned unit the
  * next to run (see worker_dispatch); anything else ends this worker's run.
@@ -316,6 +335,7 @@ static void worker_follow(Crmp__Envelope *reply)
                 break;
             }
             w->pending = id;
+            worker_take_globals(reply->assign);
             crmpi_testenv_set_keep(reply->assign->keep_tmp);
             crmpi_testenv_set_leaks(reply->assign->leaks);
             int rc = reply->assign->has_slot ? crmpi_testenv_set_slot(reply->assign->slot) : 0;
@@ -398,8 +418,10 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     result.events = w->events.v;
     result.n_events = w->events.n;
     result.counters = &counters;
-    result.kept_tmpdir = (char *) crmpi_testenv_unit_end(counters.tests_failed
-            || counters.tests_crashed || (leaks.n && crmpi_testenv_leaks() == CRMPI_LEAKS_FAIL));
+    /* A test a fixture failed for never ran: its directory holds nothing worth keeping. */
+    result.kept_tmpdir = (char *) crmpi_testenv_unit_end(!crmpi_fixtures_failed()
+            && (counters.tests_failed || counters.tests_crashed
+                || (leaks.n && crmpi_testenv_leaks() == CRMPI_LEAKS_FAIL)));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     result.wall_ns = (uint64_t) (now.tv_sec - w->started.tv_sec) * 1000000000u
@@ -473,6 +495,8 @@ static void worker_queue_for_runner(long id)
     }
     crmpi_crit_unit_node_init(&node->unit, &u->suite->suite, u->test,
             crmpi_crit_timeout_of(&u->suite->suite, u->test));
+    if (crmpi_fixtures_failed())
+        crmpi_fixtures_fail_test(&node->unit.test, &node->unit.data);
     if (u->param >= 0) {
         w->param_fn = u->test->data->param_;
         w->param_index = u->param;
@@ -486,6 +510,28 @@ static void worker_queue_for_runner(long id)
 }
 
 /*
+ * Before the first test: the worker fixtures, unless the zygote ran them
+ * (fork isolation) or a wider fixture failed.  A failure fails every test.
+ */
+static void worker_fixtures_begin(void)
+{
+    struct worker_state *w = &worker_state;
+    if (w->fixtures_begun)
+        return;
+    w->fixtures_begun = 1;
+    const char *failed;
+    char msg[1024];
+    if (crmpi_zygote_fixtures(&failed)) {
+        if (failed && !crmpi_fixtures_failed())
+            crmpi_fixtures_set_failed(failed);
+        return;
+    }
+    if (!crmpi_fixtures_failed()
+            && crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg, sizeof(msg)))
+        crmpi_fixtures_set_failed(msg);
+}
+
+/*
  * Runs what the coordinator assigned: in fork mode, one unit after another
  * here, until a unit needs Criterion's runner (exec mode), which is then
  * queued for it; in exec mode, straight to the runner.
@@ -493,11 +539,14 @@ static void worker_queue_for_runner(long id)
 static void worker_dispatch(void)
 {
     struct worker_state *w = &worker_state;
+    if (w->pending >= 0 && !w->failed)
+        worker_fixtures_begin();
     while (w->pending >= 0 && !w->failed) {
         long id = w->pending;
         w->pending = -1;
         const struct crmpi_unit *u = &w->units.v[id];
-        const char *refusal = crmpi_forkmode_refusal(u);
+        /* A test a fixture failed for fails in Criterion's runner, with the message. */
+        const char *refusal = crmpi_fixtures_failed() ? "" : crmpi_forkmode_refusal(u);
         if (!refusal && crmpi_forkmode_run(id, u) == 0)
             continue;
         if (refusal && *refusal)
@@ -768,6 +817,8 @@ int crmpi_worker_run(struct criterion_test_set *set,
         w->saved_out = w->saved_err = -1;
     }
     crmpi_session_close(&w->session);
+    /* This process's worker fixtures, then the zygote's (crmpi_zygote_finish). */
+    crmpi_fixtures_teardown();
     crmpi_forkmode_fini();
     return !w->failed;
 }

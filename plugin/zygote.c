@@ -25,6 +25,7 @@
 #include "elfpatch.h"
 #include "reaper.h"
 #include "criterion-mproc.h"
+#include "fixtures.h"
 #include "testenv.h"
 #include "zygote.h"
 
@@ -37,6 +38,8 @@
 #define ZYG_READY 'R'       /* value: 0, or -errno when it cannot serve */
 #define ZYG_SPARE 'S'       /* value: the spare's pid; its socket travels along */
 #define ZYG_EXITED 'X'      /* value: the spare's wait status */
+/* Before READY, when worker fixtures run here: -1 as they begin, then 0, or 1 and the message. */
+#define ZYG_FIXTURES 'F'
 
 #define ZYG_FDS 4           /* stdout, stderr, channel, arena */
 
@@ -67,8 +70,8 @@ struct zyg_request {
     size_t arena_len;
     uint32_t param_size;
     uint8_t has_arena;
-    /* The test's environment set since the zygote was born (crmpi_testenv_pack). */
-    char env[2048];
+    /* The environment set since the zygote was born (crmpi_testenv_pack), fixtures' values too. */
+    char env[8192];
 };
 
 /* The worker's side. */
@@ -79,6 +82,9 @@ static struct {
     pid_t spare;                /* the next test process, 0 until announced */
     int spare_sock;             /* where its test goes, -1 when none */
     struct rlimit nofile;       /* the limit tests must see */
+    int fixtures;               /* the worker fixtures ran (or crashed) in the zygote */
+    char *running;              /* shared with it: the setup it runs (crmpi_fixtures_running_in) */
+    char fixture_failed[1024];  /* their failure, "" when none */
 } zyg_worker = { .sock = -1, .spare_sock = -1 };
 
 /* ---- inside the test process ------------------------------------------------------ */
@@ -512,12 +518,58 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
     zyg_buf = malloc(zyg_buf_cap);
     if (!zyg_buf)
         rc = -ENOMEM;
-    if (zyg_send(sock, ZYG_READY, rc) || rc)
-        _exit(0);
-    /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
-    while (zyg_serve_one(sock) == 0)
-        ;
+    /* The worker fixtures run here, so that every test process forked from here sees them. */
+    if (!rc && crmpi_fixtures_any(CRMP_FIXTURE_WORKER) && !crmpi_fixtures_failed()) {
+        char msg[sizeof(zyg_worker.fixture_failed)];
+        if (zyg_send(sock, ZYG_FIXTURES, -1))
+            _exit(0);
+        int failed = crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg,
+                sizeof(msg)) != 0;
+        if (zyg_send(sock, ZYG_FIXTURES, failed)
+                || (failed && send(sock, msg, strlen(msg) + 1, MSG_NOSIGNAL) < 0))
+            rc = -EPIPE;
+    }
+    if (!zyg_send(sock, ZYG_READY, rc) && !rc) {
+        /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
+        while (zyg_serve_one(sock) == 0)
+            ;
+    }
+    /* The worker has ended (crmpi_zygote_finish): so do its fixtures. */
+    crmpi_fixtures_teardown();
     _exit(0);
+}
+
+#define ZYG_RUNNING_MAX 512
+
+/* The zygote's worker fixture failed: its message follows. */
+static void zyg_fixture_message(void)
+{
+    char *msg = zyg_worker.fixture_failed;
+    ssize_t n;
+    do
+        n = recv(zyg_worker.sock, msg, sizeof(zyg_worker.fixture_failed) - 1, 0);
+    while (n < 0 && errno == EINTR);
+    msg[n > 0 ? n : 0] = '\0';
+    if (!msg[0])
+        snprintf(msg, sizeof(zyg_worker.fixture_failed), "worker fixture failed");
+}
+
+/* The zygote died in a worker fixture's setup: that is the failure. */
+static void zyg_fixture_crashed(void)
+{
+    int status = 0;
+    char *msg = zyg_worker.fixture_failed;
+    size_t cap = sizeof(zyg_worker.fixture_failed);
+    if (waitpid(zyg_worker.pid, &status, 0) == zyg_worker.pid)
+        zyg_worker.pid = 0;
+    char what[ZYG_RUNNING_MAX] = "worker fixture setup";
+    if (zyg_worker.running && zyg_worker.running[0])
+        snprintf(what, sizeof(what), "%.*s", ZYG_RUNNING_MAX - 1, zyg_worker.running);
+    if (WIFSIGNALED(status))
+        snprintf(msg, cap, "%s crashed: %s", what, strsignal(WTERMSIG(status)));
+    else
+        snprintf(msg, cap, "%s exited with status %d before it returned", what,
+                WEXITSTATUS(status));
 }
 
 int crmpi_zygote_start(void)
@@ -531,12 +583,20 @@ int crmpi_zygote_start(void)
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode", strerror(e));
         return -e;
     }
+    if (crmpi_fixtures_any(CRMP_FIXTURE_WORKER)) {
+        zyg_worker.running = mmap(NULL, ZYG_RUNNING_MAX, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (zyg_worker.running == MAP_FAILED)
+            zyg_worker.running = NULL;
+    }
     /* Nothing buffered may be written twice, by the zygote's tests. */
     fflush(NULL);
     pid_t worker = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
+        if (zyg_worker.running)
+            crmpi_fixtures_running_in(zyg_worker.running, ZYG_RUNNING_MAX);
         /* Every test process is forked from here: none may hold the worker's token. */
         crmpi_token_forget_inherited();
         zyg_main(sv[1], worker);
@@ -552,9 +612,18 @@ int crmpi_zygote_start(void)
     zyg_worker.sock = sv[0];
     struct zyg_reply r;
     ssize_t n;
-    do
-        n = recv(zyg_worker.sock, &r, sizeof(r), 0);
-    while (n < 0 && errno == EINTR);
+    for (;;) {
+        do
+            n = recv(zyg_worker.sock, &r, sizeof(r), 0);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof(r) || r.tag != ZYG_FIXTURES)
+            break;
+        zyg_worker.fixtures = 1;
+        if (r.value > 0)
+            zyg_fixture_message();
+    }
+    if (zyg_worker.fixtures && r.tag != ZYG_READY && !zyg_worker.fixture_failed[0])
+        zyg_fixture_crashed();
     if (n != (ssize_t) sizeof(r) || r.tag != ZYG_READY || r.value) {
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
                 n == (ssize_t) sizeof(r) && r.value ? "libcriterion's nanomsg calls not found"
@@ -589,6 +658,29 @@ int crmpi_zygote_tried(void)
 pid_t crmpi_zygote_pid(void)
 {
     return zyg_worker.pid > 0 ? zyg_worker.pid : 0;
+}
+
+int crmpi_zygote_fixtures(const char **failed)
+{
+    *failed = zyg_worker.fixture_failed[0] ? zyg_worker.fixture_failed : NULL;
+    return zyg_worker.fixtures;
+}
+
+void crmpi_zygote_finish(void)
+{
+    if (!zyg_worker.fixtures || zyg_worker.pid <= 0) {
+        crmpi_zygote_stop();
+        return;
+    }
+    /* Its spare ends with our end of its socket; then the zygote runs the teardowns. */
+    if (zyg_worker.spare_sock >= 0)
+        close(zyg_worker.spare_sock);
+    zyg_worker.spare_sock = -1;
+    close(zyg_worker.sock);
+    zyg_worker.sock = -1;
+    while (waitpid(zyg_worker.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    zyg_worker.pid = 0;
 }
 
 /* The zygote said something else than expected, or nothing: fork isolation is over. */

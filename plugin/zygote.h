@@ -81,6 +81,16 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid);
  */
 int crmpi_zygote_wait(int timeout_ms, int *status);
 
+/*
+ * Whether the worker fixtures ran in the zygote (in crmpi_zygote_start, so
+ * that every test process sees them): 1, with *failed their failure's
+ * message or NULL; 0 when this worker must run them itself.
+ */
+int crmpi_zygote_fixtures(const char **failed);
+
+/* Ends the zygote after its worker fixtures' teardowns (waiting for them); else as _stop. */
+void crmpi_zygote_finish(void);
+
 /* Stops the zygote; safe when none was started. */
 void crmpi_zygote_stop(void);
 
