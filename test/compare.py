@@ -12,8 +12,9 @@ environment, each in its own temporary directory with its own TMPDIR.
 Compared, after removing times such as "(0.01s)":
   - the exit status;
   - stderr as a multiset of per-test blocks (a test's assertion lines and its
-    [PASS]/[FAIL]/[SKIP] line, or [RUN ]..status with --verbose) plus a
-    multiset of the remaining lines; stdout as a multiset of lines;
+    [PASS]/[FAIL]/[SKIP] line, with the test's own output printed among them
+    in its place, or [RUN ]..status with --verbose) plus a multiset of the
+    remaining lines; stdout as a multiset of lines;
   - the plugin's recap, the last lines after the Synthesis: one line per test
     the serial run failed, crashed or timed out, with the first assertion's
     file:line, and none with --mproc-recap=off; it is then left out of the
@@ -70,6 +71,8 @@ RUN_RE = re.compile(r'^\[RUN \] ')
 # Lines Criterion prints for a failed test before its status line.
 ASSERT_LOC_RE = re.compile(r'^\[----\] \S+:\d+: ')
 ASSERT_CONT_RE = re.compile(r'^\[----\]   ')
+# Any line Criterion's logger prints; the others are the tests' own output.
+CRITERION_LINE_RE = re.compile(r'^\[[A-Z=\- ]{4}\] ')
 ENGAGED_RE = re.compile(r'^criterion-mproc\[\d+\]: info: ', re.M)
 # A test's kept CRITERION_MPROC_TMPDIR (--mproc-keep-tmp): the plugin's own line, no difference
 # from a serial run; the directory it names is the run's to leave, and removed by the check.
@@ -301,10 +304,17 @@ def console_blocks(lines):
                 start = i
                 break
         if start is None:
-            start = len(pending)
-            while start > 0 and (ASSERT_CONT_RE.match(pending[start - 1])
-                                 or ASSERT_LOC_RE.match(pending[start - 1])):
-                start -= 1
+            # Back over the test's assertion lines and its own output among them: where a
+            # serial run prints that output (after which assertion, before the crash line) is
+            # part of the block.  What comes before its first assertion line may be another
+            # test's (a passing one prints no line of its own): left loose.
+            start = i = len(pending)
+            while i > 0 and (ASSERT_CONT_RE.match(pending[i - 1])
+                             or ASSERT_LOC_RE.match(pending[i - 1])
+                             or not CRITERION_LINE_RE.match(pending[i - 1])):
+                i -= 1
+                if CRITERION_LINE_RE.match(pending[i]):
+                    start = i
         blocks[tuple(pending[start:] + [line])] += 1
         loose.update(pending[:start])
         pending = []

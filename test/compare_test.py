@@ -39,6 +39,31 @@ RECAP = ['criterion-mproc: 4 tests failed, crashed or timed out:',
 EFFICIENCY = 'criterion-mproc: 12.5s on 4 workers, lower bound 10.0s: efficiency 80%'
 
 
+# A test that writes to stderr, fails twice and crashes after glibc's last word, serially.
+RAW_ORDER = ['raw: first', '[----] /src/t.c:5: Assertion Failed', '[----]   ', '[----]   one',
+             '[----]   ', 'raw: second', '[----] /src/t.c:7: Assertion Failed', '[----]   ',
+             '[----]   two', '[----]   ', 'munmap_chunk(): invalid pointer',
+             '[----] /src/t.c:7: Unexpected signal caught below this line!',
+             '[FAIL] s::crashes: CRASH!', 'raw: a passing test']
+
+
+def order_cases(check):
+    check('the same order is no difference', problems(RAW_ORDER, RAW_ORDER) == [])
+    raw = [l for l in RAW_ORDER[:-1] if not l.startswith('[')]
+    check("the test's output before its assertions is a difference",
+          problems(RAW_ORDER, raw + [l for l in RAW_ORDER[:-1] if l not in raw] + RAW_ORDER[-1:])
+          != [])
+    moved = RAW_ORDER[:10] + RAW_ORDER[11:12] + RAW_ORDER[10:11] + RAW_ORDER[12:]
+    check("glibc's line after the crash line is a difference",
+          problems(RAW_ORDER, moved) != [])
+    swapped = RAW_ORDER[:5] + RAW_ORDER[10:11] + RAW_ORDER[6:10] + RAW_ORDER[5:6] + RAW_ORDER[11:]
+    check('two lines of output swapped between assertions are a difference',
+          problems(RAW_ORDER, swapped) != [])
+    other = RAW_ORDER[-1:] + RAW_ORDER[:-1]
+    check("another test's output before a block is no difference",
+          problems(RAW_ORDER, other) == [])
+
+
 def recap_cases(check):
     plugin = FAILING[9:-1] + FAILING[:9] + FAILING[-1:]    # the tests ended in another order
     check('a recap of every failure after the Synthesis is no difference',
@@ -103,6 +128,7 @@ def main():
           problems(['[FAIL] ends::times_out: Timed out.'] + FINI_ASSERT + ['[FAIL] b::c: (0.00s)'],
                    ['[FAIL] ends::times_out: Timed out.', '[FAIL] b::c: (0.00s)'] + FINI_ASSERT)
           != [])
+    order_cases(check)
     recap_cases(check)
     print('%d failed' % len(failed))
     return 1 if failed else 0
