@@ -142,6 +142,12 @@ static Crmp__Event *events_add(Crmp__Event__Kind kind)
     }
     crmp__event__init(e);
     e->kind = kind;
+    uint64_t at[2];
+    if (ev->output_at && ev->output_at(ev->arg, at)) {
+        e->has_out_at = e->has_err_at = 1;
+        e->out_at = at[0];
+        e->err_at = at[1];
+    }
     ev->v[ev->n++] = e;
     return e;
 }
@@ -328,6 +334,25 @@ void crmpi_events_clear(struct crmpi_events *ev)
         events_event_free(ev->v[i]);
     ev->n = 0;
     ev->warnings = ev->errors = ev->lost = 0;
+}
+
+static uint64_t events_clamp_one(uint64_t at, uint64_t floor, size_t kept, size_t len)
+{
+    if (at > kept)
+        at = len;
+    return at < floor ? floor : at;
+}
+
+void crmpi_events_clamp_output(struct crmpi_events *ev, const size_t kept[2], const size_t len[2])
+{
+    uint64_t floor[2] = { 0, 0 };
+    for (size_t i = 0; i < ev->n; ++i) {
+        Crmp__Event *e = ev->v[i];
+        if (e->has_out_at)
+            floor[0] = e->out_at = events_clamp_one(e->out_at, floor[0], kept[0], len[0]);
+        if (e->has_err_at)
+            floor[1] = e->err_at = events_clamp_one(e->err_at, floor[1], kept[1], len[1]);
+    }
 }
 
 void crmpi_events_free(struct crmpi_events *ev)

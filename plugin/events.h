@@ -9,6 +9,7 @@
 #define CRMPI_EVENTS_H_
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -25,6 +26,13 @@ struct crmpi_events {
     unsigned lost;                  /* events dropped for want of memory */
     /* Called on PRE_INIT, before the event is recorded; may be NULL. */
     void (*on_pre_init)(void *arg);
+    /*
+     * Where the test's captured output stands as an event is recorded:
+     * at[0] bytes of stdout and at[1] of stderr written so far.  Returns 0
+     * when it cannot tell (nothing captured): the event then carries no
+     * position.  May be NULL.
+     */
+    int (*output_at)(void *arg, uint64_t at[2]);
     void *arg;
 };
 
@@ -40,6 +48,15 @@ void crmpi_events_record(struct crmpi_events *into);
 
 /* Frees the recorded events and zeroes the counters; the set stays usable. */
 void crmpi_events_clear(struct crmpi_events *ev);
+
+/*
+ * Makes the recorded output positions what the wire accepts (see
+ * mproc.proto's Event.out_at): never less than an earlier event's, and
+ * within the output the result carries.  kept[i] bytes of stream i were
+ * kept of what the test wrote, and len[i] are sent (kept plus a note that
+ * the output was cut): a position past what was kept points after the note.
+ */
+void crmpi_events_clamp_output(struct crmpi_events *ev, const size_t kept[2], const size_t len[2]);
 
 /* Releases everything; safe on a zeroed set. */
 void crmpi_events_free(struct crmpi_events *ev);

@@ -193,8 +193,11 @@ int crmpi_forkmode_run(long id, const struct crmpi_unit *u)
     struct crmpi_forkrun fr;
     crmpi_forkrun_begin(&fr, u->test, &u->suite->suite, criterion_options.logger,
             forkmode.hooks_ok ? &forkmode.hooks : NULL, pid);
+    /* The replay's events take their place in the output from their records; its end, after it all. */
+    crmpi_worker_unit_output_at(fr.at);
     if (!rc)
         rc = crmpi_forkrun_feed(&fr, chan, chan_len);
+    crmpi_worker_unit_output_at(NULL);
     free(chan);
     if (rc == -ENOMEM)
         crmpi_error("worker %u: out of memory replaying %s::%s", slot,

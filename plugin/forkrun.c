@@ -448,6 +448,14 @@ int crmpi_forkrun_feed(struct crmpi_forkrun *fr, const uint8_t *buf, size_t len)
         uint32_t n;
         memcpy(&n, buf + off, sizeof(n));
         off += sizeof(n);
+        uint64_t at[2] = { fr->at[0], fr->at[1] };
+        if (n & CRMPI_FORKRUN_AT) {
+            n &= ~CRMPI_FORKRUN_AT;
+            if (len - off < sizeof(at))
+                return -EBADMSG;
+            memcpy(at, buf + off, sizeof(at));
+            off += sizeof(at);
+        }
         if (n > CRMPI_FORKRUN_MAX_RECORD || n > len - off)
             return -EBADMSG;
         CrmpiCrit__Message *m = crmpi_crit__message__unpack(NULL, n, buf + off);
@@ -456,12 +464,17 @@ int crmpi_forkrun_feed(struct crmpi_forkrun *fr, const uint8_t *buf, size_t len)
             ++fr->dropped;
             continue;
         }
+        /* The position counts for the events of this message, and on only if it is taken. */
+        uint64_t before[2] = { fr->at[0], fr->at[1] };
+        memcpy(fr->at, at, sizeof(at));
         int rc = fk_message(fr, m);
         crmpi_crit__message__free_unpacked(m, NULL);
         if (rc == -ENOMEM)
             return rc;
-        if (rc)
+        if (rc) {
             ++fr->dropped;
+            memcpy(fr->at, before, sizeof(before));
+        }
     }
     return off == len ? 0 : -EBADMSG;
 }

@@ -13,7 +13,11 @@
  *
  * The channel is a sequence of records: a 32-bit length in host order, then
  * one Criterion protocol message (plugin/critproto.proto) of that length.
- * It is written by test code and read as hostile input.
+ * A length with CRMPI_FORKRUN_AT set is followed, before the message, by
+ * where the test's output stood when it sent it: two 64-bit sizes in host
+ * order, of its captured stdout and stderr (so that the events of the
+ * replay keep their place among the test's own output).  The channel is
+ * written by test code and read as hostile input.
  */
 #ifndef CRMPI_FORKRUN_H_
 #define CRMPI_FORKRUN_H_
@@ -29,6 +33,9 @@
 
 /* Nothing a test legitimately sends comes near this. */
 #define CRMPI_FORKRUN_MAX_RECORD (16u * 1024u * 1024u)
+
+/* In a record's length: the output's position follows (see above). */
+#define CRMPI_FORKRUN_AT 0x80000000u
 
 /* The per-test report hooks of the binary, called as Criterion's runner would. */
 enum { CRMPI_FK_PRE_INIT, CRMPI_FK_PRE_TEST, CRMPI_FK_ASSERT, CRMPI_FK_THEORY_FAIL,
@@ -52,6 +59,8 @@ struct crmpi_forkrun {
     unsigned state;                         /* Criterion's client state (a 2-bit stack) */
     int64_t start_ts;                       /* of the MAIN phase, ns */
     unsigned dropped;                       /* messages refused (malformed or out of place) */
+    /* Where the output stood (stdout, stderr) at the record being replayed: the last one said. */
+    uint64_t at[2];
 
     /*
      * The unit's statistics, as the runner keeps them: ts is the test's

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,16 +54,39 @@ static int report_announce(struct crmpi_report *r, struct criterion_suite_set *s
     return 0;
 }
 
-static void report_raw_output(const Crmp__Result *res)
+/* Writes bytes [*done, at) of a captured stream to f; *done becomes at. */
+static void report_output_upto(const ProtobufCBinaryData *data, int has, uint64_t at,
+        size_t *done, FILE *f)
 {
-    if (res->has_out && res->out.len) {
-        fwrite(res->out.data, 1, res->out.len, stdout);
-        fflush(stdout);
+    size_t len = has ? data->len : 0;
+    size_t to = at < len ? (size_t) at : len;
+    if (to <= *done)
+        return;
+    fwrite(data->data + *done, 1, to - *done, f);
+    fflush(f);
+    *done = to;
+}
+
+/*
+ * Where the output stands before event i of res: what the event carries
+ * (the decoder checked it is in range and never goes back), the place of
+ * an earlier event when it carries none.  A result with no position at all
+ * (output not captured) puts it all where it goes in most tests: once the
+ * test started (after PRE_TEST, or PRE_INIT when the setup failed).
+ */
+static void report_output_before(const Crmp__Result *res, size_t i, size_t start,
+        int positioned, uint64_t at[2])
+{
+    const Crmp__Event *e = res->events[i];
+    if (!positioned) {
+        if (i >= start)
+            at[0] = at[1] = UINT64_MAX;
+        return;
     }
-    if (res->has_err && res->err.len) {
-        fwrite(res->err.data, 1, res->err.len, stderr);
-        fflush(stderr);
-    }
+    if (e->has_out_at)
+        at[0] = e->out_at;
+    if (e->has_err_at)
+        at[1] = e->err_at;
 }
 
 void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u)
@@ -70,26 +94,32 @@ void crmpi_report_unit(struct crmpi_report *r, const struct crmpi_report_unit *u
     report_announce(r, u->suite);
     /*
      * What the test wrote itself goes where it was written in a serial run:
-     * once the test started (after PRE_TEST, or PRE_INIT when the setup
-     * failed), before its assertions and result.
+     * each event comes after the output the test had written when it
+     * happened (stdout first where the two streams cannot be told apart).
      */
     const Crmp__Result *res = u->result;
-    size_t at = 0;
+    int positioned = 0;
+    for (size_t i = 0; i < res->n_events; ++i)
+        positioned |= res->events[i]->has_out_at || res->events[i]->has_err_at;
+    size_t start = 0;
     for (size_t i = 0; i < res->n_events; ++i) {
         if (res->events[i]->kind == CRMP__EVENT__KIND__PRE_TEST) {
-            at = i + 1;
+            start = i + 1;
             break;
         }
         if (res->events[i]->kind == CRMP__EVENT__KIND__PRE_INIT)
-            at = i + 1;
+            start = i + 1;
     }
+    uint64_t at[2] = { 0, 0 };
+    size_t done[2] = { 0, 0 };
     for (size_t i = 0; i < res->n_events; ++i) {
-        if (i == at)
-            report_raw_output(res);
+        report_output_before(res, i, start, positioned, at);
+        report_output_upto(&res->out, res->has_out, at[0], &done[0], stdout);
+        report_output_upto(&res->err, res->has_err, at[1], &done[1], stderr);
         crmpi_events_replay(r->logger, &u->suite->suite, u->test, res->events[i]);
     }
-    if (at >= res->n_events)
-        report_raw_output(res);
+    report_output_upto(&res->out, res->has_out, UINT64_MAX, &done[0], stdout);
+    report_output_upto(&res->err, res->has_err, UINT64_MAX, &done[1], stderr);
     fflush(stderr);
     crmpi_runnerlink_frame();
 }

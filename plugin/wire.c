@@ -45,10 +45,19 @@ static int wire_check_result(const Crmp__Result *r)
     for (size_t i = 0; i < r->n_leaked; ++i)
         if (!wire_check_str(r->leaked[i]))
             return 0;
+    /* Where the output stood at each event: within it, and never back (the coordinator prints by it). */
+    uint64_t out_at = 0, err_at = 0;
+    uint64_t out_len = r->has_out ? r->out.len : 0, err_len = r->has_err ? r->err.len : 0;
     for (size_t i = 0; i < r->n_events; ++i) {
         const Crmp__Event *e = r->events[i];
         if ((unsigned) e->kind > CRMP__EVENT__KIND__ASSERT_PARAM_EQ)
             return 0;
+        if (e->has_out_at && (e->out_at < out_at || e->out_at > out_len))
+            return 0;
+        if (e->has_err_at && (e->err_at < err_at || e->err_at > err_len))
+            return 0;
+        out_at = e->has_out_at ? e->out_at : out_at;
+        err_at = e->has_err_at ? e->err_at : err_at;
         if (!wire_check_stats(e->stats) || !wire_check_param(e->p1) || !wire_check_param(e->p2))
             return 0;
         if (e->has_severity && (e->severity < 0 || e->severity > 2))

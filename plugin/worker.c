@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ static struct worker_state {
     int fixtures_begun;             /* the worker fixtures were set up, or tried */
     int saved_out, saved_err;       /* the worker's own stdout/stderr, -1 when not capturing */
     int cap_out, cap_err;           /* memfds the current test writes to, or -1 */
+    const uint64_t *replay_at;      /* fork mode's replay: where its record says the output was */
     struct timespec started;
     struct crmpi_events events;     /* of the current unit */
 
@@ -133,11 +135,47 @@ static void worker_capture_begin(void)
     }
 }
 
-/* Reads a capture back into a malloc'd buffer (the result owns it) and closes it. */
-static void worker_capture_take(int *fd, ProtobufCBinaryData *into, protobuf_c_boolean *has)
+/*
+ * Where the test's output stands as an event is recorded.  Criterion's
+ * runner logs an event while the test waits for its acknowledgement, and
+ * the events after the test's end once it has ended: the capture files'
+ * sizes right now say how much of the output precedes the event.  A
+ * fork-mode replay comes after the fact: each record says where it was sent.
+ */
+static int worker_output_at(void *arg, uint64_t at[2])
 {
+    (void) arg;
+    struct worker_state *w = &worker_state;
+    if (w->cap_out < 0)
+        return 0;
+    if (w->replay_at) {
+        at[0] = w->replay_at[0];
+        at[1] = w->replay_at[1];
+        return 1;
+    }
+    struct stat out, err;
+    if (fstat(w->cap_out, &out) || fstat(w->cap_err, &err))
+        return 0;
+    at[0] = (uint64_t) out.st_size;
+    at[1] = (uint64_t) err.st_size;
+    return 1;
+}
+
+void crmpi_worker_unit_output_at(const uint64_t *at)
+{
+    worker_state.replay_at = at;
+}
+
+/*
+ * Reads a capture back into a malloc'd buffer (the result owns it) and
+ * closes it.  Returns how many bytes of the output it kept (the buffer may
+ * add a note that the rest was cut).
+ */
+static size_t worker_capture_take(int *fd, ProtobufCBinaryData *into, protobuf_c_boolean *has)
+{
+    size_t kept = 0;
     if (*fd < 0)
-        return;
+        return 0;
     off_t size = lseek(*fd, 0, SEEK_END);
     static const char cut[] = "\n[criterion-mproc: output cut at 1 MiB]\n";
     size_t keep = size > 0 ? (size_t) size : 0;
@@ -148,6 +186,7 @@ static void worker_capture_take(int *fd, ProtobufCBinaryData *into, protobuf_c_b
         uint8_t *buf = malloc(keep + (truncated ? sizeof(cut) : 0));
         ssize_t n = buf ? pread(*fd, buf, keep, 0) : -1;
         if (n > 0) {
+            kept = (size_t) n;
             if (truncated)
                 memcpy(buf + n, cut, sizeof(cut) - 1);
             into->data = buf;
@@ -159,6 +198,7 @@ static void worker_capture_take(int *fd, ProtobufCBinaryData *into, protobuf_c_b
     }
     close(*fd);
     *fd = -1;
+    return kept;
 }
 
 static void worker_capture_end(Crmp__Result *res)
@@ -170,8 +210,11 @@ static void worker_capture_end(Crmp__Result *res)
     fflush(stderr);
     if (dup2(w->saved_out, STDOUT_FILENO) < 0 || dup2(w->saved_err, STDERR_FILENO) < 0)
         crmpi_warn("worker %u: cannot restore stdout/stderr: %s", w->slot, strerror(errno));
-    worker_capture_take(&w->cap_out, &res->out, &res->has_out);
-    worker_capture_take(&w->cap_err, &res->err, &res->has_err);
+    size_t kept[2];
+    kept[0] = worker_capture_take(&w->cap_out, &res->out, &res->has_out);
+    kept[1] = worker_capture_take(&w->cap_err, &res->err, &res->has_err);
+    size_t len[2] = { res->has_out ? res->out.len : 0, res->has_err ? res->err.len : 0 };
+    crmpi_events_clamp_output(&w->events, kept, len);
 }
 
 /* ---- the current unit --------------------------------------------------------- */
@@ -184,6 +227,7 @@ unsigned crmpi_worker_slot(void)
 static void worker_set_current(long id)
 {
     worker_state.current = id;
+    worker_state.replay_at = NULL;
     crmpi_events_record(id >= 0 ? &worker_state.events : NULL);
 }
 
@@ -775,6 +819,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     criterion_options.jobs = 1;
     criterion_options.fail_fast = false;
     w->events.on_pre_init = worker_on_pre_init;
+    w->events.output_at = worker_output_at;
     criterion_options.logger = crmpi_events_logger();
     worker_silence_run_hooks();
 

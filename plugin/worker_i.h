@@ -5,6 +5,7 @@
 #ifndef CRMPI_WORKER_I_H_
 #define CRMPI_WORKER_I_H_
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <criterion/stats.h>
@@ -25,6 +26,14 @@ void crmpi_worker_unit_sandbox(pid_t pid);
 
 /* Seconds since the current unit began. */
 double crmpi_worker_unit_elapsed(void);
+
+/*
+ * While a fork-mode replay runs, the events it records happened when the
+ * output was at[0] bytes of stdout and at[1] of stderr (at is read at each
+ * event: the replay updates it record by record).  NULL (the default, and
+ * after the unit): the capture files' sizes when the event is recorded.
+ */
+void crmpi_worker_unit_output_at(const uint64_t *at);
 
 /* Undoes crmpi_worker_unit_begin for a unit that could not run (nothing is sent). */
 void crmpi_worker_unit_abandon(void);

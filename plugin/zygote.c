@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "crit.h"
 #include "diag.h"
 #include "elfpatch.h"
+#include "forkrun.h"
 #include "reaper.h"
 #include "criterion-mproc.h"
 #include "fixtures.h"
@@ -92,6 +94,15 @@ static struct {
 /* Where the test's messages go: the channel's descriptor, in a test process only. */
 static int zyg_chan = -1;
 
+/*
+ * The test's captured stdout and stderr, kept on descriptors of their own
+ * (close-on-exec) where the test's redirections do not move them: each
+ * message says how much output precedes it (see CRMPI_FORKRUN_AT).  Set in
+ * a test process whose descriptors are in place.
+ */
+enum { ZYG_OUT_FD = 4, ZYG_ERR_FD = 5 };
+static int zyg_output_kept;
+
 /* libcriterion's, found by the zygote (the plugin does not link it). */
 static struct {
     void (*redirect_stdin)(void);
@@ -137,16 +148,25 @@ static int zyg_nn_send(int s, const void *buf, size_t len, int flags)
         return -1;
     }
     uint32_t n = (uint32_t) len;
-    struct iovec iov[2] = { { &n, sizeof(n) }, { (void *) buf, len } };
-    size_t left = sizeof(n) + len;
+    uint64_t at[2];
+    struct stat out, err;
+    size_t at_len = 0;
+    if (zyg_output_kept && !fstat(ZYG_OUT_FD, &out) && !fstat(ZYG_ERR_FD, &err)) {
+        n |= CRMPI_FORKRUN_AT;
+        at[0] = (uint64_t) out.st_size;
+        at[1] = (uint64_t) err.st_size;
+        at_len = sizeof(at);
+    }
+    struct iovec iov[3] = { { &n, sizeof(n) }, { at, at_len }, { (void *) buf, len } };
+    size_t left = sizeof(n) + at_len + len;
     while (left) {
-        ssize_t w = writev(zyg_chan, iov, 2);
+        ssize_t w = writev(zyg_chan, iov, 3);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return -1;
         left -= (size_t) w;
-        for (int i = 0; i < 2 && w; ++i) {
+        for (int i = 0; i < 3 && w; ++i) {
             size_t take = (size_t) w < iov[i].iov_len ? (size_t) w : iov[i].iov_len;
             iov[i].iov_base = (char *) iov[i].iov_base + take;
             iov[i].iov_len -= take;
@@ -369,14 +389,16 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
     }
     if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
         zyg_setup_failed(fds[2], "cannot set up stdout and stderr", errno);
-    /* Nothing of the worker's or the zygote's: only stdio and the channel. */
+    /* Nothing of the worker's or the zygote's: only stdio, the channel and stdout/stderr kept. */
     int chan = fds[2];
     if (chan != 3) {
         if (dup3(chan, 3, O_CLOEXEC) < 0)
             zyg_setup_failed(chan, "cannot set up the channel", errno);
         chan = 3;
     }
-    close_range(4, ~0u, 0);
+    zyg_output_kept = dup3(STDOUT_FILENO, ZYG_OUT_FD, O_CLOEXEC) == ZYG_OUT_FD
+        && dup3(STDERR_FILENO, ZYG_ERR_FD, O_CLOEXEC) == ZYG_ERR_FD;
+    close_range(zyg_output_kept ? ZYG_ERR_FD + 1 : ZYG_OUT_FD, ~0u, 0);
     zyg_chan = chan;
     setrlimit(RLIMIT_NOFILE, &zyg_worker.nofile);
 

@@ -343,3 +343,72 @@ Test(events, statistics_round_trip)
     crmpi_events_fill_assert(&ab, NULL);
     cr_expect_str_eq(ab.message, "");
 }
+
+/* ---- where the test's output stood at each event ---------------------------------------- */
+
+/* A capture that grows as the test "writes"; t_capturing 0: nothing is captured. */
+static uint64_t t_written[2];
+static int t_capturing;
+
+static int t_output_at(void *arg, uint64_t at[2])
+{
+    (void) arg;
+    at[0] = t_written[0];
+    at[1] = t_written[1];
+    return t_capturing;
+}
+
+Test(events, each_event_says_where_the_output_was)
+{
+    struct crmpi_events ev = { .output_at = t_output_at };
+    struct criterion_logger *lg = crmpi_events_logger();
+    struct criterion_assert_stats as = { .message = "boom", .line = 12, .file = "a.c" };
+    struct criterion_test_stats ts = { .test = &t_test, .file = "a.c" };
+    t_capturing = 0;
+    crmpi_events_record(&ev);
+    lg->log_pre_init(&t_suite, &t_test);
+    t_capturing = 1;
+    t_written[0] = 0;
+    t_written[1] = 10;
+    lg->log_assert(&as);
+    t_written[1] = 25;
+    t_written[0] = 4;
+    lg->log_test_crash(&ts);
+    crmpi_events_record(NULL);
+    cr_assert_eq(ev.n, 3);
+    cr_assert(!ev.v[0]->has_out_at && !ev.v[0]->has_err_at, "nothing captured, no position");
+    cr_assert(ev.v[1]->has_out_at && ev.v[1]->has_err_at);
+    cr_assert_eq(ev.v[1]->out_at, 0u);
+    cr_assert_eq(ev.v[1]->err_at, 10u);
+    cr_assert_eq(ev.v[2]->out_at, 4u);
+    cr_assert_eq(ev.v[2]->err_at, 25u);
+    crmpi_events_free(&ev);
+}
+
+Test(events, positions_are_clamped_to_what_is_sent)
+{
+    struct crmpi_events ev = { .output_at = t_output_at };
+    struct criterion_logger *lg = crmpi_events_logger();
+    struct criterion_assert_stats as = { .message = "boom", .line = 12, .file = "a.c" };
+    t_capturing = 1;
+    crmpi_events_record(&ev);
+    uint64_t said[][2] = { { 2, 50 }, { 1, 40 }, { 7, 60 }, { 9, 200 } };
+    for (size_t i = 0; i < 4; ++i) {
+        t_written[0] = said[i][0];
+        t_written[1] = said[i][1];
+        lg->log_assert(&as);
+    }
+    crmpi_events_record(NULL);
+    /* 8 bytes of stdout kept whole; 100 of stderr kept out of more, and a note after them. */
+    size_t kept[2] = { 8, 100 }, len[2] = { 8, 130 };
+    crmpi_events_clamp_output(&ev, kept, len);
+    /* Never back (a test that truncated its own output), never past: the note comes first. */
+    uint64_t want[][2] = { { 2, 50 }, { 2, 50 }, { 7, 60 }, { 8, 130 } };
+    for (size_t i = 0; i < 4; ++i) {
+        cr_expect_eq(ev.v[i]->out_at, want[i][0], "event %zu: stdout at %llu", i,
+                (unsigned long long) ev.v[i]->out_at);
+        cr_expect_eq(ev.v[i]->err_at, want[i][1], "event %zu: stderr at %llu", i,
+                (unsigned long long) ev.v[i]->err_at);
+    }
+    crmpi_events_free(&ev);
+}

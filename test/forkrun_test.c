@@ -25,6 +25,9 @@ struct t_stream {
     size_t len;
 };
 
+/* Where the output stood for the records t_put writes from now on; NULL: records say nothing. */
+static const uint64_t *t_at;
+
 static void t_put(struct t_stream *s, CrmpiCrit__Body *body, int64_t pid)
 {
     CrmpiCrit__Message m = CRMPI_CRIT__MESSAGE__INIT;
@@ -34,10 +37,14 @@ static void t_put(struct t_stream *s, CrmpiCrit__Body *body, int64_t pid)
     m.pid = pid;
     m.data = body;
     uint32_t n = (uint32_t) crmpi_crit__message__get_packed_size(&m);
-    cr_assert_leq(s->len + sizeof(n) + n, sizeof(s->buf));
-    memcpy(s->buf + s->len, &n, sizeof(n));
-    crmpi_crit__message__pack(&m, s->buf + s->len + sizeof(n));
-    s->len += sizeof(n) + n;
+    size_t at_len = t_at ? 2 * sizeof(uint64_t) : 0;
+    cr_assert_leq(s->len + sizeof(n) + at_len + n, sizeof(s->buf));
+    uint32_t head = n | (t_at ? CRMPI_FORKRUN_AT : 0);
+    memcpy(s->buf + s->len, &head, sizeof(head));
+    if (t_at)
+        memcpy(s->buf + s->len + sizeof(n), t_at, at_len);
+    crmpi_crit__message__pack(&m, s->buf + s->len + sizeof(n) + at_len);
+    s->len += sizeof(n) + at_len + n;
 }
 
 static void t_phase_from(struct t_stream *s, CrmpiCrit__Phase__Kind kind, int64_t ts,
@@ -147,6 +154,7 @@ static struct crmpi_forkrun fr;
 static void t_setup(void)
 {
     t_calls[0] = '\0';
+    t_at = NULL;
     t_data.signal = 0;
     t_data.exit_code = 0;
     crmpi_forkrun_begin(&fr, &t_test, &t_suite, &t_logger, NULL, T_PID);
@@ -362,4 +370,60 @@ Test(forkrun, oversized_length_is_refused)
     uint8_t buf[8] = { 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4 };
     cr_assert_eq(crmpi_forkrun_feed(&fr, buf, sizeof(buf)), -EBADMSG);
     cr_assert_str_eq(t_calls, "");
+}
+
+/* ---- where the test's output stood at each record ------------------------------------ */
+
+/* The replay's position at each assertion the logger sees (stderr's), in order. */
+static uint64_t t_err_at[8];
+static size_t t_n_err_at;
+
+static void l_assert_at(struct criterion_assert_stats *a)
+{
+    (void) a;
+    if (t_n_err_at < sizeof(t_err_at) / sizeof(t_err_at[0]))
+        t_err_at[t_n_err_at++] = fr.at[1];
+}
+
+Test(forkrun, records_say_where_the_output_was)
+{
+    struct criterion_logger logger = t_logger;
+    logger.log_assert = l_assert_at;
+    fr.logger = &logger;
+    t_n_err_at = 0;
+    struct t_stream s = { .len = 0 };
+    uint64_t at[2] = { 0, 0 };
+    t_at = at;
+    t_started(&s);
+    at[0] = 5;
+    at[1] = 17;
+    t_assert(&s, 0, "first", 10);
+    t_at = NULL;                    /* a record that says nothing: the last position holds */
+    t_assert(&s, 0, "second", 11);
+    t_at = at;
+    at[1] = 40;
+    t_phase_from(&s, CRMPI_CRIT__PHASE__KIND__TEARDOWN, 3, NULL, T_PID + 1);   /* dropped */
+    at[1] = 30;
+    t_assert(&s, 0, "third", 12);
+    cr_assert_eq(crmpi_forkrun_feed(&fr, s.buf, s.len), 0);
+    cr_assert_eq(fr.dropped, 1u);
+    cr_assert_eq(t_n_err_at, 3u);
+    cr_assert_eq(t_err_at[0], 17u);
+    cr_assert_eq(t_err_at[1], 17u);
+    cr_assert_eq(t_err_at[2], 30u);
+    cr_assert_eq(fr.at[0], 5u);
+    cr_assert_eq(fr.at[1], 30u);
+}
+
+Test(forkrun, position_cut_short_stops_the_replay)
+{
+    struct t_stream s = { .len = 0 };
+    uint64_t at[2] = { 1, 2 };
+    t_at = at;
+    t_started(&s);
+    uint32_t head = 4u | CRMPI_FORKRUN_AT;
+    memcpy(s.buf + s.len, &head, sizeof(head));
+    memcpy(s.buf + s.len + sizeof(head), at, 10);
+    cr_assert_eq(crmpi_forkrun_feed(&fr, s.buf, s.len + sizeof(head) + 10), -EBADMSG);
+    cr_assert_str_eq(t_calls, "pre_init pre_test ");
 }

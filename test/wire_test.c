@@ -514,6 +514,62 @@ Test(invalid, event_kind_out_of_range)
     t_expect_decode_error(&env, -EBADMSG, "kind -1");
 }
 
+/* r with 3 bytes of stdout and 5 of stderr, and where they stood at its assertion and its crash. */
+static void t_result_with_output(struct t_result *r)
+{
+    t_result_init(r);
+    r->res.has_out = r->res.has_err = 1;
+    r->res.out = (ProtobufCBinaryData) { 3, (uint8_t *) "abc" };
+    r->res.err = (ProtobufCBinaryData) { 5, (uint8_t *) "hello" };
+    Crmp__Event *a = &r->ev[CRMP__EVENT__KIND__ASSERT], *c = &r->ev[CRMP__EVENT__KIND__TEST_CRASH];
+    a->has_out_at = a->has_err_at = c->has_out_at = c->has_err_at = 1;
+    a->out_at = 1;
+    a->err_at = 3;
+    c->out_at = 3;
+    c->err_at = 5;
+}
+
+Test(roundtrip, output_positions)
+{
+    struct t_result r;
+    t_result_with_output(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    const Crmp__Event *a = out->result->events[CRMP__EVENT__KIND__ASSERT];
+    const Crmp__Event *c = out->result->events[CRMP__EVENT__KIND__TEST_CRASH];
+    const Crmp__Event *p = out->result->events[CRMP__EVENT__KIND__PRE_INIT];
+    cr_assert(a->has_out_at && a->has_err_at && c->has_out_at && c->has_err_at);
+    cr_assert_eq(a->out_at, 1u);
+    cr_assert_eq(a->err_at, 3u);
+    cr_assert_eq(c->out_at, 3u);
+    cr_assert_eq(c->err_at, 5u);
+    cr_assert(!p->has_out_at && !p->has_err_at);
+    crmpi_wire_free(out);
+}
+
+Test(invalid, output_position_out_of_range)
+{
+    struct t_result r;
+    t_result_with_output(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Event *c = &r.ev[CRMP__EVENT__KIND__TEST_CRASH];
+    c->out_at = 4;
+    t_expect_decode_error(&env, -EBADMSG, "stdout position past its end");
+    c->out_at = UINT64_MAX;
+    t_expect_decode_error(&env, -EBADMSG, "stdout position UINT64_MAX");
+    c->out_at = 3;
+    c->err_at = 6;
+    t_expect_decode_error(&env, -EBADMSG, "stderr position past its end");
+    c->err_at = 2;
+    t_expect_decode_error(&env, -EBADMSG, "stderr position going back");
+    c->err_at = 5;
+    c->out_at = 0;
+    t_expect_decode_error(&env, -EBADMSG, "stdout position going back");
+    c->out_at = 3;
+    r.res.has_err = 0;
+    t_expect_decode_error(&env, -EBADMSG, "a stderr position without stderr");
+}
+
 Test(invalid, severity_out_of_range)
 {
     struct t_result r;

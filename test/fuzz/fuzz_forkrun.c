@@ -6,8 +6,9 @@
  *
  * Input: one byte choosing how the process ended (low bits: exit, signal or
  * timeout; high bits: the code, whose lowest bit also makes the test expect
- * SIGABRT), then the channel's bytes.  The test
- * process's pid is the one its first record claims, as in a real run.
+ * SIGABRT), then the channel's bytes (records with or without the output's
+ * position).  The test process's pid is the one its first record claims,
+ * as in a real run.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -81,9 +82,11 @@ static int64_t first_pid(const uint8_t *data, size_t size)
     if (size < sizeof(n))
         return 0;
     memcpy(&n, data, sizeof(n));
-    if (n > size - sizeof(n))
+    size_t at = (n & CRMPI_FORKRUN_AT) ? 2 * sizeof(uint64_t) : 0;     /* where the output was */
+    n &= ~CRMPI_FORKRUN_AT;
+    if (at > size - sizeof(n) || n > size - sizeof(n) - at)
         return 0;
-    CrmpiCrit__Message *m = crmpi_crit__message__unpack(NULL, n, data + sizeof(n));
+    CrmpiCrit__Message *m = crmpi_crit__message__unpack(NULL, n, data + sizeof(n) + at);
     int64_t pid = m && m->id_case == CRMPI_CRIT__MESSAGE__ID_PID ? m->pid : 0;
     if (m)
         crmpi_crit__message__free_unpacked(m, NULL);

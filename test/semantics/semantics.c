@@ -340,3 +340,31 @@ Test(fresh, second)
 {
     cr_assert_eq(counter++, 0, "a global is as at start-up");
 }
+
+/* ---- the test's own output, in its place among its assertions -------------------- */
+
+/*
+ * Serially, what a test writes goes straight to the terminal while the
+ * runner prints each assertion as it comes: the output lands between them,
+ * and glibc's last word before an abort() lands before the crash line.
+ */
+Test(own_output, between_assertions_then_crash)
+{
+    fprintf(stderr, "own output: before the first assertion\n");
+    cr_expect_fail("first failure");
+    fprintf(stderr, "own output: between the assertions\n");
+    cr_log_info("a log line among the output");
+    fprintf(stderr, "own output: after the log line\n");
+    cr_expect_fail("second failure");
+    printf("own stdout, flushed\n");
+    fflush(stdout);
+    /* What glibc writes before it aborts on a bad free(). */
+    fputs("munmap_chunk(): invalid pointer\n", stderr);
+    abort();
+}
+
+Test(own_output, after_the_last_assertion)
+{
+    cr_expect_fail("the only failure");
+    fprintf(stderr, "own output: after the last assertion\n");
+}
