@@ -9,6 +9,7 @@ in one and worker hosts in the others, and removes everything it made.
 Needs root and iproute2; exits 77 (skipped) without them.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -81,6 +82,26 @@ class Net:
 
     def addr(self, w):
         return '10.231.%d.1' % (1 if w == 'w1' else 2)
+
+
+@contextlib.contextmanager
+def hosts(nctx):
+    """The three namespaces for a test driver's case: skipped (77) without root, ip or the
+    network; every process nctx started is ended on the way out."""
+    if os.geteuid() != 0 or not shutil.which('ip'):
+        print('needs root and ip: skipped')
+        raise SystemExit(77)
+    try:
+        with Net() as net:
+            yield net
+    except subprocess.CalledProcessError as e:
+        print('cannot build the network (%s): skipped' % e.stderr.decode().strip())
+        raise SystemExit(77)
+    finally:
+        for p in nctx.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 class Ctx:

@@ -12,7 +12,6 @@ network namespaces (as test/netns does); elsewhere they are skipped (77).
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -231,9 +230,6 @@ def remote_slots(ctx):
     """Slots are unique in the run across hosts: 0..N-1 on the coordinator's machine, from N
     up on the worker hosts, whose CRITERION_MPROC_WORKERS is their own --mproc."""
     import run_netns
-    if os.geteuid() != 0 or not shutil.which('ip'):
-        print('needs root and ip: skipped')
-        raise SystemExit(77)
     nctx = run_netns.Ctx({'plugin': ctx.plugin, 'probe': ctx.probe})
     logs = []
 
@@ -244,25 +240,16 @@ def remote_slots(ctx):
         extra.append('CRITERION_MPROC_TOKEN=' + run_netns.TOKEN)
         return nctx.start(net, where, 'probe', args + ctx.mode_args(), env=extra)
 
-    try:
-        with run_netns.Net() as net:
-            url = 'tcp://%s:%d' % (net.addr('w1'), run_netns.PORT)
-            c = start(net, 'c', ['--mproc=1', '--mproc-listen=tcp://0.0.0.0:%d' % run_netns.PORT,
-                                 '--mproc-wait-workers=30'])
-            h1 = start(net, 'w1', ['--mproc=2', '--mproc-connect=' + url])
-            url2 = 'tcp://%s:%d' % (net.addr('w2'), run_netns.PORT)
-            h2 = start(net, 'w2', ['--mproc=2', '--mproc-connect=' + url2])
-            for p in (c, h1, h2):
-                nctx.wait(p)
-                ctx.check(p.returncode == 0, '%s exited %s:\n%s' % (p.label, p.returncode, p.err))
-    except subprocess.CalledProcessError as e:
-        print('cannot build the network (%s): skipped' % e.stderr.decode().strip())
-        raise SystemExit(77)
-    finally:
-        for p in nctx.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    with run_netns.hosts(nctx) as net:
+        url = 'tcp://%s:%d' % (net.addr('w1'), run_netns.PORT)
+        c = start(net, 'c', ['--mproc=1', '--mproc-listen=tcp://0.0.0.0:%d' % run_netns.PORT,
+                             '--mproc-wait-workers=30'])
+        h1 = start(net, 'w1', ['--mproc=2', '--mproc-connect=' + url])
+        url2 = 'tcp://%s:%d' % (net.addr('w2'), run_netns.PORT)
+        h2 = start(net, 'w2', ['--mproc=2', '--mproc-connect=' + url2])
+        for p in (c, h1, h2):
+            nctx.wait(p)
+            ctx.check(p.returncode == 0, '%s exited %s:\n%s' % (p.label, p.returncode, p.err))
     ctx.problems.extend(nctx.problems)
     recs = {}
     for log in logs:
