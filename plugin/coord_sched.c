@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crit.h"
+#include "critglob.h"
 #include "coord_i.h"
 #include "criterion-mproc.h"
 #include "diag.h"
@@ -165,11 +166,16 @@ static void coord_sched_select_failed(const struct coord *c, const struct crmpi_
  * left it out (then it is not counted among the tests that did not run), and
  * whether it is over at once (filtered out or disabled: no worker for it).
  */
-static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_report_unit *u)
+static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_report_unit *u,
+        struct crmpi_critglob *filter)
 {
     double t = crmpi_crit_timeout_of(&u->suite->suite, u->test);
     int counted = 1;
-    if (criterion_options.pattern) {
+    if (filter) {
+        /* Criterion's own language: what the workers' runners left out. */
+        counted = crmpi_critglob_match(filter, u->test->data->identifier_) != 0;
+    } else if (criterion_options.pattern) {
+        /* A pattern Criterion refuses (the workers said so) or critglob leaves to it. */
         char name[512];
         snprintf(name, sizeof(name), "%s/%s", u->test->category, u->test->name);
         counted = !fnmatch(criterion_options.pattern, name, FNM_EXTMATCH);
@@ -181,6 +187,7 @@ static struct crmpi_cst_unit_info coord_sched_unit_info(const struct crmpi_repor
 int crmpi_coord_sched_build(struct coord *c)
 {
     struct coord_sched_annotations ann = { 0 };
+    struct crmpi_critglob *filter = NULL;
     size_t n = c->n_units ? c->n_units : 1;
     struct crmpi_sched_unit *su = calloc(n, sizeof(*su));
     struct crmpi_sched_unit *mine_su = calloc(n, sizeof(*mine_su));
@@ -243,8 +250,10 @@ int crmpi_coord_sched_build(struct coord *c)
     for (size_t i = 0; i < c->schedule.n; ++i)
         c->jobs[i] = (struct crmpi_cst_job) { .units = c->schedule.v[i].units,
                                               .n = c->schedule.v[i].n };
+    if (criterion_options.pattern)
+        (void) crmpi_critglob_compile(criterion_options.pattern, &filter);
     for (size_t i = 0; i < c->n_units; ++i) {
-        c->unit_info[i] = coord_sched_unit_info(&c->units[i].r);
+        c->unit_info[i] = coord_sched_unit_info(&c->units[i].r, filter);
         c->unit_info[i].retries = su[i].retries ? su[i].retries : c->opts->retries;
         /* Another shard's skipped unit is never reported here; ours is, without running. */
         c->units[i].r.skipped = mine[i] && c->units[i].r.skipped;
@@ -254,6 +263,7 @@ int crmpi_coord_sched_build(struct coord *c)
     }
 
 out:
+    crmpi_critglob_free(filter);
     for (size_t i = 0; i < ann.n; ++i)
         free((void *) ann.v[i]);
     free(ann.v);
