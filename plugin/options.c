@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifacts.h"
 #include "options.h"
 
 static int opts_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -339,6 +340,14 @@ static int opts_on_leaks(struct opts_state *st, const char *value)
     return opts_fail(st->err, st->errlen, "--mproc-leaks=%s: expected warn, fail or ignore", value);
 }
 
+static int opts_on_artifacts_max(struct opts_state *st, const char *value)
+{
+    if (crmpi_artifacts_parse_size(value, &st->opts->artifacts_max))
+        return opts_fail(st->err, st->errlen, "--mproc-artifacts-max=%s: expected a size "
+                "(bytes, or with a K, M or G suffix)", value);
+    return 0;
+}
+
 #define OPTS_PATH_HANDLER(field, name)                                         \
     static int opts_on_##field(struct opts_state *st, const char *value)       \
     {                                                                          \
@@ -352,6 +361,7 @@ OPTS_PATH_HANDLER(tls_cert, "mproc-tls-cert")
 OPTS_PATH_HANDLER(tls_key, "mproc-tls-key")
 OPTS_PATH_HANDLER(tls_ca, "mproc-tls-ca")
 OPTS_PATH_HANDLER(junit, "mproc-junit")
+OPTS_PATH_HANDLER(artifacts, "mproc-artifacts")
 
 static const struct opts_def {
     const char *name;
@@ -423,6 +433,12 @@ static const struct opts_def {
       "        recorded run of this binary (all of them when none is recorded)" },
     { "mproc-junit", OPTS_ARG_REQUIRED, opts_on_junit,
       "--mproc-junit=FILE: also write a JUnit XML report for CI (env CRITERION_MPROC_JUNIT)" },
+    { "mproc-artifacts", OPTS_ARG_REQUIRED, opts_on_artifacts,
+      "--mproc-artifacts=DIR: collect what each test leaves in its CRITERION_MPROC_ARTIFACTS\n"
+      "        into DIR/<suite>/<test>/, from every worker (env CRITERION_MPROC_ARTIFACTS_DIR)" },
+    { "mproc-artifacts-max", OPTS_ARG_REQUIRED, opts_on_artifacts_max,
+      "--mproc-artifacts-max=SIZE: at most SIZE (K, M, G suffixes) collected per test\n"
+      "        (default 64M; what does not fit is left out, said in an [ARTIFACTS] line)" },
 };
 
 static const struct opts_def *opts_find(const char *name, size_t len)
@@ -492,6 +508,7 @@ int crmpi_options_parse(int argc, char **argv, const char *env_mproc,
         .connect_timeout = CRMPI_DEFAULT_CONNECT_TIMEOUT,
         .heartbeat = CRMPI_DEFAULT_HEARTBEAT,
         .slow = CRMPI_DEFAULT_SLOW,
+        .artifacts_max = CRMPI_ARTIFACTS_DEFAULT_MAX,
     };
     struct opts_state st = { .opts = opts, .ncpu = ncpu, .err = err, .errlen = errlen };
     int rc;

@@ -7,6 +7,7 @@
 #define CRMPI_OPTIONS_H_
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Hard cap on local workers: more only thrashes the machine. */
@@ -75,6 +76,8 @@ struct crmpi_options {
     enum crmpi_keep_tmp keep_tmp; /* --mproc-keep-tmp */
     const char *annotations;  /* --mproc-annotations=auto|on|off (static); NULL: auto */
     enum crmpi_leaks_policy leaks; /* --mproc-leaks */
+    const char *artifacts;    /* --mproc-artifacts=DIR (borrowed); NULL: CRITERION_MPROC_ARTIFACTS_DIR or none */
+    uint64_t artifacts_max;   /* --mproc-artifacts-max: bytes one test's artifacts may take */
 };
 
 /*

@@ -403,6 +403,24 @@ Test(parse, keep_tmp)
             "--mproc-keep-tmp=sometimes");
 }
 
+Test(parse, artifacts)
+{
+    struct t_parsed p;
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2");
+    cr_expect_null(p.opts.artifacts, "nothing collected by default");
+    cr_expect_eq(p.opts.artifacts_max, 64ull << 20, "the default cap is 64 MiB");
+    t_parsed_free(&p);
+    T_PARSE_OK(&p, NULL, NULL, 4, T_KEEP(0), "prog", "--mproc=2", "--mproc-artifacts=out",
+            "--mproc-artifacts-max", "5M");
+    cr_expect_str_eq(p.opts.artifacts, "out");
+    cr_expect_eq(p.opts.artifacts_max, 5ull << 20);
+    t_parsed_free(&p);
+    T_PARSE_BAD(NULL, NULL, "--mproc-artifacts-max=5X", "prog", "--mproc=2",
+            "--mproc-artifacts-max=5X");
+    T_PARSE_BAD(NULL, NULL, "--mproc-artifacts needs a path", "prog", "--mproc=2",
+            "--mproc-artifacts=");
+}
+
 Test(parse, leaks)
 {
     struct t_parsed p;
