@@ -45,6 +45,7 @@ struct coord_unit {
     Crmp__Envelope *env;        /* owned: the Result that r.result points into */
     Crmp__Envelope **tries;     /* owned, each owned: its earlier failed tries (--mproc-retries) */
     size_t n_tries;
+    unsigned art_try;           /* the try whose artifacts are in its directory; 0: none yet */
 };
 
 /* What the shell keeps of a worker; its state is the state machine's (c->st). */
@@ -63,6 +64,9 @@ struct coord_worker {
     uint64_t busy_ns;           /* time spent on units it finished */
     int got_globals;            /* remote: the global fixtures' values went with an Assign */
     unsigned units_done;
+    uint32_t art_unit;          /* unit + 1 whose artifacts it is sending; 0: none */
+    uint64_t art_bytes;         /* bytes of them taken so far */
+    int art_failed;             /* they could not be written: no more are taken */
 };
 
 struct crmpi_coord_live;
@@ -183,6 +187,20 @@ void crmpi_coord_live_print_interrupted(struct coord *c);
 
 /* coord_testenv.c: after a unit's block, what the test left (processes, a kept directory). */
 void crmpi_coord_testenv_print(const struct crmpi_report_unit *u);
+
+/*
+ * coord_artifacts.c: --mproc-artifacts.  _root is DIR (the option, or
+ * CRITERION_MPROC_ARTIFACTS_DIR), NULL when none.  _on_artifact writes one
+ * piece from worker w and answers *req (taken) with an ArtifactTaken;
+ * -EBADMSG (nothing answered) when w is not running that unit or no
+ * artifacts were asked for.  _result: w's Result for unit came (before the
+ * state machine sees it).  _print: the [ARTIFACTS] line after a unit's block.
+ */
+const char *crmpi_coord_artifacts_root(const struct coord *c);
+int crmpi_coord_on_artifact(struct coord *c, struct coord_worker *w, nng_msg **req,
+        const Crmp__Artifact *a);
+void crmpi_coord_artifacts_result(struct coord *c, struct coord_worker *w, uint32_t unit);
+void crmpi_coord_artifacts_print(const struct crmpi_report_unit *u);
 
 /* summary.c: what is written and printed once the run is over. */
 void crmpi_summary_save_history(const struct coord *c);

@@ -2,7 +2,7 @@
  * The coordinator's side of the test environment (plugin/testenv.h): which
  * CRITERION_MPROC_SLOT each worker gets, and the lines that follow a test's
  * block: [LEAK] lists the processes it left running, [KEPT] names its kept
- * CRITERION_MPROC_TMPDIR.
+ * CRITERION_MPROC_TMPDIR, [ARTIFACTS] says what of its artifacts was left out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,5 +59,6 @@ void crmpi_coord_testenv_print(const struct crmpi_report_unit *u)
     }
     if (res->kept_tmpdir)
         fprintf(stderr, "[KEPT] %s::%s: %s\n", u->test->category, u->test->name, res->kept_tmpdir);
+    crmpi_coord_artifacts_print(u);
     fflush(stderr);
 }

@@ -185,6 +185,8 @@ static void coord_reply_assign(struct coord *c, struct coord_worker *w, uint32_t
             assign.globals = gv;
         }
     }
+    assign.has_artifacts_max = crmpi_coord_artifacts_root(c) != NULL;
+    assign.artifacts_max = c->opts->artifacts_max;
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ASSIGN);
     env.assign = &assign;
@@ -672,7 +674,18 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
         ev.kind = ok ? CRMPI_CST_EV_AUTH_OK : CRMPI_CST_EV_AUTH_FAILED;
         break;
     }
+    case CRMP__ENVELOPE__BODY_ARTIFACT: {
+        /* Answered at once: the state machine sees only the Result that follows. */
+        int rc = coord_gone(c, w) ? -EBADMSG : crmpi_coord_on_artifact(c, w, &msg, env->artifact);
+        crmpi_wire_free(env);
+        if (!rc)
+            return;
+        crmpi_warn("worker %u: artifact of a unit it does not run", w->slot);
+        ev.kind = CRMPI_CST_EV_BAD_MESSAGE;
+        break;
+    }
     case CRMP__ENVELOPE__BODY_RESULT:
+        crmpi_coord_artifacts_result(c, w, env->result->unit);
         c->result = env;
         ev.kind = CRMPI_CST_EV_RESULT;
         ev.u.result.unit = env->result->unit;

@@ -23,11 +23,16 @@ static const char *const testenv_passed[] = {
     CRMPI_ENV_TEST_SLOT "=",
     CRMPI_ENV_TEST_WORKERS "=",
     CRMPI_ENV_TEST_TMPDIR "=",
+    CRMPI_ENV_TEST_ARTIFACTS "=",
     /* What global fixtures published, received after the zygote was born (remote workers). */
     CRMP_GLOBAL_PREFIX,
 };
 
-/* A live test directory is "crmp-t<worker pid>-<test>-XXXXXX"; a kept one "crmp-kept-<test>-XXXXXX". */
+/*
+ * A live test directory is "crmp-t<worker pid>-<test>-XXXXXX", its artifact
+ * directory "crmp-t<worker pid>-<test>.artifacts-XXXXXX" (the same prefix:
+ * crmpi_testenv_forget_worker finds both); a kept one "crmp-kept-<test>-XXXXXX".
+ */
 #define TESTENV_LIVE_PREFIX "crmp-t"
 #define TESTENV_KEPT_PREFIX "crmp-kept-"
 /* Of the test's name in its directory's: enough to recognise it. */
@@ -37,6 +42,7 @@ static struct {
     unsigned keep;              /* enum crmpi_keep_tmp */
     unsigned leaks;             /* enum crmpi_leaks_policy */
     char dir[PATH_MAX];         /* the current test's; "" when none */
+    char art[PATH_MAX];         /* its artifact directory; "" when none */
     char name[TESTENV_NAME_MAX + 1];    /* its name, as in its directory's */
     char kept[PATH_MAX];        /* the last kept one */
 } testenv;
@@ -175,10 +181,31 @@ static int testenv_rmtree(const char *path)
     return access(path, F_OK) ? 0 : -EEXIST;
 }
 
+int crmpi_testenv_rmtree(const char *path)
+{
+    return testenv_rmtree(path);
+}
+
 void crmpi_testenv_abandon(void)
 {
     if (testenv.dir[0])
         testenv_rmtree_at(AT_FDCWD, testenv.dir, 0);
+    if (testenv.art[0])
+        testenv_rmtree_at(AT_FDCWD, testenv.art, 0);
+}
+
+const char *crmpi_testenv_artifacts(void)
+{
+    return testenv.art[0] ? testenv.art : NULL;
+}
+
+/* The artifact directory goes (collected or not), and its variable with it. */
+static void testenv_artifacts_discard(void)
+{
+    if (testenv.art[0] && testenv_rmtree(testenv.art))
+        crmpi_warn("cannot remove the artifact directory %s", testenv.art);
+    testenv.art[0] = '\0';
+    unsetenv(CRMPI_ENV_TEST_ARTIFACTS);
 }
 
 int crmpi_testenv_unit_begin(const char *suite, const char *name)
@@ -198,14 +225,21 @@ int crmpi_testenv_unit_begin(const char *suite, const char *name)
             *c = '_';
     snprintf(testenv.dir, sizeof(testenv.dir), "%s/" TESTENV_LIVE_PREFIX "%ld-%s-XXXXXX",
             testenv_root(), (long) getpid(), testenv.name);
+    snprintf(testenv.art, sizeof(testenv.art), "%s/" TESTENV_LIVE_PREFIX "%ld-%s.artifacts-XXXXXX",
+            testenv_root(), (long) getpid(), testenv.name);
     int rc = 0;
-    if (!mkdtemp(testenv.dir))
-        rc = -errno;
+    const char *what = testenv.dir;
+    if (!mkdtemp(testenv.dir) && (rc = -errno))
+        testenv.dir[0] = testenv.art[0] = '\0';
     else if (setenv(CRMPI_ENV_TEST_TMPDIR, testenv.dir, 1))
         rc = -errno;
+    else if (what = testenv.art, !mkdtemp(testenv.art) && (rc = -errno))
+        testenv.art[0] = '\0';
+    else if (setenv(CRMPI_ENV_TEST_ARTIFACTS, testenv.art, 1))
+        rc = -errno;
     if (rc) {
-        crmpi_warn("cannot make the temporary directory of %s::%s (%s): %s", suite, name,
-                testenv.dir, strerror(-rc));
+        crmpi_warn("cannot make the directories of %s::%s (%s): %s", suite, name,
+                what[0] ? what : "under $TMPDIR", strerror(-rc));
         crmpi_testenv_unit_discard();
     }
     return rc;
@@ -213,6 +247,7 @@ int crmpi_testenv_unit_begin(const char *suite, const char *name)
 
 const char *crmpi_testenv_unit_end(int failed)
 {
+    testenv_artifacts_discard();
     if (!testenv.dir[0])
         return NULL;
     int keep = testenv.keep == CRMPI_KEEP_TMP_ALWAYS
@@ -235,6 +270,7 @@ const char *crmpi_testenv_unit_end(int failed)
 
 void crmpi_testenv_unit_discard(void)
 {
+    testenv_artifacts_discard();
     if (testenv.dir[0] && testenv_rmtree(testenv.dir))
         crmpi_warn("cannot remove the test directory %s", testenv.dir);
     testenv.dir[0] = '\0';

@@ -16,6 +16,7 @@
 #define CRMPI_ENV_TEST_SLOT "CRITERION_MPROC_SLOT"
 #define CRMPI_ENV_TEST_WORKERS "CRITERION_MPROC_WORKERS"
 #define CRMPI_ENV_TEST_TMPDIR "CRITERION_MPROC_TMPDIR"
+#define CRMPI_ENV_TEST_ARTIFACTS "CRITERION_MPROC_ARTIFACTS"
 
 /*
  * The slot the coordinator gave this worker (an Assign's): sets
@@ -34,23 +35,31 @@ unsigned crmpi_testenv_leaks(void);
 /*
  * A test of suite::name starts: makes its fresh directory (under $TMPDIR,
  * or /tmp when that is unusable), named after the test and this worker's
- * pid, and sets CRITERION_MPROC_TMPDIR.  Returns 0, or -errno after a
- * warning (the test then has no such variable).
+ * pid, and sets CRITERION_MPROC_TMPDIR; and beside it its artifact
+ * directory, CRITERION_MPROC_ARTIFACTS.  Returns 0, or -errno after a
+ * warning (the test then has neither variable).
  */
 int crmpi_testenv_unit_begin(const char *suite, const char *name);
 
+/* The current test's artifact directory (static), or NULL when it has none. */
+const char *crmpi_testenv_artifacts(void);
+
 /*
- * The test ended (failed: it failed or crashed): removes its directory, or
+ * The test ended (failed: it failed or crashed): removes its artifact
+ * directory (collected by now, or not wanted), and its directory, or
  * keeps it as --mproc-keep-tmp says, renamed so that no pid marks it.
  * Returns the kept path (static, valid until the next test begins), or NULL.
  */
 const char *crmpi_testenv_unit_end(int failed);
 
-/* The test did not run after all (it runs again elsewhere): its directory goes. */
+/* The test did not run after all (it runs again elsewhere): its directories go. */
 void crmpi_testenv_unit_discard(void);
 
-/* The worker is abandoned: removes the current test's directory.  Async-signal-safe. */
+/* The worker is abandoned: removes the current test's directories.  Async-signal-safe. */
 void crmpi_testenv_abandon(void);
+
+/* Removes the tree at path, never following a link; 0, or -EEXIST when something is left. */
+int crmpi_testenv_rmtree(const char *path);
 
 /*
  * A worker (pid) ended: removes the directories of tests it never finished

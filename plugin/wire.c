@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifacts.h"
 #include "wire.h"
 
 int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len)
@@ -44,6 +45,11 @@ static int wire_check_result(const Crmp__Result *r)
         return 0;
     for (size_t i = 0; i < r->n_leaked; ++i)
         if (!wire_check_str(r->leaked[i]))
+            return 0;
+    if (r->n_artifact_notes > CRMPI_ARTIFACTS_NOTES_MAX + 1)
+        return 0;
+    for (size_t i = 0; i < r->n_artifact_notes; ++i)
+        if (!wire_check_str(r->artifact_notes[i]) || strlen(r->artifact_notes[i]) > 4096)
             return 0;
     /* Where the output stood at each event: within it, and never back (the coordinator prints by it). */
     uint64_t out_at = 0, err_at = 0;
@@ -101,6 +107,20 @@ static int wire_no_unknown(const ProtobufCMessage *m)
     return 1;
 }
 
+/*
+ * An artifact names a place inside the test's directory (never a climb, an
+ * absolute path or a control character), with plain permission bits and a
+ * place in the file that cannot wrap.
+ */
+static int wire_check_artifact(const Crmp__Artifact *a)
+{
+    if (!crmpi_artifacts_path_ok(a->path) || a->mode > 0777)
+        return 0;
+    if (a->has_dir && a->dir)
+        return a->offset == 0 && (!a->has_data || a->data.len == 0);
+    return a->offset <= (1ull << 62) && (!a->has_data || a->data.len <= CRMPI_WIRE_MAX_MSG);
+}
+
 static int wire_check(const Crmp__Envelope *env)
 {
     if (!wire_no_unknown(&env->base))
@@ -120,6 +140,9 @@ static int wire_check(const Crmp__Envelope *env)
         return env->auth->proof.len == 32;
     case CRMP__ENVELOPE__BODY_RESULT:
         return wire_check_result(env->result);
+    case CRMP__ENVELOPE__BODY_ARTIFACT:
+        return wire_check_artifact(env->artifact);
+    case CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN:
     case CRMP__ENVELOPE__BODY_ASSIGN:
     case CRMP__ENVELOPE__BODY_HEARTBEAT:
     case CRMP__ENVELOPE__BODY_STOP:
@@ -176,6 +199,8 @@ const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)
     case CRMP__ENVELOPE__BODY_AUTH: return "auth";
     case CRMP__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
     case CRMP__ENVELOPE__BODY_LIST_WANTED: return "list request";
+    case CRMP__ENVELOPE__BODY_ARTIFACT: return "artifact";
+    case CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN: return "artifact taken";
     default: return "unknown";
     }
 }

@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "artifacts_send.h"
 #include "crit.h"
 #include "critglob.h"
 #include "diag.h"
@@ -65,6 +66,8 @@ static struct worker_state {
     const uint64_t *replay_at;      /* fork mode's replay: where its record says the output was */
     struct timespec started;
     struct crmpi_events events;     /* of the current unit */
+    int artifacts;                  /* the coordinator wants artifacts (the last Assign said) */
+    uint64_t artifacts_max;         /* at most this many bytes a test */
 
     /* Parameter of the unit being run (see worker_param_one). */
     struct criterion_test_params (*param_fn)(void);
@@ -383,6 +386,8 @@ static void worker_follow(Crmp__Envelope *reply)
             worker_take_globals(reply->assign);
             crmpi_testenv_set_keep(reply->assign->keep_tmp);
             crmpi_testenv_set_leaks(reply->assign->leaks);
+            w->artifacts = reply->assign->has_artifacts_max;
+            w->artifacts_max = reply->assign->artifacts_max;
             int rc = reply->assign->has_slot ? crmpi_testenv_set_slot(reply->assign->slot) : 0;
             if (rc)
                 crmpi_warn("worker %u: cannot set %s: %s", w->slot, CRMPI_ENV_TEST_SLOT,
@@ -429,6 +434,45 @@ static void worker_counters(Crmp__Counters *c, const struct criterion_suite_stat
     c->errors = worker_state.events.errors;
 }
 
+/* One piece of the current test's artifacts to the coordinator, answered by an ArtifactTaken. */
+static int worker_send_artifact(void *arg, const Crmp__Artifact *a, int *enough)
+{
+    struct worker_state *w = arg;
+    Crmp__Envelope env, *reply = NULL;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_ARTIFACT);
+    env.artifact = (Crmp__Artifact *) a;
+    int rc = crmpi_session_exchange(&w->session, &env, &reply);
+    if (rc)
+        return rc;
+    if (reply->body_case == CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN) {
+        *enough = reply->artifact_taken->enough;
+    } else {
+        crmpi_error("worker %u: unexpected %s from the coordinator", w->slot,
+                crmpi_wire_body_name(reply->body_case));
+        rc = -EPROTO;
+    }
+    crmpi_wire_free(reply);
+    return rc;
+}
+
+/*
+ * What the test left in CRITERION_MPROC_ARTIFACTS, to the coordinator before
+ * its Result (when it wants them; the directory goes after the test either
+ * way).  What was left out is said in notes.  Returns 0, or -errno when
+ * the connection failed.
+ */
+static int worker_artifacts(struct crmpi_artifacts_notes *notes)
+{
+    struct worker_state *w = &worker_state;
+    const char *dir = crmpi_testenv_artifacts();
+    if (!w->artifacts || !dir)
+        return 0;
+    int rc = crmpi_artifacts_collect(dir, (uint32_t) w->current, w->artifacts_max,
+            worker_send_artifact, w, notes);
+    crmpi_artifacts_notes_finish(notes);
+    return rc;
+}
+
 /* --mproc-leaks=fail: a test that passed but left processes running fails. */
 static void worker_fail_for_leaks(Crmp__Result *result)
 {
@@ -457,8 +501,17 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     if (n_leaked < 0)
         crmpi_warn("worker %u: out of memory describing a test's leftover processes", w->slot);
 
+    /* The test's time ends here, before its artifacts travel. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* Its processes are gone: what it left in its artifact directory is final. */
+    struct crmpi_artifacts_notes notes = { 0 };
+    int rc = worker_artifacts(&notes);
+
     Crmp__Result result = CRMP__RESULT__INIT;
     worker_capture_end(&result);
+    result.artifact_notes = notes.v;
+    result.n_artifact_notes = notes.n;
     result.unit = (uint32_t) w->current;
     result.events = w->events.v;
     result.n_events = w->events.n;
@@ -467,8 +520,6 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     result.kept_tmpdir = (char *) crmpi_testenv_unit_end(!crmpi_fixtures_failed()
             && (counters.tests_failed || counters.tests_crashed
                 || (leaks.n && crmpi_testenv_leaks() == CRMPI_LEAKS_FAIL)));
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
     result.wall_ns = (uint64_t) (now.tv_sec - w->started.tv_sec) * 1000000000u
         + (uint64_t) (now.tv_nsec - w->started.tv_nsec);
 
@@ -478,7 +529,8 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     for (const struct criterion_assert_stats *a = ts ? ts->asserts : NULL; a; a = a->next)
         ++n_asserts;
     Crmp__AssertStats **asserts = calloc(n_asserts ? n_asserts : 1, sizeof(*asserts));
-    int rc = asserts ? 0 : -ENOMEM;
+    if (!rc && !asserts)
+        rc = -ENOMEM;
     for (const struct criterion_assert_stats *a = ts ? ts->asserts : NULL; !rc && a; a = a->next)
         if (!(asserts[result.n_asserts++] = crmpi_events_assert_stats(a)))
             rc = -ENOMEM;
@@ -503,8 +555,10 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     w->sandbox = 0;
     w->forked = 0;
     Crmp__Envelope *reply = NULL;
-    if (rc)
+    if (rc == -ENOMEM)
         crmpi_error("worker %u: out of memory", w->slot);
+    else if (rc)
+        ;   /* the connection failed sending the artifacts: said already */
     else if (crmpi_session_fault_garbage())
         rc = crmpi_session_send_garbage(&w->session);
     else
@@ -518,6 +572,7 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     crmpi_events_test_stats_free(result.final);
     crmpi_events_clear(&w->events);
     crmpi_leaks_free(&leaks);
+    crmpi_artifacts_notes_free(&notes);
 
     if (rc)
         w->failed = 1;

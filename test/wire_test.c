@@ -28,6 +28,8 @@ static Crmp__Envelope t_envelope(Crmp__Envelope__BodyCase body, void *msg)
     case CRMP__ENVELOPE__BODY_AUTH: env.auth = msg; break;
     case CRMP__ENVELOPE__BODY_HEARTBEAT: env.heartbeat = msg; break;
     case CRMP__ENVELOPE__BODY_LIST_WANTED: env.list_wanted = msg; break;
+    case CRMP__ENVELOPE__BODY_ARTIFACT: env.artifact = msg; break;
+    case CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN: env.artifact_taken = msg; break;
     default: break;
     }
     return env;
@@ -373,6 +375,60 @@ Test(roundtrip, assign)
     Crmp__Envelope *out = t_roundtrip(&env);
     cr_assert_eq(out->assign->unit, 0xfffffffeu);
     crmpi_wire_free(out);
+}
+
+Test(roundtrip, artifact_piece_and_answer)
+{
+    static uint8_t data[] = { 'l', 'o', 'g', 0, 0xff };
+    Crmp__Artifact a = CRMP__ARTIFACT__INIT;
+    a.unit = 7;
+    a.path = "sub/deeper/data.bin";
+    a.mode = 0640;
+    a.offset = 1u << 20;
+    a.has_data = 1;
+    a.data = (ProtobufCBinaryData) { sizeof(data), data };
+    a.has_last = a.last = 1;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ARTIFACT, &a);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_expect_str_eq(out->artifact->path, "sub/deeper/data.bin");
+    cr_expect_eq(out->artifact->mode, 0640);
+    cr_expect_eq(out->artifact->offset, 1u << 20);
+    cr_expect_eq(out->artifact->data.len, sizeof(data));
+    cr_expect_arr_eq(out->artifact->data.data, data, sizeof(data));
+    cr_expect(out->artifact->last);
+    crmpi_wire_free(out);
+
+    Crmp__ArtifactTaken t = CRMP__ARTIFACT_TAKEN__INIT;
+    t.has_enough = t.enough = 1;
+    env = t_envelope(CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN, &t);
+    out = t_roundtrip(&env);
+    cr_expect(out->artifact_taken->enough);
+    crmpi_wire_free(out);
+}
+
+/* The coordinator writes where a piece says: the decoder refuses every way out of the directory. */
+Test(decode, artifact_paths_that_leave_the_directory)
+{
+    static const char *const bad[] = { "../x", "a/../../x", "/etc/passwd", "", "a//b", "a/",
+        ".", "./a", "a\nb" };
+    Crmp__Artifact a = CRMP__ARTIFACT__INIT;
+    a.mode = 0644;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ARTIFACT, &a);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        a.path = (char *) bad[i];
+        t_expect_decode_error(&env, -EBADMSG, bad[i]);
+    }
+    a.path = "run.sh";
+    a.mode = 04755;
+    t_expect_decode_error(&env, -EBADMSG, "a setuid mode");
+    a.mode = 0755;
+    a.offset = UINT64_MAX - 1;
+    t_expect_decode_error(&env, -EBADMSG, "an offset that wraps");
+    a.offset = 0;
+    a.has_dir = a.dir = 1;
+    a.has_data = 1;
+    a.data = (ProtobufCBinaryData) { 1, (uint8_t *) "x" };
+    t_expect_decode_error(&env, -EBADMSG, "a directory with data");
 }
 
 Test(roundtrip, stop_with_and_without_reason)

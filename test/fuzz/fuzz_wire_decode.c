@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifacts.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,8 +116,25 @@ static void fuzz_touch_envelope(const Crmp__Envelope *env)
             fuzz_require(r->asserts[i]);
             fuzz_touch_assert(r->asserts[i]);
         }
+        fuzz_require(r->n_artifact_notes <= CRMPI_ARTIFACTS_NOTES_MAX + 1);
+        for (size_t i = 0; i < r->n_artifact_notes; ++i)
+            fuzz_touch_str(r->artifact_notes[i]);
         break;
     }
+    case CRMP__ENVELOPE__BODY_ARTIFACT: {
+        /* What the coordinator writes under its directory: never a way out of it. */
+        const Crmp__Artifact *a = env->artifact;
+        fuzz_require(a && crmpi_artifacts_path_ok(a->path));
+        fuzz_require(a->path[0] != '/' && a->mode <= 0777);
+        fuzz_touch_str(a->path);
+        if (a->has_data)
+            fuzz_touch_bytes(a->data);
+        fuzz_require(!(a->has_dir && a->dir) || (a->offset == 0 && (!a->has_data || !a->data.len)));
+        break;
+    }
+    case CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN:
+        fuzz_require(env->artifact_taken);
+        break;
     case CRMP__ENVELOPE__BODY_ASSIGN:
         fuzz_require(env->assign);
         break;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "artifacts.h"
 #include "wire.h"
 
 struct gen_ctx {
@@ -348,6 +349,83 @@ static void gen_result(struct gen_ctx *g)
     stats.status = 1;
 
     gen_env_cut(g, "bad-result-truncated.pb", &env, 5, -EBADMSG);
+
+    char *notes[CRMPI_ARTIFACTS_NOTES_MAX + 2] = { "symlink passwd not followed",
+        "over the 64.0 MiB cap: 2 files (80.0 MiB) left out" };
+    res.artifact_notes = notes;
+    res.n_artifact_notes = 2;
+    gen_env(g, "result-artifact-notes.pb", &env, 0);
+    for (size_t i = 2; i < sizeof(notes) / sizeof(notes[0]); ++i)
+        notes[i] = "fifo pipe skipped";
+    res.n_artifact_notes = sizeof(notes) / sizeof(notes[0]);
+    gen_env(g, "bad-result-artifact-notes-many.pb", &env, -EBADMSG);
+    res.n_artifact_notes = 0;
+}
+
+/* Artifact pieces: the coordinator writes them under its directory, so a path must stay inside. */
+static void gen_artifacts(struct gen_ctx *g)
+{
+    Crmp__Envelope env = CRMP__ENVELOPE__INIT;
+    env.version = CRMPI_WIRE_VERSION;
+    static uint8_t data[] = "the log\n";
+    Crmp__Artifact a = CRMP__ARTIFACT__INIT;
+    a.unit = 3;
+    a.path = "sub/deeper/data.bin";
+    a.mode = 0640;
+    a.offset = 1048576;
+    a.has_data = 1;
+    a.data = (ProtobufCBinaryData) { sizeof(data) - 1, data };
+    a.has_last = 1;
+    a.last = 1;
+    env.body_case = CRMP__ENVELOPE__BODY_ARTIFACT;
+    env.artifact = &a;
+    gen_env(g, "artifact.pb", &env, 0);
+
+    static const struct { const char *name, *path; } bad[] = {
+        { "bad-artifact-dotdot.pb", "../../etc/passwd" },
+        { "bad-artifact-inner-dotdot.pb", "a/../../b" },
+        { "bad-artifact-absolute.pb", "/etc/passwd" },
+        { "bad-artifact-empty.pb", "" },
+        { "bad-artifact-double-slash.pb", "a//b" },
+        { "bad-artifact-trailing-slash.pb", "a/" },
+        { "bad-artifact-dot.pb", "./a" },
+        { "bad-artifact-newline.pb", "a\nb" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        a.path = (char *) bad[i].path;
+        gen_env(g, bad[i].name, &env, -EBADMSG);
+    }
+    a.path = "run.sh";
+    a.mode = 04755;
+    gen_env(g, "bad-artifact-setuid.pb", &env, -EBADMSG);
+    a.mode = 0755;
+    a.offset = UINT64_MAX;
+    gen_env(g, "bad-artifact-offset-huge.pb", &env, -EBADMSG);
+    a.offset = 0;
+
+    a.path = "empty";
+    a.has_data = 0;
+    a.has_dir = 1;
+    a.dir = 1;
+    gen_env(g, "artifact-dir.pb", &env, 0);
+    a.has_data = 1;
+    gen_env(g, "bad-artifact-dir-with-data.pb", &env, -EBADMSG);
+
+    Crmp__ArtifactTaken taken = CRMP__ARTIFACT_TAKEN__INIT;
+    env.body_case = CRMP__ENVELOPE__BODY_ARTIFACT_TAKEN;
+    env.artifact_taken = &taken;
+    gen_env(g, "artifact-taken.pb", &env, 0);
+    taken.has_enough = 1;
+    taken.enough = 1;
+    gen_env(g, "artifact-taken-enough.pb", &env, 0);
+
+    Crmp__Assign assign = CRMP__ASSIGN__INIT;
+    assign.unit = 2;
+    assign.has_artifacts_max = 1;
+    assign.artifacts_max = 64ull << 20;
+    env.body_case = CRMP__ENVELOPE__BODY_ASSIGN;
+    env.assign = &assign;
+    gen_env(g, "assign-artifacts.pb", &env, 0);
 }
 
 static void gen_small_bodies(struct gen_ctx *g)
@@ -475,6 +553,8 @@ static void gen_options(struct gen_ctx *g)
 {
     const unsigned big = GEN_ERR_BIG;
     GEN_OPTS(g, "mproc-4", 0, GEN_NCPU_8, big, "--mproc=4");
+    GEN_OPTS(g, "mproc-artifacts", 0, GEN_NCPU_8, big,
+            "--mproc=2\0--mproc-artifacts=out\0--mproc-artifacts-max=64MiB");
     GEN_OPTS(g, "mproc-separate-value", 0, GEN_NCPU_8, big, "--mproc\0auto*2\0-q");
     GEN_OPTS(g, "mproc-auto-div-verbose", 0, GEN_NCPU_8, big,
             "--mproc=auto/3\0--mproc-verbose\0--verbose");
@@ -552,6 +632,7 @@ int main(int argc, char **argv)
     gen_result(&g);
     gen_small_bodies(&g);
     gen_raw(&g);
+    gen_artifacts(&g);
     gen_options(&g);
 
     if (g.failed) {

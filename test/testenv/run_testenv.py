@@ -59,6 +59,16 @@ class Ctx:
     def mode_args(self):
         return ['--mproc-isolation=fork'] if self.fork else []
 
+    def finish(self):
+        """The problems, printed; the run directories removed when there are none. The exit status."""
+        if self.problems:
+            print('FAILED:')
+            for m in self.problems:
+                print('- ' + m)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return 1 if self.problems else 0
+
     def run(self, args, preload=True, extra=(), status=0, leftovers=True):
         """Runs the probe; with leftovers, checks (and clears) what the run left."""
         e, wd = self.env(preload, extra)
@@ -287,13 +297,8 @@ def main(argv):
     try:
         CASES[rest[0]](ctx)
     finally:
-        if ctx.problems:
-            print('FAILED:')
-            for m in ctx.problems:
-                print('- ' + m)
-        else:
-            shutil.rmtree(ctx.root, ignore_errors=True)
-    return 1 if ctx.problems else 0
+        status = ctx.finish()
+    return status
 
 
 if __name__ == '__main__':

@@ -1,0 +1,2 @@
+Z"/etc/passwd (€€@2the log
+8
