@@ -621,8 +621,10 @@ static void worker_fixtures_begin(void)
     w->fixtures_begun = 1;
     const char *failed;
     char msg[1024];
-    if (crmpi_zygote_fixtures(&failed)) {
-        if (failed && !crmpi_fixtures_failed())
+    if (crmpi_fixtures_failed() || !crmpi_fixtures_any(CRMP_FIXTURE_WORKER))
+        return;
+    if (crmpi_zygote_run_fixtures(&failed)) {
+        if (failed)
             crmpi_fixtures_set_failed(failed);
         return;
     }

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -40,8 +41,13 @@
 #define ZYG_READY 'R'       /* value: 0, or -errno when it cannot serve */
 #define ZYG_SPARE 'S'       /* value: the spare's pid; its socket travels along */
 #define ZYG_EXITED 'X'      /* value: the spare's wait status */
-/* Before READY, when worker fixtures run here: -1 as they begin, then 0, or 1 and the message. */
+/*
+ * The worker's one request, at its first test (struct zyg_fixture_request):
+ * run the worker fixtures.  The zygote answers when its spare of the time
+ * has ended: -1 as they begin, then 0, or 1 and the message as text.
+ */
 #define ZYG_FIXTURES 'F'
+#define ZYG_FIXTURE_MSG_MAX 1024
 
 #define ZYG_FDS 4           /* stdout, stderr, channel, arena */
 
@@ -76,6 +82,11 @@ struct zyg_request {
     char env[8192];
 };
 
+struct zyg_fixture_request {
+    char tag;                   /* ZYG_FIXTURES */
+    char env[8192];             /* crmpi_testenv_pack's, as far as it goes */
+};
+
 /* The worker's side. */
 static struct {
     pid_t pid;                  /* the zygote, 0 when none */
@@ -86,7 +97,7 @@ static struct {
     struct rlimit nofile;       /* the limit tests must see */
     int fixtures;               /* the worker fixtures ran (or crashed) in the zygote */
     char *running;              /* shared with it: the setup it runs (crmpi_fixtures_running_in) */
-    char fixture_failed[1024];  /* their failure, "" when none */
+    char fixture_failed[ZYG_FIXTURE_MSG_MAX];   /* their failure, "" when none */
 } zyg_worker = { .sock = -1, .spare_sock = -1 };
 
 /* ---- inside the test process ------------------------------------------------------ */
@@ -496,6 +507,30 @@ static int zyg_serve_one(int worker_sock)
     return zyg_send(worker_sock, ZYG_EXITED, w == pid ? status : W_EXITCODE(127, 0));
 }
 
+/*
+ * Between two spares: the worker's request to run the worker fixtures here
+ * (crmpi_zygote_run_fixtures), with its test environment (the slot, what
+ * the global fixtures published).  Every spare forked after sees them.
+ */
+static void zyg_take_fixtures(int sock)
+{
+    struct zyg_fixture_request req;
+    ssize_t n;
+    do
+        n = recv(sock, &req, sizeof(req), MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 1 || req.tag != ZYG_FIXTURES)
+        return;
+    crmpi_testenv_apply(req.env, (size_t) n - offsetof(struct zyg_fixture_request, env));
+    char msg[ZYG_FIXTURE_MSG_MAX];
+    if (zyg_send(sock, ZYG_FIXTURES, -1))
+        return;
+    int failed = crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg,
+            sizeof(msg)) != 0;
+    if (!zyg_send(sock, ZYG_FIXTURES, failed) && failed)
+        send(sock, msg, strlen(msg) + 1, MSG_NOSIGNAL);
+}
+
 static _Noreturn void zyg_main(int sock, pid_t worker)
 {
     struct sigaction sa = { .sa_handler = zyg_on_orphaned };
@@ -540,21 +575,10 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
     zyg_buf = malloc(zyg_buf_cap);
     if (!zyg_buf)
         rc = -ENOMEM;
-    /* The worker fixtures run here, so that every test process forked from here sees them. */
-    if (!rc && crmpi_fixtures_any(CRMP_FIXTURE_WORKER) && !crmpi_fixtures_failed()) {
-        char msg[sizeof(zyg_worker.fixture_failed)];
-        if (zyg_send(sock, ZYG_FIXTURES, -1))
-            _exit(0);
-        int failed = crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg,
-                sizeof(msg)) != 0;
-        if (zyg_send(sock, ZYG_FIXTURES, failed)
-                || (failed && send(sock, msg, strlen(msg) + 1, MSG_NOSIGNAL) < 0))
-            rc = -EPIPE;
-    }
     if (!zyg_send(sock, ZYG_READY, rc) && !rc) {
         /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
         while (zyg_serve_one(sock) == 0)
-            ;
+            zyg_take_fixtures(sock);
     }
     /* The worker has ended (crmpi_zygote_finish): so do its fixtures. */
     crmpi_fixtures_teardown();
@@ -634,18 +658,9 @@ int crmpi_zygote_start(void)
     zyg_worker.sock = sv[0];
     struct zyg_reply r;
     ssize_t n;
-    for (;;) {
-        do
-            n = recv(zyg_worker.sock, &r, sizeof(r), 0);
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t) sizeof(r) || r.tag != ZYG_FIXTURES)
-            break;
-        zyg_worker.fixtures = 1;
-        if (r.value > 0)
-            zyg_fixture_message();
-    }
-    if (zyg_worker.fixtures && r.tag != ZYG_READY && !zyg_worker.fixture_failed[0])
-        zyg_fixture_crashed();
+    do
+        n = recv(zyg_worker.sock, &r, sizeof(r), 0);
+    while (n < 0 && errno == EINTR);
     if (n != (ssize_t) sizeof(r) || r.tag != ZYG_READY || r.value) {
         crmpi_warn("fork isolation unavailable (%s): tests run in exec mode",
                 n == (ssize_t) sizeof(r) && r.value ? "libcriterion's nanomsg calls not found"
@@ -682,11 +697,6 @@ pid_t crmpi_zygote_pid(void)
     return zyg_worker.pid > 0 ? zyg_worker.pid : 0;
 }
 
-int crmpi_zygote_fixtures(const char **failed)
-{
-    *failed = zyg_worker.fixture_failed[0] ? zyg_worker.fixture_failed : NULL;
-    return zyg_worker.fixtures;
-}
 
 void crmpi_zygote_finish(void)
 {
@@ -735,6 +745,56 @@ static int zyg_next(struct zyg_reply *r, int *fd)
             close(rcv.fds[i]);
     }
     return r->tag == ZYG_SPARE && *fd < 0 ? -1 : 0;
+}
+
+int crmpi_zygote_run_fixtures(const char **failed)
+{
+    *failed = NULL;
+    if (zyg_worker.pid <= 0)
+        return 0;
+    struct zyg_fixture_request req = { .tag = ZYG_FIXTURES };
+    long len = crmpi_testenv_pack(req.env, sizeof(req.env));
+    if (len < 0)
+        return 0;
+    size_t size = offsetof(struct zyg_fixture_request, env) + (size_t) len;
+    struct zyg_reply r;
+    int fd;
+    /* The spare forked before them must not run a test: it ends, then the zygote reads us. */
+    if (send(zyg_worker.sock, &req, size, MSG_NOSIGNAL) != (ssize_t) size
+            || (zyg_worker.spare_sock < 0
+                && (zyg_next(&r, &zyg_worker.spare_sock) || r.tag != ZYG_SPARE))) {
+        zyg_lost();
+        return 0;
+    }
+    close(zyg_worker.spare_sock);
+    zyg_worker.spare_sock = -1;
+    if (zyg_next(&r, &fd) || r.tag != ZYG_EXITED) {
+        zyg_lost();
+        return 0;
+    }
+    ssize_t n;
+    int began = 0;
+    for (;;) {
+        do
+            n = recv(zyg_worker.sock, &r, sizeof(r), 0);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof(r) || r.tag != ZYG_FIXTURES || r.value >= 0)
+            break;
+        began = 1;
+    }
+    if (!began) {
+        zyg_lost();
+        return 0;
+    }
+    zyg_worker.fixtures = 1;
+    if (n != (ssize_t) sizeof(r) || r.tag != ZYG_FIXTURES) {
+        zyg_fixture_crashed();
+        zyg_lost();
+    } else if (r.value > 0) {
+        zyg_fixture_message();
+    }
+    *failed = zyg_worker.fixture_failed[0] ? zyg_worker.fixture_failed : NULL;
+    return 1;
 }
 
 int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)

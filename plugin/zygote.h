@@ -82,11 +82,13 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid);
 int crmpi_zygote_wait(int timeout_ms, int *status);
 
 /*
- * Whether the worker fixtures ran in the zygote (in crmpi_zygote_start, so
- * that every test process sees them): 1, with *failed their failure's
- * message or NULL; 0 when this worker must run them itself.
+ * Runs the worker fixtures in the zygote, before the first test, with this
+ * worker's test environment (its slot, what the global fixtures published)
+ * so that every test process forked from there sees them.  Returns 1, with
+ * *failed their failure's message (or its crash: the zygote is then gone)
+ * or NULL; 0 when there is no zygote to run them (the worker runs them).
  */
-int crmpi_zygote_fixtures(const char **failed);
+int crmpi_zygote_run_fixtures(const char **failed);
 
 /* Ends the zygote after its worker fixtures' teardowns (waiting for them); else as _stop. */
 void crmpi_zygote_finish(void);
