@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,15 @@ int crmpi_crit_disabled(const struct criterion_suite *suite, const struct criter
 int crmpi_crit_verdict(const struct criterion_global_stats *gs)
 {
     return crmpi_crit_stats_ok(gs);
+}
+
+int crmpi_crit_owns(const void *fn)
+{
+    /* A function only libcriterion defines: its data may be copied into the executable. */
+    const void *anchor = fn ? dlsym(RTLD_DEFAULT, "cr_malloc") : NULL;
+    Dl_info lib, found;
+    return anchor && dladdr(anchor, &lib) && dladdr(fn, &found) && lib.dli_fbase
+        && lib.dli_fbase == found.dli_fbase;
 }
 
 /* Whether path (from /proc: a mapping or a descriptor) is the arena, named name. */

@@ -137,6 +137,9 @@ int crmpi_crit_disabled(const struct criterion_suite *suite, const struct criter
 /* Whether Criterion would exit successfully after a run with these statistics. */
 int crmpi_crit_verdict(const struct criterion_global_stats *gs);
 
+/* Whether fn is libcriterion's own code (e.g. its console logger's, not a user's). */
+int crmpi_crit_owns(const void *fn);
+
 /* ---- BoxFort's arena ------------------------------------------------------------ */
 
 /*

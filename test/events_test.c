@@ -412,3 +412,43 @@ Test(events, positions_are_clamped_to_what_is_sent)
     }
     crmpi_events_free(&ev);
 }
+
+/* ---- messages Criterion's console logger cannot take -------------------------------------- */
+
+/*
+ * Criterion's own console logger, as its options say at load time: in a
+ * test's sandbox, Criterion later copies in its runner's options, whose
+ * pointers are the runner's.
+ */
+static struct criterion_logger *t_criterions_logger;
+
+__attribute__((constructor)) static void t_find_criterions_logger(void)
+{
+    t_criterions_logger = criterion_options.logger;
+}
+
+Test(events, a_message_without_a_line_spares_criterions_logger)
+{
+    /* It dies (SIGSEGV) on such a message if it gets it. */
+    struct criterion_logger *own = t_criterions_logger;
+    cr_assert_not_null(own);
+    cr_assert(crmpi_crit_owns((const void *) own->log_message));
+    Crmp__Event e = CRMP__EVENT__INIT;
+    e.kind = CRMP__EVENT__KIND__MESSAGE;
+    e.has_severity = 1;
+    e.severity = CR_LOG_WARNING;
+    const char *no_line[] = { "\n", "\n\n", "", NULL };
+    for (size_t i = 0; i < sizeof(no_line) / sizeof(no_line[0]); ++i) {
+        e.text = (char *) no_line[i];
+        crmpi_events_replay(own, &t_suite, &t_test, &e);
+    }
+    /* A user's logger gets them all, as serially. */
+    t_n = 0;
+    for (size_t i = 0; i < sizeof(no_line) / sizeof(no_line[0]); ++i) {
+        e.text = (char *) no_line[i];
+        crmpi_events_replay(&t_recorder, &t_suite, &t_test, &e);
+    }
+    cr_assert_eq(t_n, 4);
+    cr_assert_str_eq(t_calls[1].text, "\n\n");
+    cr_assert(!crmpi_crit_owns((const void *) t_recorder.log_message));
+}
