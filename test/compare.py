@@ -66,6 +66,9 @@ RUN_TIMEOUT_S = 45
 SLOW_RE = re.compile(r'^(\x1b\[[0-9;]*m)*\[SLOW\] ')
 
 TIME_RE = re.compile(r' ?\(\d+(?:\.\d+)?s\)|(?<= time=")\d+\.\d+(?=")')
+# The test process's pid in Criterion 2.3.3's protocol error lines ("[PID 5292]: Expected message to
+# change to state 'end'...", an assertion in a .fini): another process each run, serial or not.
+PID_RE = re.compile(r'(?<=\[PID )\d+(?=\]: )')
 STATUS_RE = re.compile(r'^\[(?:PASS|FAIL|SKIP)\] ')
 RUN_RE = re.compile(r'^\[RUN \] ')
 # Lines Criterion prints for a failed test before its status line.
@@ -282,10 +285,10 @@ def execute(run, check_leftovers=True):
 # ---- console ---------------------------------------------------------------------
 
 def strip_times(text):
-    """Lines without their durations, and without the plugin's [SLOW] and [KEPT] lines: a [SLOW]
-    line says how long a test ran on that run, printed between blocks; a [KEPT] line names a
-    kept test directory."""
-    return [TIME_RE.sub('', line) for line in text.splitlines()
+    """Lines without their durations and test process pids, and without the plugin's [SLOW] and
+    [KEPT] lines: a [SLOW] line says how long a test ran on that run, printed between blocks; a
+    [KEPT] line names a kept test directory."""
+    return [PID_RE.sub('N', TIME_RE.sub('', line)) for line in text.splitlines()
             if not SLOW_RE.match(line) and not KEPT_RE.match(line)]
 
 

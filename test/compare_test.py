@@ -129,6 +129,12 @@ def main():
                    ['[FAIL] ends::times_out: Timed out.', '[FAIL] b::c: (0.00s)'] + FINI_ASSERT)
           != [])
     order_cases(check)
+    pid = ["[ERR ] [PID %d]: Expected message to change to state 'end', got 'teardown' instead.",
+           '[----] Warning! The test `f::assert_in_fini` crashed during its setup or teardown.']
+    check("the test process's pid in 2.3.3's protocol error is no difference",
+          problems([pid[0] % 5292, pid[1]], [pid[0] % 7828, pid[1]]) == [])
+    check('another protocol error is still a difference',
+          problems([pid[0] % 5292, pid[1]], [pid[0].replace('end', 'main') % 7828, pid[1]]) != [])
     recap_cases(check)
     print('%d failed' % len(failed))
     return 1 if failed else 0
