@@ -377,6 +377,31 @@ Test(roundtrip, assign)
     crmpi_wire_free(out);
 }
 
+/* A remote worker's first Assign: the global fixtures' values and their failure. */
+Test(roundtrip, assign_with_globals)
+{
+    Crmp__Global g[2] = { CRMP__GLOBAL__INIT, CRMP__GLOBAL__INIT };
+    g[0].key = "DB_PORT";
+    g[0].value = "5433";
+    g[1].key = "EMPTY";
+    g[1].value = "";
+    Crmp__Global *gv[] = { &g[0], &g[1] };
+    Crmp__Assign a = CRMP__ASSIGN__INIT;
+    a.unit = 3;
+    a.n_globals = 2;
+    a.globals = gv;
+    a.fixture_failed = "global fixture s (f.c:1) failed: returned 7";
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    cr_assert_eq(out->assign->n_globals, 2);
+    cr_expect_str_eq(out->assign->globals[0]->key, "DB_PORT");
+    cr_expect_str_eq(out->assign->globals[0]->value, "5433");
+    cr_expect_str_eq(out->assign->globals[1]->key, "EMPTY");
+    cr_expect_str_eq(out->assign->globals[1]->value, "");
+    cr_expect_str_eq(out->assign->fixture_failed, "global fixture s (f.c:1) failed: returned 7");
+    crmpi_wire_free(out);
+}
+
 Test(roundtrip, artifact_piece_and_answer)
 {
     static uint8_t data[] = { 'l', 'o', 'g', 0, 0xff };
