@@ -621,6 +621,10 @@ static void worker_fixtures_begin(void)
     w->fixtures_begun = 1;
     const char *failed;
     char msg[1024];
+    /* Claimed in criterion_initialize, unless a custom main went round the plugin's. */
+    int rc = crmpi_fixtures_claim();
+    if (rc < 0)
+        crmpi_warn("worker %u: cannot read the fixtures: %s", w->slot, strerror(-rc));
     if (crmpi_fixtures_failed() || !crmpi_fixtures_any(CRMP_FIXTURE_WORKER))
         return;
     if (crmpi_zygote_run_fixtures(&failed)) {
