@@ -596,9 +596,16 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
         }
         crmpi_rlive_tick(p->o->live);
 
+        /*
+         * Only a signal's own record counts: a program's SIGCHLD after the
+         * first SIGINT is no second one (it made the runner SIGKILL the
+         * others while they were ending: runner-interrupt).
+         */
         struct crmpi_wake_rec recs[16];
-        if (fds[nf - 2].revents && crmpi_wakepipe_read(&p->wake, recs, 16) > 0
-                && crmpi_wakepipe_signal()) {
+        int got = fds[nf - 2].revents ? crmpi_wakepipe_read(&p->wake, recs, 16) : 0;
+        for (int i = 0; i < got; ++i) {
+            if (recs[i].kind != CRMPI_WAKE_SIGNAL || !crmpi_wakepipe_signal())
+                continue;
             p->t->interrupted = crmpi_wakepipe_signal();
             rpool_signal_all(p, p->t->interrupted, p->stopping++ > 0);
         }
