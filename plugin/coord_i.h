@@ -116,6 +116,7 @@ struct coord {
 
     struct crmpi_token token;   /* len 0: no authentication */
     struct crmpi_jobserver js;  /* make's, when it shares one (MAKEFLAGS) */
+    int slot_fd;                /* the runner says here when our slot is free; -1: it is */
     nng_tls_config *tls;
 
     struct crmpi_coord_live *live;  /* owned: what is said while tests run (coord_live.c) */
@@ -146,6 +147,13 @@ int crmpi_coord_loop(struct coord *c);
  * used (said once).
  */
 int crmpi_coord_jobserver_open(struct coord *c);
+
+/*
+ * coordinator.c: the descriptor the runner named in CRITERION_MPROC_SLOT_FD
+ * (it writes one byte there when it has a slot for this program), made
+ * close-on-exec; -1 when there is none (the slot is ours from the start).
+ */
+int crmpi_coord_slot_fd(void);
 
 /* coordinator.c: ends and reaps our children that are not workers (see crmpi_proc_strays). */
 void crmpi_coord_reap_orphans(struct coord *c);

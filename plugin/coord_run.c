@@ -71,6 +71,9 @@ static void coord_run_cleanup(struct coord *c)
     crmpi_coord_reap_orphans(c);
     /* The workers are gone: every token still held goes back to make. */
     crmpi_jobserver_close(&c->js);
+    if (c->slot_fd >= 0)
+        close(c->slot_fd);
+    c->slot_fd = -1;
     prctl(PR_SET_CHILD_SUBREAPER, 0);
     for (size_t i = 0; i < c->n_workers; ++i)
         free(c->workers[i]);
@@ -118,7 +121,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
 {
     *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT,
-                       .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT,
+                       .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT, .slot_fd = -1,
                        .fixtures = { .cmd_fd = -1 } };
     struct crmpi_wakepipe_signals saved;
     int result = 0;
@@ -195,6 +198,9 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         .slow_ms = (int64_t) opts->slow * 1000,
         .jobserver = crmpi_coord_jobserver_open(&c),
     };
+    /* Without a jobserver there are no slots to wait for: run as usual. */
+    c.slot_fd = crmpi_coord_slot_fd();
+    cfg.slot_later = cfg.jobserver && c.slot_fd >= 0;
     if (crmpi_cst_init(&c.st, &cfg) || crmpi_coord_live_begin(&c)) {
         crmpi_error("out of memory");
         goto out_signals;

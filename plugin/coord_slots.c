@@ -14,6 +14,8 @@ int crmpi_slots_take(struct crmpi_cst *st, uint32_t id)
     /* Remote workers load other machines than make's. */
     if (!st->cfg.jobserver || w->remote || w->token || st->free_slot == id)
         return 1;
+    if (st->slot_pending)
+        return 0;
     if (st->free_slot == CRMPI_CST_NONE) {
         st->free_slot = id;
     } else if (st->spare) {
@@ -29,7 +31,8 @@ int crmpi_slots_take(struct crmpi_cst *st, uint32_t id)
 int crmpi_slots_wait(struct crmpi_cst *st, uint32_t id)
 {
     struct crmpi_cst_worker *w = &st->workers[id];
-    if (w->wants_slot)
+    /* Until the free slot comes, tokens would run units out of the runner's order. */
+    if (w->wants_slot || st->slot_pending)
         return 0;
     w->wants_slot = 1;
     /* Tokens already asked for serve the requests that waited before. */

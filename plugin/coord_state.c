@@ -85,7 +85,8 @@ static int cst_note(struct crmpi_cst *st, enum crmpi_cst_note note, uint32_t w, 
 int crmpi_cst_init(struct crmpi_cst *st, const struct crmpi_cst_config *cfg)
 {
     *st = (struct crmpi_cst) { .cfg = *cfg, .startup_status = -1, .end_deadline_ms = -1,
-                               .free_slot = CRMPI_CST_NONE };
+                               .free_slot = CRMPI_CST_NONE,
+                               .slot_pending = cfg->jobserver && cfg->slot_later };
     if (!st->cfg.max_attempts)
         st->cfg.max_attempts = 1;
     st->cap_acts = 16 + 4 * (size_t) cfg->workers;
@@ -862,6 +863,7 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     case CRMPI_CST_EV_SIGNAL:
     case CRMPI_CST_EV_INTERNAL_ERROR:
     case CRMPI_CST_EV_TOKEN:
+    case CRMPI_CST_EV_SLOT:
         break;
     case CRMPI_CST_EV_HEARTBEAT:
         if (ev->worker == CRMPI_CST_NONE)
@@ -939,6 +941,10 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     case CRMPI_CST_EV_TOKEN:
         crmpi_slots_token_came(st);
         return cst_pass_on_slots(st, now);
+    case CRMPI_CST_EV_SLOT:
+        /* Held requests: the first takes the free slot, the others now ask for tokens. */
+        st->slot_pending = 0;
+        return cst_wake_held(st, now);
     }
     return -EINVAL;
 }

@@ -23,7 +23,11 @@
  * coordinator runs no test itself) or a token.  A worker keeps its slot from
  * one unit to the next and gives it up when it has none to run, when it
  * goes, or when the run ends; a token that nobody waits for is given back
- * at once.  So at END every token taken was given back.
+ * at once.  So at END every token taken was given back.  With
+ * cfg.slot_later the free slot is not ours until SLOT: the runner started
+ * this process before it had a slot for it, so that the start-up is done by
+ * then; until SLOT no unit runs and no token is asked for (the runner hands
+ * out its slots in its own order).
  */
 #ifndef CRMPI_COORD_STATE_H_
 #define CRMPI_COORD_STATE_H_
@@ -46,6 +50,7 @@ struct crmpi_cst_config {
     int64_t wait_workers_ms;    /* ... and gives up after this long (--mproc-wait-workers); 0: never */
     int64_t slow_ms;            /* a unit running this long is said slow, again at each multiple; 0: off */
     int jobserver;              /* a make jobserver is shared: see TOKEN below */
+    int slot_later;             /* with jobserver: the free slot comes with SLOT */
 };
 
 /* ---- events -------------------------------------------------------------- */
@@ -68,6 +73,7 @@ enum crmpi_cst_ev_kind {
     CRMPI_CST_EV_SIGNAL,        /* SIGINT or SIGTERM: sig */
     CRMPI_CST_EV_INTERNAL_ERROR,/* the shell failed (ENOMEM, poll): err */
     CRMPI_CST_EV_TOKEN,         /* a jobserver token came (answer to TAKE_TOKEN) */
+    CRMPI_CST_EV_SLOT,          /* the free slot is ours now (cfg.slot_later) */
 };
 
 /* What the shell knows about a hello's unit list (checked against its own tests). */
@@ -279,6 +285,7 @@ struct crmpi_cst {
 
     /* The jobserver's slots (see Tokens above). */
     uint32_t free_slot;         /* the worker on the free slot, or CRMPI_CST_NONE */
+    int slot_pending;           /* cfg.slot_later and no SLOT yet: nothing runs, nothing is asked */
     unsigned tokens;            /* tokens taken and not given back */
     unsigned spare;             /* of those, on no worker (only within an event) */
     unsigned tokens_wanted;     /* TAKE_TOKEN not answered yet */

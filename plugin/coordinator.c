@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "coord_i.h"
 #include "diag.h"
 #include "reaper.h"
+#include "runnerlink.h"
 #include "testenv.h"
 #include "transport.h"
 #include "units.h"
@@ -472,6 +475,34 @@ static void coord_give_token(struct coord *c)
         crmpi_warn("cannot give a token back to make's jobserver: %s", strerror(-rc));
 }
 
+int crmpi_coord_slot_fd(void)
+{
+    const char *v = getenv(CRMPI_ENV_RUNNER_SLOT_FD);
+    char *end;
+    long fd = v && *v ? strtol(v, &end, 10) : -1;
+    int ok = v && *v && !*end && fd >= 0 && fd <= INT_MAX;
+    /* Ours alone: no worker or test may take it for a descriptor of its own. */
+    unsetenv(CRMPI_ENV_RUNNER_SLOT_FD);
+    if (!ok || fcntl((int) fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -1;
+    return (int) fd;
+}
+
+/* The runner's byte (or its end: then nobody holds our slot back any more). */
+static void coord_slot_came(struct coord *c)
+{
+    char b;
+    ssize_t n;
+    do
+        n = read(c->slot_fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    close(c->slot_fd);
+    c->slot_fd = -1;
+    coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_SLOT });
+}
+
 /* Tokens make has for us, each fed to the state machine. */
 static void coord_take_tokens(struct coord *c)
 {
@@ -805,10 +836,10 @@ int crmpi_coord_loop(struct coord *c)
                                                  .u.err = hrc });
     }
     while (!c->ended) {
-        struct pollfd *nf = realloc(fds, (3 + c->n_workers) * sizeof(*fds));
+        struct pollfd *nf = realloc(fds, (4 + c->n_workers) * sizeof(*fds));
         if (nf)
             fds = nf;
-        uint32_t *nw = nf ? realloc(fd_worker, (3 + c->n_workers) * sizeof(*nw)) : NULL;
+        uint32_t *nw = nf ? realloc(fd_worker, (4 + c->n_workers) * sizeof(*nw)) : NULL;
         if (!nw) {
             rc = -ENOMEM;
             break;
@@ -831,6 +862,9 @@ int crmpi_coord_loop(struct coord *c)
         size_t js_at = nfds;        /* make's jobserver, while tokens are wanted */
         if (crmpi_jobserver_fd(&c->js) >= 0)
             fds[nfds++] = (struct pollfd) { .fd = crmpi_jobserver_fd(&c->js), .events = POLLIN };
+        size_t slot_at = nfds;      /* the runner's word that our slot is free */
+        if (c->slot_fd >= 0)
+            fds[nfds++] = (struct pollfd) { .fd = c->slot_fd, .events = POLLIN };
 
         int64_t now = coord_now_ms();
         int64_t due = crmpi_cst_next_deadline(&c->st, now);
@@ -855,8 +889,10 @@ int crmpi_coord_loop(struct coord *c)
             c->child_exited = 0;
             coord_reap_zombies(c);
         }
-        if (n > 0 && js_at < nfds && fds[js_at].revents)
+        if (n > 0 && js_at < slot_at && fds[js_at].revents)
             coord_take_tokens(c);
+        if (n > 0 && slot_at < nfds && fds[slot_at].revents && !c->ended)
+            coord_slot_came(c);
         for (size_t k = 2; k < js_at && n > 0 && !c->ended; ++k) {
             struct coord_worker *w = c->workers[fd_worker[k]];
             if (fds[k].revents && w->pid) {

@@ -9,6 +9,13 @@
  * runs at once (plugin/jobserver.c).  So never more than N tests run in
  * total, and a binary with work left takes any token another one frees.
  *
+ * A binary's start-up (its coordinator, its first worker, the test list)
+ * takes a slot's time for no test.  So up to N Criterion binaries more are
+ * started before a slot is free for them: each waits, started up, for the
+ * runner's byte on a pipe of its own (CRITERION_MPROC_SLOT_FD), and the
+ * slots go to them oldest first as they free up.  Their timeouts and times
+ * count from then.
+ *
  * Output: each program writes to a pipe of its own.  The plugin, told by
  * CRITERION_MPROC_RUNNER that a runner reads it, ends each finished test's
  * block with a record separator (0x1e), so whole blocks are relayed as they
@@ -42,15 +49,27 @@
 
 #define RPOOL_FRAME_END CRMPI_RUNNERLINK_MARK
 
+/* What a running program holds of the N slots. */
+enum rpool_slot {
+    RPOOL_SLOT_NONE,        /* none yet: started early, it waits for the byte on slot_fd */
+    RPOOL_SLOT_IMPLICIT,    /* the one this process was given (by make, or by being run) */
+    RPOOL_SLOT_TOKEN,       /* a token the runner took for it */
+};
+
 struct rpool_child {
     struct crmpi_rtest *t;
+    enum rpool_slot slot;
+    int slot_fd;            /* where its slot is announced; -1 once it has one */
+    int slot_rfd;           /* the program's end of it, while it is started */
+    unsigned long seq;      /* start order: slots go to the oldest waiting */
     size_t index;           /* in the list: names its stats and JUnit files */
     unsigned pslot;         /* among the running programs: its test slots start at pslot*N */
     pid_t pid;              /* 0: not running */
     int pidfd, out;         /* -1 once closed */
     char *buf;              /* output not yet relayed; owned */
     size_t len, cap;
-    double started;         /* monotonic seconds */
+    double spawned;         /* monotonic seconds */
+    double started;         /* since it has a slot; 0: not yet */
     double deadline;        /* monotonic seconds; 0: none */
     int timed_out;
 };
@@ -60,8 +79,11 @@ struct rpool {
     struct crmpi_rtotals *t;
     size_t n_tests;
     const struct crmpi_rtest *base;     /* the list's first test */
-    struct rpool_child *run;    /* one per slot */
+    struct rpool_child *run;    /* the programs started: up to N with a slot, N waiting */
     size_t n_run;
+    unsigned long seq;          /* programs started so far */
+    int implicit_free;          /* our own slot is on no program */
+    size_t n_tokened;           /* programs on a token of ours (js.n_held - spare) */
     char dir[PATH_MAX];         /* private temporary directory */
     struct crmpi_jobserver js;  /* the tokens taken */
     int js_own;                 /* the fifo of our own jobserver, held open; -1: make's */
@@ -180,24 +202,39 @@ static int rpool_jobserver_open(struct rpool *p)
     return crmpi_jobserver_open(&p->js, p->makeflags + strlen("MAKEFLAGS="));
 }
 
-/* Takes a token for one more program: 1 when one is in hand, 0 when none is free yet. */
-static int rpool_token_take(struct rpool *p)
+/*
+ * A slot for one more program: 1 with *slot set, 0 when none is free yet
+ * (the fifo is then watched).  Our own slot first, then a token.
+ */
+static int rpool_slot_take(struct rpool *p, enum rpool_slot *slot)
 {
-    if (p->n_run < 1 + p->js.n_held)
+    if (p->implicit_free) {
+        p->implicit_free = 0;
+        *slot = RPOOL_SLOT_IMPLICIT;
         return 1;
-    if (!p->js.wanted)
-        crmpi_jobserver_want(&p->js);
-    int rc = crmpi_jobserver_read(&p->js);
-    if (rc < 0)
-        crmpi_warn("the job slots' fifo failed (%s): one program at a time", strerror(-rc));
-    return rc > 0;
+    }
+    if (p->js.n_held == p->n_tokened) {
+        if (!p->js.wanted)
+            crmpi_jobserver_want(&p->js);
+        int rc = crmpi_jobserver_read(&p->js);
+        if (rc < 0)
+            crmpi_warn("the job slots' fifo failed (%s): one program at a time", strerror(-rc));
+        if (rc <= 0)
+            return 0;
+    }
+    ++p->n_tokened;
+    *slot = RPOOL_SLOT_TOKEN;
+    return 1;
 }
 
-/* Gives back the tokens no running program needs (one is implicit). */
-static void rpool_token_settle(struct rpool *p)
+/* A program that held slot ended: the slot is free again, a token goes back. */
+static void rpool_slot_put(struct rpool *p, enum rpool_slot slot)
 {
-    size_t needed = p->n_run ? p->n_run - 1 : 0;
-    while (p->js.n_held > needed && !crmpi_jobserver_give(&p->js))
+    if (slot == RPOOL_SLOT_IMPLICIT)
+        p->implicit_free = 1;
+    else if (slot == RPOOL_SLOT_TOKEN)
+        --p->n_tokened;
+    while (p->js.n_held > p->n_tokened && !crmpi_jobserver_give(&p->js))
         ;
 }
 
@@ -246,6 +283,8 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         RPOOL_SETENV("%s", p->makeflags);
     if (c->t->is_criterion) {
         RPOOL_SETENV("%s=%u", CRMPI_ENV_RUNNER_SLOT_BASE, slot_base);
+        if (c->slot == RPOOL_SLOT_NONE)
+            RPOOL_SETENV("%s=%d", CRMPI_ENV_RUNNER_SLOT_FD, c->slot_rfd);
         RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
         RPOOL_SETENV("CRITERION_MPROC=%u", p->o->slots);
         RPOOL_SETENV("%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index);
@@ -320,23 +359,52 @@ static char **rpool_argv(const struct rpool *p, const struct crmpi_rtest *t)
     return argv;
 }
 
+/* c has its slot: its timeout and its time count from now. */
+static void rpool_clock_start(struct rpool *p, struct rpool_child *c)
+{
+    c->started = rpool_now();
+    if (c->t->timeout_s > 0 && p->o->timeout_multiplier > 0)
+        c->deadline = c->started + c->t->timeout_s * p->o->timeout_multiplier;
+}
+
+/* Closes what tells c about its slot (at its end, or once it has one). */
+static void rpool_slot_fd_close(struct rpool_child *c)
+{
+    if (c->slot_fd >= 0)
+        close(c->slot_fd);
+    c->slot_fd = -1;
+}
+
+/* Starts c's program, with c->slot set (RPOOL_SLOT_NONE: it waits for one). */
 static int rpool_start(struct rpool *p, struct rpool_child *c)
 {
-    int fds[2];
+    int fds[2], sfds[2] = { -1, -1 };
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
+    if (c->slot == RPOOL_SLOT_NONE && pipe2(sfds, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    c->slot_rfd = sfds[0];
     char **env = rpool_env(p, c), **argv = rpool_argv(p, c->t);
     int rc = -ENOMEM;
     if (env && argv) {
-        const struct crmpi_proc_spawn_io io = { .keep_fd = -1, .output_fd = fds[1],
+        const struct crmpi_proc_spawn_io io = { .keep_fd = sfds[0], .output_fd = fds[1],
                                                 .cwd = c->t->cwd };
         rc = crmpi_proc_spawn(argv[0], argv, env, &io, &c->pid);
     }
     rpool_env_free(env);
     free(argv);
     close(fds[1]);
+    if (sfds[0] >= 0)
+        close(sfds[0]);
+    c->slot_rfd = -1;
+    c->slot_fd = sfds[1];
     if (rc) {
         close(fds[0]);
+        rpool_slot_fd_close(c);
         c->pid = 0;
         return rc;
     }
@@ -348,15 +416,53 @@ static int rpool_start(struct rpool *p, struct rpool_child *c)
         crmpi_kill_tree(c->pid);
         waitpid(c->pid, NULL, 0);
         close(c->out);
+        rpool_slot_fd_close(c);
         c->pid = 0;
         return rc;
     }
-    c->started = rpool_now();
-    if (c->t->timeout_s > 0 && p->o->timeout_multiplier > 0)
-        c->deadline = c->started + c->t->timeout_s * p->o->timeout_multiplier;
+    c->spawned = rpool_now();
+    if (c->slot != RPOOL_SLOT_NONE)
+        rpool_clock_start(p, c);
     if (p->o->verbose)
-        crmpi_info("runner: started %s (pid %ld)", c->t->name, (long) c->pid);
+        crmpi_info("runner: started %s (pid %ld)%s", c->t->name, (long) c->pid,
+                c->slot == RPOOL_SLOT_NONE ? ", before its slot" : "");
     return 0;
+}
+
+/*
+ * Free slots go to the programs that wait for one, oldest first: one byte
+ * on each one's pipe.  One that cannot hear it (its coordinator ended
+ * early) gives its slot back when it ends.
+ */
+static void rpool_grant(struct rpool *p)
+{
+    for (;;) {
+        struct rpool_child *oldest = NULL;
+        for (size_t i = 0; i < p->n_run; ++i)
+            if (p->run[i].slot == RPOOL_SLOT_NONE && p->run[i].pid
+                    && (!oldest || p->run[i].seq < oldest->seq))
+                oldest = &p->run[i];
+        if (!oldest || !rpool_slot_take(p, &oldest->slot))
+            return;
+        ssize_t w;
+        do
+            w = write(oldest->slot_fd, "+", 1);
+        while (w < 0 && errno == EINTR);
+        rpool_slot_fd_close(oldest);
+        rpool_clock_start(p, oldest);
+        crmpi_rlive_started(p->o->live, oldest->index);
+        if (p->o->verbose)
+            crmpi_info("runner: %s has its slot", oldest->t->name);
+    }
+}
+
+/* How many programs wait for a slot. */
+static size_t rpool_n_waiting(const struct rpool *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_run; ++i)
+        n += p->run[i].slot == RPOOL_SLOT_NONE;
+    return n;
 }
 
 /*
@@ -449,7 +555,7 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
     struct crmpi_runnerlink_stats s;
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     int ok = code == 0;
-    c->t->took_s = rpool_now() - c->started;
+    c->t->took_s = rpool_now() - (c->started > 0 ? c->started : c->spawned);
     if (c->t->is_criterion && !c->timed_out && !rpool_read_stats(p, c, &s)) {
         t->tested += s.tested;
         t->passing += s.passing;
@@ -502,6 +608,9 @@ static void rpool_finish(struct rpool *p, struct rpool_child *c, int ws)
     if (c->out >= 0)
         close(c->out);
     close(c->pidfd);
+    rpool_slot_fd_close(c);
+    rpool_slot_put(p, c->slot);
+    c->slot = RPOOL_SLOT_NONE;
     c->pid = 0;
     crmpi_rlive_finished(p->o->live, c->index);
 }
@@ -523,7 +632,6 @@ static void rpool_signal_all(struct rpool *p, int sig, int hard)
 static void rpool_drop(struct rpool *p, size_t i)
 {
     p->run[i] = p->run[--p->n_run];
-    rpool_token_settle(p);
 }
 
 /* The lowest program slot no running program holds. */
@@ -541,21 +649,29 @@ static unsigned rpool_free_pslot(const struct rpool *p)
 static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
 {
     size_t next = 0;
-    struct pollfd *fds = calloc(2 * (size_t) p->o->slots + 2, sizeof(*fds));
+    size_t cap = 2 * (size_t) p->o->slots;     /* N on a slot, N waiting for one */
+    struct pollfd *fds = calloc(2 * cap + 2, sizeof(*fds));
     if (!fds)
         return -ENOMEM;
     int serial = 0;     /* a non-parallel program runs: start nothing else */
 
     for (;;) {
-        while (!p->stopping && !serial && next < n && p->n_run < p->o->slots) {
+        if (!p->stopping)
+            rpool_grant(p);
+        while (!p->stopping && !serial && next < n && p->n_run < cap) {
             struct crmpi_rtest *t = order[next];
             if (!t->is_parallel && p->n_run)
                 break;
-            if (!rpool_token_take(p))
+            /* No slot free: a Criterion binary starts up meanwhile (at most N wait so). */
+            enum rpool_slot slot = RPOOL_SLOT_NONE;
+            size_t waiting = rpool_n_waiting(p);
+            if ((waiting || !rpool_slot_take(p, &slot))
+                    && !(t->is_criterion && t->is_parallel && waiting < p->o->slots))
                 break;
             struct rpool_child *c = &p->run[p->n_run];
             *c = (struct rpool_child) { .t = t, .index = (size_t) (t - p->base), .pidfd = -1, .out = -1,
-                                        .pslot = rpool_free_pslot(p) };
+                                        .pslot = rpool_free_pslot(p), .slot = slot,
+                                        .slot_fd = -1, .slot_rfd = -1, .seq = p->seq++ };
             ++next;
             int rc = rpool_start(p, c);
             if (rc) {
@@ -566,12 +682,13 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
                 t->recap_status = "FAIL";
                 snprintf(t->verdict, sizeof(t->verdict), "cannot start: %s", strerror(-rc));
                 crmpi_rlive_finished(p->o->live, c->index);
-                rpool_token_settle(p);
+                rpool_slot_put(p, slot);
                 continue;
             }
             ++p->n_run;
             serial = !t->is_parallel;
-            crmpi_rlive_started(p->o->live, c->index);
+            if (slot != RPOOL_SLOT_NONE)    /* a waiting one runs from its slot on */
+                crmpi_rlive_started(p->o->live, c->index);
         }
         if (!p->n_run && (next == n || p->stopping))
             break;
@@ -585,8 +702,8 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
                 wait_s = p->run[i].deadline - now;
         }
         fds[nf++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&p->wake), .events = POLLIN };
-        int want_token = !p->stopping && !serial && next < n && p->n_run < p->o->slots
-                && order[next]->is_parallel;
+        int want_token = !p->stopping && (rpool_n_waiting(p)
+                || (!serial && next < n && p->n_run < cap && order[next]->is_parallel));
         fds[nf++] = (struct pollfd) { .fd = want_token ? crmpi_jobserver_fd(&p->js) : -1,
                                       .events = POLLIN };
         int ms = crmpi_rlive_timeout(p->o->live, wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1);
@@ -671,11 +788,12 @@ static struct crmpi_rtest **rpool_order(struct crmpi_rlist *l)
 int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
         struct crmpi_rtotals *t)
 {
-    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .base = l->v, .js = CRMPI_JOBSERVER_INIT, .js_own = -1 };
+    struct rpool p = { .o = o, .t = t, .n_tests = l->n, .base = l->v, .js = CRMPI_JOBSERVER_INIT, .js_own = -1,
+                    .implicit_free = 1 };
     struct crmpi_wakepipe_signals saved;
     *t = (struct crmpi_rtotals) { .programs = l->n };
     struct crmpi_rtest **order = rpool_order(l);
-    p.run = calloc(o->slots, sizeof(*p.run));
+    p.run = calloc(2 * (size_t) o->slots, sizeof(*p.run));
     int rc = -ENOMEM;
     if (!order || !p.run)
         goto out;

@@ -19,6 +19,12 @@
 #define CRMPI_ENV_RUNNER_LIVE "CRITERION_MPROC_RUNNER_LIVE"
 /* The first test slot of a program's workers: the runner's slot for it, times N. */
 #define CRMPI_ENV_RUNNER_SLOT_BASE "CRITERION_MPROC_SLOT_BASE"
+/*
+ * A descriptor: the runner started this program before it had a job slot
+ * for it, so that its start-up overlaps other programs' tests, and writes
+ * one byte there when the slot is free.  No test runs before.
+ */
+#define CRMPI_ENV_RUNNER_SLOT_FD "CRITERION_MPROC_SLOT_FD"
 
 struct criterion_global_stats;
 

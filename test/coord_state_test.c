@@ -43,7 +43,7 @@ struct t_world {
 };
 
 /* "workers=2 restarts=8 attempts=2 hb=ms ff=1 remote=1 grace=ms tgrace=ms waitnote=ms wait=ms slow=ms units=N
- *  jobs=0,1|2 nocount=1,2 trivial=1,2 resolved=1,2 timeout=U:ms js=1" */
+ *  jobs=0,1|2 nocount=1,2 trivial=1,2 resolved=1,2 timeout=U:ms js=1 later=1" */
 static void t_config(struct t_world *t, const char *spec)
 {
     struct crmpi_cst_config cfg = {
@@ -74,6 +74,7 @@ static void t_config(struct t_world *t, const char *spec)
         else if (!strcmp(tok, "wait")) cfg.wait_workers_ms = n;
         else if (!strcmp(tok, "slow")) cfg.slow_ms = n;
         else if (!strcmp(tok, "js")) cfg.jobserver = (int) n;
+        else if (!strcmp(tok, "later")) cfg.slot_later = (int) n;
         else if (!strcmp(tok, "units")) t->n_units = (size_t) n;
         else if (!strcmp(tok, "retries")) retries = (unsigned) n;
         else if (!strcmp(tok, "jobs")) jobs = spec + (v - buf);
@@ -278,6 +279,8 @@ static void t_event(struct t_world *t, const char *text)
     } else if (!strcmp(verb, "signal")) {
         ev.kind = CRMPI_CST_EV_SIGNAL;
         ev.u.sig = atoi(a1);
+    } else if (!strcmp(verb, "slot")) {
+        ev.kind = CRMPI_CST_EV_SLOT;
     } else if (!strcmp(verb, "token")) {
         ev.kind = CRMPI_CST_EV_TOKEN;
     } else if (!strcmp(verb, "error")) {
@@ -582,6 +585,20 @@ static const struct t_row t_rows[] = {
     { "4: every token is back at the end", "js=1",
       FLOW "; token; result 1 1; result 0 0; result 1 2; exit 0 status 0", "exit 1 status 0",
       "end", "phase=ended tokens=0 wanted=0", 0 },
+    { "4: started before its slot was free (slot_later): nothing runs, no token is asked for",
+      "js=1 later=1", "start; spawned 0; hello 0", "units",
+      "hold w0, spawn w1, note:workers 2", "w0:held u0=q tokens=0 wanted=0", 0 },
+    { "4: ... nor for a second worker", "js=1 later=1",
+      "start; spawned 0; hello 0; units; spawned 1", "hello 1", "hold w1",
+      "w1:held tokens=0 wanted=0", 0 },
+    { "4: ... the slot comes: the first runs on it, the second asks for a token", "js=1 later=1",
+      "start; spawned 0; hello 0; units; spawned 1; hello 1", "slot",
+      "assign w0 u0, take", "u0=run@w0 free=w0 w1:held wanted=1", 0 },
+    { "4: ... which runs when it comes", "js=1 later=1",
+      "start; spawned 0; hello 0; units; spawned 1; hello 1; slot", "token", "assign w1 u1",
+      "u1=run@w1 w1:token tokens=1 wanted=0", 0 },
+    { "4: without a jobserver the slot is ours from the start", "later=1",
+      "start; spawned 0; hello 0", "units", "assign w0 u0, spawn w1, note:workers 2", "", 0 },
     { "4: remote workers need no token", "workers=0 remote=1 js=1",
       "start; remote; hello 0; units; remote", "hello 1", "assign w1 u1", "tokens=0 wanted=0", 0 },
 

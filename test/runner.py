@@ -428,6 +428,32 @@ def concurrency(c):
     return problems + c.leftovers()
 
 
+@case('runner-early-start')
+def early_start(c):
+    """One slot, three binaries: the next ones start up before a slot is free for them (so
+    that their start-up takes no slot's time), yet none runs a test before it has the slot:
+    never 2 tests at once (test/jobprobe.c counts them), slots handed out in start order."""
+    if not c.jobprobe:
+        return ['--jobprobe is needed']
+    copies, counts = probe_setup(c, 3, 300)
+    c.env['CRMP_PROBE_LIMIT'] = '1'
+    status, out = c.run([c.runner, '-v', '--mproc=1', '--plugin=' + c.plugin] + copies
+                        + ['--', '--filter=probe/t[0-2]'])
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    running, most = counts()
+    if most != 1 or running != 0:
+        problems.append('%d ran at once on 1 slot (want 1), %d still counted' % (most, running))
+    early = re.findall(r'runner: started (\S+) \(pid \d+\), before its slot', out)
+    granted = re.findall(r'runner: (\S+) has its slot', out)
+    if len(early) < 1 or granted != early:
+        problems.append('started before their slot: %r, slots given to %r (want the same, '
+                        'at least one):\n%s' % (early, granted, out))
+    got = totals(sections(out)[1])
+    if not got or got[0] != 3 * 3:
+        problems.append('total %r, want 9 tests' % (got,))
+    return problems + c.leftovers()
+
+
 @case('runner-under-make')
 def under_make(c):
     """Under make -j2 beside another job, the runner takes make's tokens: still 2 at once
