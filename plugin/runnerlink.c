@@ -78,15 +78,21 @@ int crmpi_runnerlink_wanted(void)
     return strcmp(live + 7, ",recap") ? 1 : 2;
 }
 
-/* Appends a tab and at most cap bytes of s, its separators made spaces. */
+/* Appends a tab and at most cap bytes of s, its separators made spaces, never half a character. */
 static void rlink_put(char *buf, size_t *len, const char *s, size_t cap)
 {
     buf[(*len)++] = '\t';
-    for (size_t i = 0; s && s[i] && i < cap; ++i) {
+    size_t i = 0;
+    for (; s && s[i] && i < cap; ++i) {
         char ch = s[i];
         int sep = ch == '\t' || ch == '\n' || ch == '\r' || ch == CRMPI_RUNNERLINK_MARK
                 || ch == CRMPI_RUNNERLINK_RECORD;
         buf[(*len)++] = sep ? ' ' : ch;
+    }
+    /* Cut inside a UTF-8 sequence: its first bytes go too. */
+    while (s && s[i] && i > 0 && ((unsigned char) s[i] & 0xc0) == 0x80) {
+        --i;
+        --*len;
     }
 }
 

@@ -80,6 +80,17 @@ Test(runnerlink, separators_in_strings_become_spaces_and_long_ones_are_cut)
     const struct crmpi_runnerlink_rec big = { .kind = CRMPI_RUNNERLINK_DONE, .n = 1, .suite = huge,
                                               .name = huge, .status = huge, .detail = huge };
     cr_assert_eq(t_round_trip(&big, &out), 0, "every field is there however long the strings");
+    /* Cut where a two-byte character would be split: it goes whole. */
+    for (size_t cut = 300; cut < 400; ++cut) {
+        char accented[512];
+        memset(accented, 'x', cut);
+        strcpy(accented + cut, "\xc3\xa9\xc3\xa9");
+        const struct crmpi_runnerlink_rec a = { .kind = CRMPI_RUNNERLINK_START, .n = 1,
+                                                .suite = "s", .name = accented };
+        cr_assert_eq(t_round_trip(&a, &out), 0);
+        size_t n = strlen(out.name);
+        cr_assert(n <= cut || (n - cut) % 2 == 0, "cut %zu: %zu bytes, half a character", cut, n);
+    }
 }
 
 Test(runnerlink, what_is_not_a_record)
