@@ -262,6 +262,9 @@ static int rpool_env_set_in(char *const *list, size_t n, const char *entry)
  * slot, and for Criterion binaries the plugin), then the test's own
  * variables, then ours for every other name.  Owned: rpool_env_free.
  */
+/* How many variables rpool_env sets itself at most (a new RPOOL_SETENV counts here). */
+#define RPOOL_ENV_SET 9
+
 static char **rpool_env(struct rpool *p, const struct rpool_child *c)
 {
     extern char **environ;
@@ -270,7 +273,8 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         ++n_ours;
     while (c->t->env && c->t->env[n_own])
         ++n_own;
-    char **env = calloc(n_ours + n_own + 9, sizeof(char *));
+    /* The runner's own below: at most RPOOL_ENV_SET, then the NULL at the end. */
+    char **env = calloc(n_ours + n_own + RPOOL_ENV_SET + 1, sizeof(char *));
     if (!env)
         return NULL;
     size_t n = 0;
@@ -303,6 +307,7 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
     }
 #undef RPOOL_SETENV
     size_t n_set = n;
+    CRMPI_ASSERT(n_set <= RPOOL_ENV_SET);
     for (size_t i = 0; i < n_own; ++i)
         if (!rpool_env_set_in(env, n_set, c->t->env[i]))
             failed |= !(env[n++] = strdup(c->t->env[i]));

@@ -21,7 +21,9 @@ import live  # noqa: E402
 
 CASES, case = compare.case_registry()
 # The runner's line: N/TOTAL ('+' while a binary has not counted its tests yet), the counts.
-STATUS_RE = re.compile(r'^(\d+)/(\d+)(\+?)  (\d+) passed, (\d+) failed, (\d+) crashed  \d+\.\ds')
+# The elapsed time as progress.c writes it: 9.9s, 12s, 3m05s, 2h07m (a loaded machine runs long).
+DURATION = r'(?:\d+\.\ds|\d+s|\d+m\d\ds|\d+h\d\dm)'
+STATUS_RE = re.compile(r'^(\d+)/(\d+)(\+?)  (\d+) passed, (\d+) failed, (\d+) crashed  ' + DURATION)
 TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests from (\d+) binaries \| '
                       r'Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)$', re.M)
 RECAP_HEAD_RE = re.compile(r'^criterion-mproc: (\d+) tests? failed, crashed or timed out:$', re.M)
@@ -104,7 +106,7 @@ def tty(ctx):
     # Everything but live::blocked ends: one left to do, all totals known.
     ctx.check(live.status_with(run, lambda d: (lambda m: m and not m.group(3)
                                                and int(m.group(1)) + 1 == int(m.group(2)))(
-        STATUS_RE.match(d)) and re.search(r'  running: live_probe/live::blocked \d+\.\ds$', d)),
+        STATUS_RE.match(d)) and re.search('  running: live_probe/live::blocked %s$' % DURATION, d)),
         'no status line "N-1/N ... running: live_probe/live::blocked"')
     ctx.release(run)
     status, out = ctx.finish_run(run)
@@ -153,7 +155,7 @@ def eta(ctx):
                        wd=first['wd'])
     if not ctx.wait_running(second):
         return
-    ctx.check(live.status_with(second, lambda d: re.search(r'\ds  ETA \d+\.\ds  running: ', d)),
+    ctx.check(live.status_with(second, lambda d: re.search('s  ETA %s  running: ' % DURATION, d)),
               'second run: no ETA from the history')
     ctx.release(second)
     ctx.finish_run(second)
