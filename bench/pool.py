@@ -2,13 +2,16 @@
 """Many binaries, one pool: the criterion-mproc runner against meson test and ctest -j N.
 
     bench/pool.py [--build BUILDDIR] [-n SLOTS] [--binaries B] [--tests T] [--ms MS]
-                  [--long K] [--long-ms LMS] [--fork]
+                  [--long K] [--long-ms LMS] [--fork] [--ways W,W...]
 
 Generates B Criterion binaries of T tests that each sleep MS ms; K of them have one
 more test of LMS ms instead of a short one (default 20 x 40 x 10 ms, 3 with a 2 s test).
 Tests sleep (clock_nanosleep), so the makespan has an exact lower bound:
 max(sum of test times / SLOTS, longest test).  Prints, for each way of running the
-project with SLOTS at a time, its makespan and the ratio to that bound:
+project with SLOTS at a time, its makespan, the ratio to that bound, the slot time
+lost per test ((makespan - bound) x SLOTS / tests: what each test cost beyond its
+own duration, start-ups included), the CPU time it used and the load average
+before and after it (the machine's other work stretches everything):
 
   runner            criterion-mproc --mproc=SLOTS BINARY...
   meson test        meson test --num-processes SLOTS, each binary by Criterion alone
@@ -17,6 +20,7 @@ project with SLOTS at a time, its makespan and the ratio to that bound:
   ctest -j+mproc    the same, each binary with the plugin at --mproc=auto
 
 --fork runs the runner's Criterion binaries in the plugin's fork isolation.
+--ways picks some of the ways by name (runner,meson,meson+mproc,ctest,ctest+mproc).
 Needs meson, cmake and a C compiler; takes about a minute on 2 cores.
 """
 import argparse
@@ -52,13 +56,18 @@ def build_binaries(tmp, a):
 
 
 def timed(argv, env=None, cwd=None):
+    """Wall seconds and CPU seconds (user + system, every descendant) of argv."""
+    before = os.times()
     t0 = time.monotonic()
     p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     dt = time.monotonic() - t0
+    after = os.times()
     if p.returncode:
         sys.exit('%s exited %d' % (' '.join(argv[:3]), p.returncode))
-    return dt
+    cpu = (after.children_user - before.children_user) + \
+        (after.children_system - before.children_system)
+    return dt, cpu
 
 
 def main():
@@ -71,7 +80,9 @@ def main():
     ap.add_argument('--long', type=int, default=3)
     ap.add_argument('--long-ms', type=int, default=2000)
     ap.add_argument('--fork', action='store_true')
+    ap.add_argument('--ways', default='runner,meson,meson+mproc,ctest,ctest+mproc')
     a = ap.parse_args()
+    ways = a.ways.split(',')
     build = os.path.abspath(a.build)
     runner = os.path.join(build, 'plugin', 'criterion-mproc')
     plugin = os.path.join(build, 'plugin', 'libcriterion-mproc.so')
@@ -102,7 +113,8 @@ def main():
         mproc = dict(base, LD_PRELOAD=plugin, CRITERION_MPROC='auto')
         fork = ['--', '--mproc-isolation=fork'] if a.fork else []
         runs = [
-            ('runner', [runner, '--mproc=%d' % a.n, '--plugin=' + plugin] + exes + fork, base),
+            ('runner' + (' (fork)' if a.fork else ''),
+             [runner, '--mproc=%d' % a.n, '--plugin=' + plugin] + exes + fork, base),
             ('meson test', ['meson', 'test', '-C', os.path.join(mdir, 'build'),
                             '--num-processes', str(a.n)], base),
             ('meson test+mproc', ['meson', 'test', '-C', os.path.join(mdir, 'build'),
@@ -112,12 +124,19 @@ def main():
             ('ctest -j+mproc', ['ctest', '--test-dir', os.path.join(cdir, 'build'),
                                 '-j', str(a.n)], mproc),
         ]
+        keys = ['runner', 'meson', 'meson+mproc', 'ctest', 'ctest+mproc']
+        runs = [r for k, r in zip(keys, runs) if k in ways]
+        n_tests = a.binaries * a.tests
         print('%d binaries x %d tests of %d ms, %d with one %d ms test; %d slots; '
               'lower bound %.2f s' % (a.binaries, a.tests, a.ms, a.long, a.long_ms, a.n, bound))
-        print('%-18s %9s %9s' % ('', 'makespan', '/ bound'))
+        print('%-18s %9s %8s %10s %8s  %s' % ('', 'makespan', '/ bound', 'lost/test', 'CPU',
+                                            'load before, after'))
         for name, argv, env in runs:
-            dt = timed(argv, env=env, cwd=tmp)
-            print('%-18s %8.2fs %8.2fx' % (name, dt, dt / bound))
+            load = os.getloadavg()[0]
+            dt, cpu = timed(argv, env=env, cwd=tmp)
+            lost_ms = (dt - bound) * a.n / n_tests * 1000
+            print('%-18s %8.2fs %7.2fx %8.1fms %7.1fs  %.1f, %.1f'
+                  % (name, dt, dt / bound, lost_ms, cpu, load, os.getloadavg()[0]), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
