@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/startup.py: the start-up cost of a large binary.
 
-Runs bench_startup (20,000 empty tests, bench/meson.build) filtered down to
-one test, interleaved, RUNS times each, and prints the medians of:
+Runs bench_startup (20,000 empty tests, bench/meson.build; with --tests 100000,
+bench_startup100k) filtered down to one test, interleaved, RUNS times each, and
+prints the medians of:
 
     plain   Criterion alone:      ./bench_startup -j1 --filter=ONE
     mproc   the plugin:           LD_PRELOAD=plugin ./bench_startup --mproc=N --filter=ONE
@@ -15,8 +16,9 @@ process's own CPU time.  Both are read from /proc while the process runs
 read before it exits.
 
 Usage: bench/startup.py [-n WORKERS] [-r RUNS] [-B BUILDDIR] [--plugin SO] [--no-build]
-                        [--strict]
+                        [--strict] [--tests 20000|100000]
   --plugin SO  measure this build of the plugin (say, an older one) instead of BUILDDIR's
+  --tests N    the binary of N tests (100000: a long compile, not built by CI)
 """
 import argparse
 import os
@@ -30,12 +32,15 @@ WALL_TARGET = 1.2
 RSS_TARGET = 1.3
 
 
-def build(builddir):
+TARGETS = {20000: 'bench_startup', 100000: 'bench_startup100k'}
+
+
+def build(builddir, target):
     targets = subprocess.run(['ninja', '-C', builddir, '-t', 'targets', 'all'],
                              capture_output=True, text=True, check=True).stdout
     plugin = next((line.split(':')[0] for line in targets.splitlines()
                    if line.startswith('plugin/libcriterion-mproc.so')), None)
-    cmd = ['ninja', '-C', builddir, 'bench/bench_startup'] + ([plugin] if plugin else [])
+    cmd = ['ninja', '-C', builddir, 'bench/' + target] + ([plugin] if plugin else [])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode:
         sys.exit('bench/startup.py: the build failed:\n' + p.stdout + p.stderr)
@@ -92,11 +97,12 @@ def main():
     ap.add_argument('--plugin')
     ap.add_argument('--no-build', action='store_true')
     ap.add_argument('--strict', action='store_true')
+    ap.add_argument('--tests', type=int, default=20000, choices=sorted(TARGETS))
     a = ap.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
     if not a.no_build:
-        build(a.builddir)
-    exe = os.path.abspath(os.path.join(a.builddir, 'bench', 'bench_startup'))
+        build(a.builddir, TARGETS[a.tests])
+    exe = os.path.abspath(os.path.join(a.builddir, 'bench', TARGETS[a.tests]))
     plugin = os.path.abspath(a.plugin or os.path.join(a.builddir, 'plugin',
                                                       'libcriterion-mproc.so'))
 
@@ -111,8 +117,9 @@ def main():
     r_wall = med['mproc'] / med['plain']
     r_rss = rss['mproc'] / rss['plain'] if rss['plain'] and rss['mproc'] else 0.0
     verdict = lambda r, t: 'ok' if r <= t else 'MISSED'  # noqa: E731
-    print('20,000 tests filtered to one, --mproc=%d, median of %d runs, %d CPUs'
-          % (a.workers, a.runs, os.cpu_count()))
+    print('%s tests filtered to one, --mproc=%d, median of %d runs, %d CPUs, load %s'
+          % ('{:,}'.format(a.tests), a.workers, a.runs, os.cpu_count(),
+             ' '.join('%.1f' % x for x in os.getloadavg())))
     print('%-34s %8s  %s' % ('measurement', 'value', 'runs'))
     print('%-34s %7.2fs  %s' % ('criterion -j1', med['plain'],
                                 ' '.join('%.2f' % t for t in walls['plain'])))
