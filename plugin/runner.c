@@ -40,6 +40,8 @@ static const char runner_usage[] =
     "  --exclude=NAME                no test in suite or label NAME (repeatable)\n"
     "  --mproc-report-dir=DIR        TAP, XML and JSON reports of each Criterion binary\n"
     "                                in DIR, named after it\n"
+    "  --mproc-artifacts=DIR         what each Criterion binary's tests leave in\n"
+    "                                CRITERION_MPROC_ARTIFACTS, in DIR/BINARY/SUITE/TEST\n"
     "  --mproc-junit=FILE            one JUnit XML report over every program (also\n"
     "                                CRITERION_MPROC_JUNIT)\n"
     "  --mproc-progress=auto|bar|none  a status line over the whole pool on stderr\n"
@@ -60,7 +62,7 @@ static const char runner_usage[] =
     "start, 2 on a usage error, 128+N when stopped by signal N.\n";
 
 struct runner_opts {
-    const char *workers, *meson, *ctest, *report_dir, *plugin, *junit;
+    const char *workers, *meson, *ctest, *report_dir, *artifacts, *plugin, *junit;
     char *only[RUNNER_MAX_SELECT], *exclude[RUNNER_MAX_SELECT];
     size_t n_only, n_exclude;
     double timeout_multiplier;
@@ -81,7 +83,7 @@ static int runner_usage_error(const char *fmt, const char *arg)
 static int runner_parse(int argc, char **argv, struct runner_opts *o)
 {
     enum { O_MPROC = 256, O_MESON, O_CTEST, O_SUITE, O_EXCLUDE, O_REPORT, O_TIMEOUT, O_PLUGIN,
-           O_VERSION, O_JUNIT, O_PROGRESS, O_RECAP };
+           O_VERSION, O_JUNIT, O_PROGRESS, O_RECAP, O_ARTIFACTS };
     static const struct option longs[] = {
         { "mproc", required_argument, NULL, O_MPROC },
         { "meson", required_argument, NULL, O_MESON },
@@ -90,6 +92,7 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         { "exclude", required_argument, NULL, O_EXCLUDE },
         { "mproc-report-dir", required_argument, NULL, O_REPORT },
         { "mproc-junit", required_argument, NULL, O_JUNIT },
+        { "mproc-artifacts", required_argument, NULL, O_ARTIFACTS },
         { "mproc-progress", required_argument, NULL, O_PROGRESS },
         { "mproc-recap", required_argument, NULL, O_RECAP },
         { "timeout-multiplier", required_argument, NULL, O_TIMEOUT },
@@ -110,6 +113,7 @@ static int runner_parse(int argc, char **argv, struct runner_opts *o)
         case O_REPORT: o->report_dir = optarg; break;
         case O_PLUGIN: o->plugin = optarg; break;
         case O_JUNIT: o->junit = optarg; break;
+        case O_ARTIFACTS: o->artifacts = optarg; break;
         case 'v': o->verbose = 1; break;
         case O_PROGRESS:
             if (crmpi_options_parse_progress(optarg, &o->progress))
@@ -290,6 +294,11 @@ int main(int argc, char **argv)
     int rc = runner_parse(split, argv, &o);
     if (rc)
         return rc == 1 ? 0 : 2;
+    /* Given to every binary, it would have two binaries' SUITE/TEST folders collide. */
+    for (int i = split + 1; i < argc; ++i)
+        if (!strcmp(argv[i], "--mproc-artifacts") || !strncmp(argv[i], "--mproc-artifacts=", 18))
+            return runner_usage_error("%s after --: give it before --, where each binary "
+                    "collects in a folder of its own", argv[i]);
 
     char err[256] = "";
     int capped;
@@ -342,6 +351,7 @@ int main(int argc, char **argv)
         .slots = slots,
         .plugin = plugin,
         .report_dir = o.report_dir,
+        .artifacts = o.artifacts,
         .crit_args = crit_args,
         .timeout_multiplier = o.timeout_multiplier,
         .junit = o.junit,

@@ -100,6 +100,7 @@ struct crmpi_rpool_opts {
     unsigned slots;             /* tests at once, in total (>= 1) */
     const char *plugin;         /* path of libcriterion-mproc.so to preload */
     const char *report_dir;     /* NULL: no per-program TAP/XML/JSON */
+    const char *artifacts;      /* NULL: no artifacts collected; else DIR, one folder a binary */
     char *const *crit_args;     /* NULL-terminated: appended for Criterion binaries */
     double timeout_multiplier;  /* applied to each test's timeout; 0: none */
     const char *junit;          /* NULL: no JUnit report over all programs */

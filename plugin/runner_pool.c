@@ -263,7 +263,7 @@ static int rpool_env_set_in(char *const *list, size_t n, const char *entry)
  * variables, then ours for every other name.  Owned: rpool_env_free.
  */
 /* How many variables rpool_env sets itself at most (a new RPOOL_SETENV counts here). */
-#define RPOOL_ENV_SET 9
+#define RPOOL_ENV_SET 10
 
 static char **rpool_env(struct rpool *p, const struct rpool_child *c)
 {
@@ -283,6 +283,9 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
     (failed |= asprintf(&env[n], __VA_ARGS__) < 0 ? (env[n] = NULL, 1) : 0, ++n)
     const char *preload = getenv("LD_PRELOAD");
     unsigned slot_base = c->pslot * p->o->slots;
+    /* Per-binary files are named after the program, its last path component. */
+    const char *slash = strrchr(c->t->name, '/');
+    const char *base = slash ? slash + 1 : c->t->name;
     if (p->makeflags[0])
         RPOOL_SETENV("%s", p->makeflags);
     if (c->t->is_criterion) {
@@ -296,9 +299,11 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
             RPOOL_SETENV("%s=%s", CRMPI_ENV_RUNNER_LIVE, crmpi_rlive_env(p->o->live));
         if (p->o->junit)
             RPOOL_SETENV("CRITERION_MPROC_JUNIT=%s/junit.%zu.xml", p->dir, c->index);
+        /* Tests of two binaries may share SUITE/TEST names: each binary collects in its own. */
+        if (p->o->artifacts)
+            RPOOL_SETENV("CRITERION_MPROC_ARTIFACTS_DIR=%s/%s", p->o->artifacts, base);
         if (p->o->report_dir) {
-            const char *d = p->o->report_dir, *slash = strrchr(c->t->name, '/');
-            const char *base = slash ? slash + 1 : c->t->name;
+            const char *d = p->o->report_dir;
             RPOOL_SETENV("CRITERION_OUTPUTS=tap:%s/%s.tap,xml:%s/%s.xml,json:%s/%s.json", d, base,
                     d, base, d, base);
         }

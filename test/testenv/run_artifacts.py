@@ -34,6 +34,10 @@ class Ctx(run_testenv.Ctx):
         e['ARTPROBE_LOG'] = os.path.join(wd, 'log')
         return e, wd
 
+    def __init__(self, opts, fork):
+        run_testenv.Ctx.__init__(self, opts, fork)
+        self.exes = {k: os.path.abspath(v) for k, v in opts.items() if k == 'runner'}
+
     def run(self, args, extra=(), status=0):
         e, wd = self.env(extra)
         r = compare.Run('run %d' % self.n, [self.probe] + list(args) + self.mode_args(), e, wd)
@@ -183,6 +187,38 @@ def retries(ctx):
 for name, fn in (('collect', collect), ('cap', cap), ('none', none), ('retries', retries)):
     case(name)(fn)
     case('fork-' + name)(fn)
+
+
+@case('runner')
+def runner(ctx):
+    """The runner's --mproc-artifacts: two binaries whose tests have the same names each collect
+    in DIR/BINARY/; given after -- (to every binary alike) it is refused."""
+    e, wd = ctx.env(extra=['ARTPROBE_HOSTILE=1'])
+    del e['LD_PRELOAD']     # the runner preloads the plugin itself
+    exes = []
+    for name in ('one', 'two'):
+        os.makedirs(os.path.join(wd, name))
+        exes.append(os.path.join(wd, name, 'artprobe_' + name))
+        shutil.copy(ctx.probe, exes[-1])
+    base = [ctx.exes['runner'], '--mproc=2', '--plugin=' + ctx.plugin]
+    r = compare.Run('runner', base + ['--mproc-artifacts=out'] + exes + ['--', '--filter=art/*'],
+                    e, wd)
+    ctx.problems.extend(compare.execute(r))
+    ctx.check(r.status == 0, 'the runner exited %s:\n%s' % (r.status, r.stderr))
+    for name in ('one', 'two'):
+        t = tree(os.path.join(wd, 'out', 'artprobe_' + name))
+        expect_file(ctx, t, 'art/leaves_files/log.txt', 0o644, b'the log\n')
+        expect_file(ctx, t, 'art/param[1]/p.txt', 0o644, b'20\n')
+        expect_file(ctx, t, 'art/hostile/ordinary.txt', 0o644, b'ordinary\n')
+    ctx.check(sorted(os.listdir(os.path.join(wd, 'out'))) == ['artprobe_one', 'artprobe_two'],
+              'the runner collected into %s' % sorted(os.listdir(os.path.join(wd, 'out'))))
+    seen = read_log(e['ARTPROBE_LOG'])
+    for d in (d for ds in seen.values() for d in ds):
+        ctx.check(not os.path.lexists(d), 'runner: %s was not removed' % d)
+    bad = compare.Run('after --', base + exes + ['--', '--mproc-artifacts=out'], e, wd)
+    ctx.problems.extend(compare.execute(bad))
+    ctx.check(bad.status == 2 and 'give it before --' in bad.stderr,
+              '--mproc-artifacts after --: exit %s, %r' % (bad.status, bad.stderr))
 
 
 def without_plugin(ctx):
