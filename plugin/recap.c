@@ -116,6 +116,43 @@ void crmpi_recap_print_efficiency(FILE *f, const struct crmpi_recap_efficiency *
             makespan > 0 ? 100.0 * crmpi_recap_lower_bound_ns(eff) / makespan : 100.0);
 }
 
+/* The commands a unit's test left running, as its [LEAK] line has them, into detail. */
+static void recap_leaked(const Crmp__Result *r, char *detail, size_t len)
+{
+    size_t used = 0;
+    *detail = '\0';
+    for (size_t i = 0; i < r->n_leaked && used < len; ++i) {
+        int k = snprintf(detail + used, len - used, "%s%s", i ? "; " : "", r->leaked[i]);
+        used += k > 0 ? (size_t) k : 0;
+    }
+    unsigned n = r->has_leaked_count ? r->leaked_count : (unsigned) r->n_leaked;
+    if (n > r->n_leaked && used < len)
+        snprintf(detail + used, len - used, "; ...");
+}
+
+/* The tests that left processes running ([LEAK] in their blocks), after the failures. */
+static void recap_print_leaks(FILE *f, const struct crmpi_report_unit *units, size_t n,
+        char *detail, size_t len)
+{
+    size_t leaked = 0;
+    for (size_t i = 0; i < n; ++i)
+        leaked += units[i].result && units[i].result->n_leaked;
+    if (!leaked)
+        return;
+    fprintf(f, "criterion-mproc: %zu test%s left processes running:\n", leaked,
+            leaked == 1 ? "" : "s");
+    for (size_t i = 0; i < n; ++i) {
+        const struct crmpi_report_unit *u = &units[i];
+        if (!u->result || !u->result->n_leaked)
+            continue;
+        char test[512], name[1024];
+        crmpi_recap_test_name(u, test, sizeof(test));
+        snprintf(name, sizeof(name), "%s::%s", u->test->category, test);
+        recap_leaked(u->result, detail, len);
+        crmpi_recap_print_line(f, "LEAK", name, detail);
+    }
+}
+
 size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t n,
         int short_filename, const struct crmpi_recap_efficiency *eff)
 {
@@ -135,6 +172,7 @@ size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t 
         snprintf(name, sizeof(name), "%s::%s", u->test->category, test);
         crmpi_recap_print_line(f, status, name, detail);
     }
+    recap_print_leaks(f, units, n, detail, sizeof(detail));
     if (eff)
         crmpi_recap_print_efficiency(f, eff);
     fflush(f);

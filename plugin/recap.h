@@ -37,9 +37,10 @@ int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
 
 /*
  * Prints the recap of units (Criterion's order) to f: a header and one line
- * per unit crmpi_recap_describe lists, then the efficiency line when eff is
- * not NULL.  Prints nothing when there is nothing to say.  Returns the
- * number of units listed.
+ * per unit crmpi_recap_describe lists, then the units that left processes
+ * running (a LEAK line each, with the commands), then the efficiency line
+ * when eff is not NULL.  Prints nothing when there is nothing to say.
+ * Returns the number of units listed as failed, crashed or timed out.
  */
 size_t crmpi_recap_print(FILE *f, const struct crmpi_report_unit *units, size_t n,
         int short_filename, const struct crmpi_recap_efficiency *eff);

@@ -201,6 +201,45 @@ Test(recap, print_lists_failures_in_order_with_params)
     free(text);
 }
 
+/* [LEAK] in a block is in the recap too, passed or failed, after the failures. */
+Test(recap, print_lists_leaks_after_failures)
+{
+    struct r_unit a, b, c;
+    r_unit_init(&a, CR_STATUS_FAILED);
+    r_assert(&a, 0, "x/t.c", 5);
+    char *a_left[] = { "sleep 1001" };
+    a.res.leaked = a_left;
+    a.res.n_leaked = 1;
+    r_unit_init(&b, CR_STATUS_PASSED);
+    r_unit_init(&c, CR_STATUS_PASSED);
+    c.u.param = 1;
+    char *c_left[] = { "./server --port 1", "sh -c x" };
+    c.res.leaked = c_left;
+    c.res.n_leaked = 2;
+    c.res.has_leaked_count = 1;
+    c.res.leaked_count = 5;
+    struct crmpi_report_unit units[] = { a.u, b.u, c.u };
+    size_t listed;
+    char *text = r_print(units, 3, NULL, &listed);
+    cr_assert_eq(listed, 1);
+    cr_assert_str_eq(text,
+            "criterion-mproc: 1 test failed, crashed or timed out:\n"
+            "criterion-mproc:   FAIL    s::t  t.c:5\n"
+            "criterion-mproc: 2 tests left processes running:\n"
+            "criterion-mproc:   LEAK    s::t  sleep 1001\n"
+            "criterion-mproc:   LEAK    s::t [param 1]  ./server --port 1; sh -c x; ...\n");
+    free(text);
+
+    /* Only a leak: no failure header. */
+    units[0] = b.u;
+    text = r_print(units, 3, NULL, &listed);
+    cr_assert_eq(listed, 0);
+    cr_assert_str_eq(text,
+            "criterion-mproc: 1 test left processes running:\n"
+            "criterion-mproc:   LEAK    s::t [param 1]  ./server --port 1; sh -c x; ...\n");
+    free(text);
+}
+
 Test(recap, all_passed_prints_nothing_but_the_efficiency_line)
 {
     struct r_unit a;

@@ -218,8 +218,13 @@ def leaks(ctx):
                                                        'processes running:')
               and 'sleep 1000' in lines[0] and 'sleep 1001' in lines[0],
               'expected one [LEAK] line naming both sleeps: %s\n%s' % (lines, r.stderr))
+    recap = [line for line in r.stderr.splitlines() if line.startswith('criterion-mproc:   LEAK ')]
+    ctx.check(len(recap) == 1 and 'leak::leaves_processes  ' in recap[0]
+              and 'sleep 1000' in recap[0] and 'sleep 1001' in recap[0],
+              'expected the leak in the recap, naming both sleeps: %s\n%s' % (recap, r.stderr))
     r = ctx.run(['--mproc=2', '--mproc-leaks=ignore'], extra=leak)
-    ctx.check(not leak_lines(r), '--mproc-leaks=ignore said %s' % leak_lines(r))
+    ctx.check(not leak_lines(r) and 'LEAK' not in r.stderr,
+              '--mproc-leaks=ignore said %s' % r.stderr)
     r = ctx.run(['--mproc=2', '--mproc-leaks=fail'], extra=leak, status=1)
     ctx.check(len(leak_lines(r)) == 1, '--mproc-leaks=fail: %s' % leak_lines(r))
     ctx.check(re.search(r'^\[FAIL\] leak::leaves_processes', r.stderr, re.M) is not None,
