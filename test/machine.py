@@ -146,7 +146,10 @@ def tokens_back(ctx):
     r, w = jobserver_pipe(2)
     fifo = os.path.join(ctx.root, 'started')
     os.mkfifo(fifo)
-    started = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    # Read and write: the fifo never reads as ended between two probes' writes, so select
+    # wakes only for data (read-only, a closed writer's hangup woke it for a read that then
+    # failed with EAGAIN: machine-tokens-back failed so in CI).
+    started = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
     env.update(CRMP_PROBE_HOLD_MS='60000', CRMP_PROBE_LIMIT='100', CRMP_PROBE_STARTED=fifo,
                MAKEFLAGS=' -j3 --jobserver-auth=%d,%d' % (r, w))
     del env['CRMP_PROBE_CRASH']
@@ -158,7 +161,10 @@ def tokens_back(ctx):
         ready, _, _ = select.select([started], [], [], 30)
         if not ready:
             break
-        seen += os.read(started, 16)
+        try:
+            seen += os.read(started, 16)
+        except BlockingIOError:
+            continue
     ctx.check(len(seen) == 3, '%d tests started with 2 tokens, 3 expected' % len(seen))
     free = tokens_in(r)
     os.write(w, b'+' * free)
