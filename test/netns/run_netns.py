@@ -62,7 +62,7 @@ class Net:
                 with open(d + '/hosts', 'w') as f:
                     f.write('127.0.0.1 localhost\n10.231.%d.1 crmp-coordinator\n' % i)
                 self.hosts_dirs.append(d)
-        except Exception:
+        except BaseException:   # SystemExit too: SIGTERM while the network is being built
             self.__exit__(None, None, None)
             raise
         return self
@@ -319,6 +319,7 @@ def main(argv):
     if sh('ip', 'netns', 'list', check=False).returncode:
         print('no network namespaces here: skipped')
         return 77
+    compare.unwind_on_sigterm()     # so that Net removes its namespaces past meson's timeout
     ctx = Ctx(opts)
     try:
         with Net() as net:
