@@ -73,7 +73,7 @@ struct crmpi_coord_live;
 
 struct coord {
     struct criterion_test_set *set;
-    struct crmpi_testindex index;   /* of set */
+    struct crmpi_testindex index;   /* of set; freed once the first list is adopted */
     const struct crmpi_options *opts;
     char dir[64];
     char url[128];
@@ -96,7 +96,7 @@ struct coord {
     int have_units;
     struct crmpi_jobs schedule;     /* the order */
     struct crmpi_cst_job *jobs;     /* owned array over schedule's units, for the state machine */
-    struct crmpi_cst_unit_info *unit_info;  /* owned */
+    struct crmpi_cst_unit_info *unit_info;  /* owned; NULL once the state machine copied it */
 
     char *durations_path;       /* owned; NULL: not recorded */
     struct crmpi_durations history;

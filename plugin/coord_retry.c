@@ -21,7 +21,7 @@ static const struct criterion_prefix_data retry_prefix_flaky = { "FLKY", "\33[0;
 
 static unsigned retry_max_tries(const struct coord *c, uint32_t id)
 {
-    return c->unit_info ? c->unit_info[id].retries + 1 : 1;
+    return id < c->st.n_units ? c->st.units[id].info.retries + 1 : 1;
 }
 
 static void retry_param(const struct coord_unit *u, char *buf, size_t size)

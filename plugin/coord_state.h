@@ -83,13 +83,14 @@ enum crmpi_cst_auth {
     CRMPI_CST_AUTH_MISSING,     /* token required, the worker offered nothing */
 };
 
+/* One per unit for the whole run: the flags are bytes (16 bytes, not 24; issue 10). */
 struct crmpi_cst_unit_info {
     int64_t timeout_ms;         /* the unit's own timeout (Criterion's rule); 0: none */
-    int counted;                /* counted among "did not run" if it never runs (not filtered out) */
     unsigned retries;           /* a failed try runs again, this many times at most (--mproc-retries) */
-    int trivial;                /* filtered out or disabled: Criterion skips it at once, so it
+    uint8_t counted;            /* counted among "did not run" if it never runs (not filtered out) */
+    uint8_t trivial;            /* filtered out or disabled: Criterion skips it at once, so it
                                    is no reason to start a worker */
-    int resolved;               /* disabled or filtered out: in no job, DONE from the start, the
+    uint8_t resolved;           /* disabled or filtered out: in no job, DONE from the start, the
                                    shell reports it itself (see ACT_PRINT_RESOLVED) */
 };
 

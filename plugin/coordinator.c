@@ -92,6 +92,11 @@ static void coord_feed(struct coord *c, struct crmpi_cst_event ev)
         const struct crmpi_cst_action *acts;
         size_t n;
         int rc = crmpi_cst_event(&c->st, &ev, &acts, &n);
+        if (c->unit_info && c->st.have_units) {
+            /* The state machine copied it (crmpi_cst_unit's info): ours is not read again. */
+            free(c->unit_info);
+            c->unit_info = NULL;
+        }
         for (size_t i = 0; i < n; ++i)
             coord_perform(c, &acts[i]);
         if (rc) {
@@ -245,7 +250,15 @@ static void coord_adopt(struct coord *c, struct coord_worker *w)
                                                      .param = h->units[i]->param,
                                                      .skipped = h->units[i]->skipped };
     }
+    /*
+     * The list is ours now: its decoded copy (the run's largest allocation,
+     * about 200 bytes a unit) and the index that checked it go before the
+     * schedule's tables are built, so they never coexist (issue 10).
+     */
+    crmpi_wire_free(w->hello);
+    w->hello = NULL;
     if (!rc) {
+        crmpi_testindex_free(&c->index);    /* later lists are checked by fingerprint */
         c->n_units = n;
         c->have_units = 1;
         rc = crmpi_coord_sched_build(c);
@@ -562,7 +575,7 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
     case CRMPI_CST_ACT_PRINT_RESOLVED:
         crmpi_coord_live_before_print(c);
         for (size_t i = 0; i < c->n_units; ++i) {
-            if (!c->unit_info[i].resolved)
+            if (!c->st.units[i].info.resolved)
                 continue;
             crmpi_report_skipped(&c->report, &c->units[i].r);
             crmpi_coord_live_printed(c, (uint32_t) i);     /* counted among the done */

@@ -19,8 +19,8 @@
 struct crmpi_report_unit {
     struct criterion_suite_set *suite;   /* the coordinator's own set */
     struct criterion_test *test;
-    int param;
     const Crmp__Result *result;          /* borrowed; NULL: never ran */
+    int param;                           /* beside skipped: 32 bytes, not 40, for each unit */
     int skipped;                         /* disabled or filtered out: reported without running */
 };
 
