@@ -116,7 +116,9 @@ struct coord {
 
     struct crmpi_token token;   /* len 0: no authentication */
     struct crmpi_jobserver js;  /* make's, when it shares one (MAKEFLAGS) */
-    int slot_fd;                /* the runner says here when our slot is free; -1: it is */
+    int slot_fd;                /* the runner's socket: "+" from it when our slot is free,
+                                   "-" to it when we give the slot back; -1: none */
+    int slot_came;              /* its "+" was read: no longer watched */
     nng_tls_config *tls;
 
     struct crmpi_coord_live *live;  /* owned: what is said while tests run (coord_live.c) */

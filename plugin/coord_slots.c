@@ -16,7 +16,7 @@ int crmpi_slots_take(struct crmpi_cst *st, uint32_t id)
         return 1;
     if (st->slot_pending)
         return 0;
-    if (st->free_slot == CRMPI_CST_NONE) {
+    if (st->free_slot == CRMPI_CST_NONE && !st->slot_gone) {
         st->free_slot = id;
     } else if (st->spare) {
         --st->spare;
@@ -63,6 +63,15 @@ void crmpi_slots_token_came(struct crmpi_cst *st)
         --st->tokens_wanted;
     ++st->tokens;
     ++st->spare;
+}
+
+int crmpi_slots_give_free(struct crmpi_cst *st)
+{
+    if (!st->cfg.jobserver || !st->cfg.slot_later || st->slot_pending || st->slot_gone
+            || st->free_slot != CRMPI_CST_NONE)
+        return 0;
+    st->slot_gone = 1;
+    return 1;
 }
 
 int crmpi_slots_give_spare(struct crmpi_cst *st)

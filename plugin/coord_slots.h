@@ -22,6 +22,12 @@ int crmpi_slots_release(struct crmpi_cst *st, uint32_t id);
 /* A token came: it is spare until a waiting request takes it. */
 void crmpi_slots_token_came(struct crmpi_cst *st);
 
+/*
+ * The free slot is on no worker and the caller has no unit for it: 1 when
+ * it goes back to the runner that gave it (cfg.slot_later, once per run).
+ */
+int crmpi_slots_give_free(struct crmpi_cst *st);
+
 /* Takes one spare token to give back: 1, or 0 when none is spare. */
 int crmpi_slots_give_spare(struct crmpi_cst *st);
 

@@ -176,10 +176,16 @@ static uint32_t cst_next_unit(struct crmpi_cst *st, struct crmpi_cst_worker *w)
 
 static int cst_wake_held(struct crmpi_cst *st, int64_t now);
 
-/* Spare tokens go to the requests held for a slot, the rest back to the jobserver. */
+/*
+ * Spare tokens go to the requests held for a slot, the rest back to the
+ * jobserver; the runner's free slot, with no unit queued for it, back to
+ * the runner.
+ */
 static int cst_pass_on_slots(struct crmpi_cst *st, int64_t now)
 {
     int rc = cst_wake_held(st, now);
+    if (!rc && !cst_work_queued(st) && crmpi_slots_give_free(st))
+        rc = cst_act(st, CRMPI_CST_ACT_GIVE_SLOT, CRMPI_CST_NONE, CRMPI_CST_NONE);
     while (!rc && crmpi_slots_give_spare(st))
         rc = cst_act(st, CRMPI_CST_ACT_GIVE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
     return rc;

@@ -27,7 +27,11 @@
  * cfg.slot_later the free slot is not ours until SLOT: the runner started
  * this process before it had a slot for it, so that the start-up is done by
  * then; until SLOT no unit runs and no token is asked for (the runner hands
- * out its slots in its own order).
+ * out its slots in its own order).  And once the free slot is on no worker
+ * with no unit queued (the last one was handed out), it goes back to the
+ * runner (GIVE_SLOT) rather than idle through the process's end (the
+ * workers' exits, the reports): a unit that comes back after runs on a
+ * token.
  */
 #ifndef CRMPI_COORD_STATE_H_
 #define CRMPI_COORD_STATE_H_
@@ -148,6 +152,7 @@ enum crmpi_cst_act_kind {
     CRMPI_CST_ACT_SLOW,         /* unit, on w, has run value seconds: a multiple of slow_ms was reached */
     CRMPI_CST_ACT_TAKE_TOKEN,   /* read one more token from the jobserver: answer TOKEN */
     CRMPI_CST_ACT_GIVE_TOKEN,   /* write one token back to the jobserver */
+    CRMPI_CST_ACT_GIVE_SLOT,    /* cfg.slot_later: the free slot goes back to the runner (once) */
 };
 
 enum crmpi_cst_note {
@@ -287,6 +292,7 @@ struct crmpi_cst {
     /* The jobserver's slots (see Tokens above). */
     uint32_t free_slot;         /* the worker on the free slot, or CRMPI_CST_NONE */
     int slot_pending;           /* cfg.slot_later and no SLOT yet: nothing runs, nothing is asked */
+    int slot_gone;              /* GIVE_SLOT done: units run on tokens only */
     unsigned tokens;            /* tokens taken and not given back */
     unsigned spare;             /* of those, on no worker (only within an event) */
     unsigned tokens_wanted;     /* TAKE_TOKEN not answered yet */

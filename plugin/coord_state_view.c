@@ -80,6 +80,7 @@ const char *crmpi_cst_act_name(enum crmpi_cst_act_kind k)
         [CRMPI_CST_ACT_NOTE] = "note", [CRMPI_CST_ACT_END] = "end",
         [CRMPI_CST_ACT_SLOW] = "slow",
         [CRMPI_CST_ACT_TAKE_TOKEN] = "take", [CRMPI_CST_ACT_GIVE_TOKEN] = "give",
+        [CRMPI_CST_ACT_GIVE_SLOT] = "give-slot",
     };
     return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -501,7 +502,10 @@ int crmpi_coord_slot_fd(void)
     return (int) fd;
 }
 
-/* The runner's byte (or its end: then nobody holds our slot back any more). */
+/*
+ * The runner's byte (or its end: then nobody holds our slot back any more).
+ * The socket stays open after the byte: the slot goes back on it.
+ */
 static void coord_slot_came(struct coord *c)
 {
     char b;
@@ -511,9 +515,26 @@ static void coord_slot_came(struct coord *c)
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN)
         return;
-    close(c->slot_fd);
-    c->slot_fd = -1;
+    if (n != 1) {
+        close(c->slot_fd);
+        c->slot_fd = -1;
+    }
+    c->slot_came = 1;
     coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_SLOT });
+}
+
+/* Our free slot goes back to the runner: it starts another program on it. */
+static void coord_give_slot(struct coord *c)
+{
+    ssize_t n = -1;
+    if (c->slot_fd >= 0)
+        do
+            n = send(c->slot_fd, "-", 1, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+    /* A runner gone or deaf: the slot is free again when this process ends, as before. */
+    if (n != 1)
+        crmpi_info("cannot give the runner's slot back before the end: %s",
+                n < 0 ? strerror(errno) : "no runner");
 }
 
 /* Tokens make has for us, each fed to the state machine. */
@@ -595,6 +616,9 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         break;
     case CRMPI_CST_ACT_GIVE_TOKEN:
         coord_give_token(c);
+        break;
+    case CRMPI_CST_ACT_GIVE_SLOT:
+        coord_give_slot(c);
         break;
     }
 }
@@ -876,7 +900,7 @@ int crmpi_coord_loop(struct coord *c)
         if (crmpi_jobserver_fd(&c->js) >= 0)
             fds[nfds++] = (struct pollfd) { .fd = crmpi_jobserver_fd(&c->js), .events = POLLIN };
         size_t slot_at = nfds;      /* the runner's word that our slot is free */
-        if (c->slot_fd >= 0)
+        if (c->slot_fd >= 0 && !c->slot_came)
             fds[nfds++] = (struct pollfd) { .fd = c->slot_fd, .events = POLLIN };
 
         int64_t now = coord_now_ms();

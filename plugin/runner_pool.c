@@ -14,7 +14,11 @@
  * started before a slot is free for them: each waits, started up, for the
  * runner's byte on a pipe of its own (CRITERION_MPROC_SLOT_FD), and the
  * slots go to them oldest first as they free up.  Their timeouts and times
- * count from then.
+ * count from then.  A binary started on a slot gets its byte at once.
+ *
+ * That pipe is a socket: a binary's coordinator writes a byte back on it
+ * when its last test is handed out, and its slot then serves another
+ * program while it ends (its workers' exits, its reports).
  *
  * Output: each program writes to a pipe of its own.  The plugin, told by
  * CRITERION_MPROC_RUNNER that a runner reads it, ends each finished test's
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,12 +59,14 @@ enum rpool_slot {
     RPOOL_SLOT_NONE,        /* none yet: started early, it waits for the byte on slot_fd */
     RPOOL_SLOT_IMPLICIT,    /* the one this process was given (by make, or by being run) */
     RPOOL_SLOT_TOKEN,       /* a token the runner took for it */
+    RPOOL_SLOT_BACK,        /* it gave its slot back before its end: it is only ending */
 };
 
 struct rpool_child {
     struct crmpi_rtest *t;
     enum rpool_slot slot;
-    int slot_fd;            /* where its slot is announced; -1 once it has one */
+    int slot_fd;            /* our end of the socket its slot is announced on and comes back
+                               on (Criterion binaries); -1: none, or closed */
     int slot_rfd;           /* the program's end of it, while it is started */
     unsigned long seq;      /* start order: slots go to the oldest waiting */
     size_t index;           /* in the list: names its stats and JUnit files */
@@ -79,7 +86,8 @@ struct rpool {
     struct crmpi_rtotals *t;
     size_t n_tests;
     const struct crmpi_rtest *base;     /* the list's first test */
-    struct rpool_child *run;    /* the programs started: up to N with a slot, N waiting */
+    struct rpool_child *run;    /* the programs started: up to N with a slot, N waiting, and
+                                   those that gave their slot back and end */
     size_t n_run;
     unsigned long seq;          /* programs started so far */
     int implicit_free;          /* our own slot is on no program */
@@ -290,8 +298,7 @@ static char **rpool_env(struct rpool *p, const struct rpool_child *c)
         RPOOL_SETENV("%s", p->makeflags);
     if (c->t->is_criterion) {
         RPOOL_SETENV("%s=%u", CRMPI_ENV_RUNNER_SLOT_BASE, slot_base);
-        if (c->slot == RPOOL_SLOT_NONE)
-            RPOOL_SETENV("%s=%d", CRMPI_ENV_RUNNER_SLOT_FD, c->slot_rfd);
+        RPOOL_SETENV("%s=%d", CRMPI_ENV_RUNNER_SLOT_FD, c->slot_rfd);
         RPOOL_SETENV("LD_PRELOAD=%s%s%s", p->o->plugin, preload ? ":" : "", preload ? preload : "");
         RPOOL_SETENV("CRITERION_MPROC=%u", p->o->slots);
         RPOOL_SETENV("%s=%s/stats.%zu", CRMPI_ENV_RUNNER, p->dir, c->index);
@@ -377,12 +384,21 @@ static void rpool_clock_start(struct rpool *p, struct rpool_child *c)
         c->deadline = c->started + c->t->timeout_s * p->o->timeout_multiplier;
 }
 
-/* Closes what tells c about its slot (at its end, or once it has one). */
+/* Closes what tells c about its slot (at its end, or once it gave it back). */
 static void rpool_slot_fd_close(struct rpool_child *c)
 {
     if (c->slot_fd >= 0)
         close(c->slot_fd);
     c->slot_fd = -1;
+}
+
+/* Tells c its slot is free: one byte on its socket. */
+static void rpool_slot_say(struct rpool_child *c)
+{
+    ssize_t w;
+    do
+        w = send(c->slot_fd, "+", 1, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
 }
 
 /* Starts c's program, with c->slot set (RPOOL_SLOT_NONE: it waits for one). */
@@ -391,7 +407,7 @@ static int rpool_start(struct rpool *p, struct rpool_child *c)
     int fds[2], sfds[2] = { -1, -1 };
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
-    if (c->slot == RPOOL_SLOT_NONE && pipe2(sfds, O_CLOEXEC) < 0) {
+    if (c->t->is_criterion && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sfds) < 0) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);
@@ -412,6 +428,8 @@ static int rpool_start(struct rpool *p, struct rpool_child *c)
         close(sfds[0]);
     c->slot_rfd = -1;
     c->slot_fd = sfds[1];
+    if (!rc && c->slot != RPOOL_SLOT_NONE && c->slot_fd >= 0)
+        rpool_slot_say(c);
     if (rc) {
         close(fds[0]);
         rpool_slot_fd_close(c);
@@ -454,11 +472,7 @@ static void rpool_grant(struct rpool *p)
                 oldest = &p->run[i];
         if (!oldest || !rpool_slot_take(p, &oldest->slot))
             return;
-        ssize_t w;
-        do
-            w = write(oldest->slot_fd, "+", 1);
-        while (w < 0 && errno == EINTR);
-        rpool_slot_fd_close(oldest);
+        rpool_slot_say(oldest);
         rpool_clock_start(p, oldest);
         crmpi_rlive_started(p->o->live, oldest->index);
         if (p->o->verbose)
@@ -473,6 +487,34 @@ static size_t rpool_n_waiting(const struct rpool *p)
     for (size_t i = 0; i < p->n_run; ++i)
         n += p->run[i].slot == RPOOL_SLOT_NONE;
     return n;
+}
+
+/* How many programs hold a slot or wait for one (not those only ending). */
+static size_t rpool_n_live(const struct rpool *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_run; ++i)
+        n += p->run[i].slot != RPOOL_SLOT_BACK;
+    return n;
+}
+
+/* c's coordinator wrote on its socket: its slot back ("-"), or its end. */
+static void rpool_slot_back(struct rpool *p, struct rpool_child *c)
+{
+    char b;
+    ssize_t n;
+    do
+        n = recv(c->slot_fd, &b, 1, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    rpool_slot_fd_close(c);
+    if (n != 1 || b != '-')
+        return;     /* its end: the slot is free again when it is reaped */
+    rpool_slot_put(p, c->slot);
+    c->slot = RPOOL_SLOT_BACK;
+    if (p->o->verbose)
+        crmpi_info("runner: %s gave its slot back", c->t->name);
 }
 
 /*
@@ -660,7 +702,7 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
 {
     size_t next = 0;
     size_t cap = 2 * (size_t) p->o->slots;     /* N on a slot, N waiting for one */
-    struct pollfd *fds = calloc(2 * cap + 2, sizeof(*fds));
+    struct pollfd *fds = calloc(3 * (n ? n : 1) + 2, sizeof(*fds));
     if (!fds)
         return -ENOMEM;
     int serial = 0;     /* a non-parallel program runs: start nothing else */
@@ -668,7 +710,7 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
     for (;;) {
         if (!p->stopping)
             rpool_grant(p);
-        while (!p->stopping && !serial && next < n && p->n_run < cap) {
+        while (!p->stopping && !serial && next < n && rpool_n_live(p) < cap) {
             struct crmpi_rtest *t = order[next];
             if (!t->is_parallel && p->n_run)
                 break;
@@ -708,12 +750,16 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
         for (size_t i = 0; i < p->n_run; ++i) {
             fds[nf++] = (struct pollfd) { .fd = p->run[i].out, .events = POLLIN };
             fds[nf++] = (struct pollfd) { .fd = p->run[i].pidfd, .events = POLLIN };
+            int has_slot = p->run[i].slot == RPOOL_SLOT_IMPLICIT
+                    || p->run[i].slot == RPOOL_SLOT_TOKEN;
+            fds[nf++] = (struct pollfd) { .fd = has_slot ? p->run[i].slot_fd : -1,
+                                          .events = POLLIN };
             if (p->run[i].deadline > 0 && p->run[i].deadline - now < wait_s)
                 wait_s = p->run[i].deadline - now;
         }
         fds[nf++] = (struct pollfd) { .fd = crmpi_wakepipe_fd(&p->wake), .events = POLLIN };
         int want_token = !p->stopping && (rpool_n_waiting(p)
-                || (!serial && next < n && p->n_run < cap && order[next]->is_parallel));
+                || (!serial && next < n && rpool_n_live(p) < cap && order[next]->is_parallel));
         fds[nf++] = (struct pollfd) { .fd = want_token ? crmpi_jobserver_fd(&p->js) : -1,
                                       .events = POLLIN };
         int ms = crmpi_rlive_timeout(p->o->live, wait_s <= 0 ? 0 : (int) (wait_s * 1000) + 1);
@@ -740,14 +786,16 @@ static int rpool_loop(struct rpool *p, struct crmpi_rtest **order, size_t n)
         now = rpool_now();
         for (size_t i = 0; i < p->n_run;) {
             struct rpool_child *c = &p->run[i];
-            if (fds[2 * i].revents)
-                rpool_drain(p, c);  /* at its end, the pidfd still says when the program ends */
+            if (fds[3 * i].revents)
+                rpool_drain(p, c);
+            if (fds[3 * i + 2].revents)
+                rpool_slot_back(p, c);  /* at its end, the pidfd still says when the program ends */
             if (c->deadline > 0 && now >= c->deadline && !c->timed_out) {
                 c->timed_out = 1;
                 crmpi_kill_tree(c->pid);
             }
             int ws;
-            if (fds[2 * i + 1].revents && waitpid(c->pid, &ws, WNOHANG) == c->pid) {
+            if (fds[3 * i + 1].revents && waitpid(c->pid, &ws, WNOHANG) == c->pid) {
                 serial = serial && c->t->is_parallel;
                 rpool_finish(p, c, ws);
                 /* fds[] was built for the old order: the moved entry waits a round. */
@@ -803,7 +851,7 @@ int crmpi_rpool_run(struct crmpi_rlist *l, const struct crmpi_rpool_opts *o,
     struct crmpi_wakepipe_signals saved;
     *t = (struct crmpi_rtotals) { .programs = l->n };
     struct crmpi_rtest **order = rpool_order(l);
-    p.run = calloc(2 * (size_t) o->slots, sizeof(*p.run));
+    p.run = calloc(l->n ? l->n : 1, sizeof(*p.run));
     int rc = -ENOMEM;
     if (!order || !p.run)
         goto out;

@@ -341,8 +341,8 @@ static void t_dump(const struct t_world *t, char *out, size_t size)
             o += (size_t) snprintf(out + o, size - o, " free=w%zu", i);
     }
     if (o < size)
-        o += (size_t) snprintf(out + o, size - o, " tokens=%u wanted=%u", st->tokens,
-                st->tokens_wanted);
+        o += (size_t) snprintf(out + o, size - o, " tokens=%u wanted=%u%s", st->tokens,
+                st->tokens_wanted, st->slot_gone ? " slot-gone" : "");
     struct crmpi_cst_outcome oc;
     crmpi_cst_outcome(st, &oc);
     if (o < size)
@@ -597,6 +597,17 @@ static const struct t_row t_rows[] = {
     { "4: ... which runs when it comes", "js=1 later=1",
       "start; spawned 0; hello 0; units; spawned 1; hello 1; slot", "token", "assign w1 u1",
       "u1=run@w1 w1:token tokens=1 wanted=0", 0 },
+    { "4: slot_later: the free slot goes back to the runner at the last unit handed out",
+      "js=1 later=1", FLOW "; slot; token; result 0 0", "result 0 2",
+      "hold w0, give-slot, print u2", "w0:held u1=run@w1 w1:token tokens=1 slot-gone", 0 },
+    { "4: ... a unit that comes back after runs on a token", "js=1 later=1",
+      FLOW "; slot; token; result 0 0; result 0 2", "exit 1 sig 9",
+      "note:retry w1 u1, assign w0 u1", "u1=run@w0 w0:token tokens=1 slot-gone", 0 },
+    { "4: ... and the run ends with every token back", "js=1 later=1",
+      FLOW "; slot; token; result 0 0; result 0 2", "result 1 1",
+      "stop w1, stop w0, give, print u1", "tokens=0 wanted=0 slot-gone", 0 },
+    { "4: make's free slot (no slot_later) is kept to the end", "js=1",
+      FLOW "; token; result 0 0", "result 0 2", "hold w0, print u2", "w0:held tokens=1", 0 },
     { "4: without a jobserver the slot is ours from the start", "later=1",
       "start; spawned 0; hello 0", "units", "assign w0 u0, spawn w1, note:workers 2", "", 0 },
     { "4: remote workers need no token", "workers=0 remote=1 js=1",

@@ -428,14 +428,10 @@ def concurrency(c):
     return problems + c.leftovers()
 
 
-@case('runner-early-start')
-def early_start(c):
-    """One slot, three binaries: the next ones start up before a slot is free for them (so
-    that their start-up takes no slot's time), yet none runs a test before it has the slot:
-    never 2 tests at once (test/jobprobe.c counts them), slots handed out in start order."""
-    if not c.jobprobe:
-        return ['--jobprobe is needed']
-    copies, counts = probe_setup(c, 3, 300)
+def one_slot_three(c, hold_ms):
+    """Three probe binaries (3 tests each) on one slot, with -v: the run's output and what
+    went wrong with what every such run must keep (never 2 tests at once, 9 tests)."""
+    copies, counts = probe_setup(c, 3, hold_ms)
     c.env['CRMP_PROBE_LIMIT'] = '1'
     status, out = c.run([c.runner, '-v', '--mproc=1', '--plugin=' + c.plugin] + copies
                         + ['--', '--filter=probe/t[0-2]'])
@@ -443,14 +439,47 @@ def early_start(c):
     running, most = counts()
     if most != 1 or running != 0:
         problems.append('%d ran at once on 1 slot (want 1), %d still counted' % (most, running))
+    got = totals(sections(out)[1])
+    if not got or got[0] != 3 * 3:
+        problems.append('total %r, want 9 tests' % (got,))
+    return out, problems
+
+
+@case('runner-early-start')
+def early_start(c):
+    """One slot, three binaries: the next ones start up before a slot is free for them (so
+    that their start-up takes no slot's time), yet none runs a test before it has the slot:
+    never 2 tests at once (test/jobprobe.c counts them), slots handed out in start order."""
+    if not c.jobprobe:
+        return ['--jobprobe is needed']
+    out, problems = one_slot_three(c, 300)
     early = re.findall(r'runner: started (\S+) \(pid \d+\), before its slot', out)
     granted = re.findall(r'runner: (\S+) has its slot', out)
     if len(early) < 1 or granted != early:
         problems.append('started before their slot: %r, slots given to %r (want the same, '
                         'at least one):\n%s' % (early, granted, out))
-    got = totals(sections(out)[1])
-    if not got or got[0] != 3 * 3:
-        problems.append('total %r, want 9 tests' % (got,))
+    return problems + c.leftovers()
+
+
+@case('runner-slot-back')
+def slot_back(c):
+    """One slot, three binaries: each gives its slot back when its last test is handed out,
+    before its end (its workers' exits, its reports), and the next one gets it then: the
+    slot never idles through a binary's end; still never 2 tests at once."""
+    if not c.jobprobe:
+        return ['--jobprobe is needed']
+    out, problems = one_slot_three(c, 100)
+    events = re.findall(r'runner: (\S+) (gave its slot back|has its slot)', out)
+    back = [name for name, what in events if what.startswith('gave')]
+    if len(back) != 3 or len(set(back)) != 3:
+        problems.append('slots given back by %r, want all 3 binaries:\n%s' % (back, out))
+    # Each grant on the one slot follows the give-back of the binary that held it.
+    held = 1
+    for name, what in events:
+        held += 1 if what == 'has its slot' else -1
+        if held > 1:
+            problems.append('%s had the slot while another held it:\n%s' % (name, out))
+            break
     return problems + c.leftovers()
 
 
