@@ -50,6 +50,8 @@ Exit status: 0 same, 1 different, 2 usage or environment error.
 """
 
 import collections
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -257,6 +259,92 @@ def leftover_problems(label, env, stderr=''):
     if tmp_left:
         problems.append('%s: left in TMPDIR: %s' % (label, tmp_left))
     return problems
+
+
+# ---- reference runs, shared between tests ------------------------------------------
+
+# Environment that differs from one test to the next without changing what Criterion alone
+# prints: the run's own TMPDIR and token, and the byte meson fills fresh memory with.
+UNKEYED_ENV = ('TMPDIR', 'CRMP_E2E_TOKEN', 'MALLOC_PERTURB_')
+CACHE_FORMAT = 1
+
+
+def _stamp(path):
+    st = os.stat(path)
+    return [os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _libraries(exe, env):
+    """Each shared library exe loads (ldd, in the run's environment), stamped: a rebuilt plugin
+    linked into the binary, or another libcriterion, is another reference run."""
+    p = subprocess.run(['ldd', exe], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       check=False)
+    stamps = []
+    for line in p.stdout.decode('utf-8', 'replace').splitlines():
+        m = re.search(r'(/\S+) \(0x', line)
+        if m and os.path.exists(m.group(1)):
+            stamps.append(_stamp(m.group(1)))
+    return sorted(stamps)
+
+
+def _tree(root):
+    """(relative path, bytes) of every file under root, sorted: the run's inputs."""
+    files = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            path = os.path.join(d, n)
+            with open(path, 'rb') as f:
+                files.append((os.path.relpath(path, root), f.read().hex()))
+    dirs = sorted(os.path.relpath(d, root) for d, _, _ in os.walk(root))
+    return [sorted(files), dirs]
+
+
+def reference_key(run):
+    """What a run without the plugin depends on: its command, environment, binary, libraries
+    and the files it starts with.  None when not cacheable."""
+    env = sorted((k, v) for k, v in run.env.items() if k not in UNKEYED_ENV)
+    try:
+        what = [CACHE_FORMAT, run.argv, env, _stamp(run.argv[0]), _libraries(run.argv[0], run.env),
+                _tree(run.cwd)]
+    except OSError:
+        return None
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()
+
+
+def execute_reference(run):
+    """Runs a reference (plugin-free) run, or takes it from an earlier identical one.
+
+    Several tests compare the plugin against the same serial run of the same binary (one sample
+    in three isolation and worker-count variants, say): under $CRMP_COMPARE_CACHE, the first
+    one's status, output and files are kept and the others reuse them, which saves a third of
+    the suite's CPU.  The key holds everything the serial run depends on (see reference_key), so
+    a rebuilt binary or library runs it again.  A run that did not end normally is not kept.
+    Concurrent tests with one key wait for the first (flock), instead of running it twice."""
+    cache = os.environ.get('CRMP_COMPARE_CACHE')
+    key = reference_key(run) if cache else None
+    if not key:
+        return execute(run, check_leftovers=False)
+    os.makedirs(cache, exist_ok=True)
+    entry = os.path.join(cache, key)
+    with open(entry + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meta = os.path.join(entry, 'run.json')
+        if os.path.exists(meta):
+            with open(meta, encoding='utf-8') as f:
+                saved = json.load(f)
+            run.status, run.stdout, run.stderr = saved['status'], saved['stdout'], saved['stderr']
+            shutil.copytree(os.path.join(entry, 'cwd'), run.cwd, dirs_exist_ok=True)
+            print('%s: the reference run of an earlier test (%s)' % (run.label, key[:12]))
+            return []
+        problems = execute(run, check_leftovers=False)
+        if problems or run.status < 0 or run.status >= 128:
+            return problems
+        part = tempfile.mkdtemp(dir=cache, prefix='part-')
+        shutil.copytree(run.cwd, os.path.join(part, 'cwd'), dirs_exist_ok=True)
+        with open(os.path.join(part, 'run.json'), 'w', encoding='utf-8') as f:
+            json.dump({'status': run.status, 'stdout': run.stdout, 'stderr': run.stderr}, f)
+        os.rename(part, entry)
+        return problems
 
 
 def execute(run, check_leftovers=True):
@@ -884,12 +972,12 @@ def main(argv):
                               True, opts['env_both'] + renv + opts['env'])
             for run in (serial, plugin):
                 os.makedirs(os.path.join(run.cwd, 'rep'))
-            problems += execute(serial, check_leftovers=False)
+            problems += execute_reference(serial)
             if serial.status < 0 and not serial.stdout and not serial.stderr:
                 # Criterion alone died without a word (seen once under ASan, -6): the
                 # reference is lost, not the plugin's result; take it again, once.
                 print('serial: killed by signal %d with no output: run again' % -serial.status)
-                problems += execute(serial, check_leftovers=False)
+                problems += execute_reference(serial)
             problems += execute(plugin)
             if opts['expect_note']:
                 problems += take_note(plugin, opts['expect_note'])

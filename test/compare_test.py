@@ -2,7 +2,9 @@
 """Tests of compare.py's console comparison itself: a comparison that reports a difference
 that is not there fails CI at random; one that misses a difference hides a defect."""
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
@@ -100,6 +102,60 @@ def recap_cases(check):
           and bad == [] and compare.check_recap(lines, entries, True) == [])
 
 
+def reference_cases(check):
+    """execute_reference: one serial run shared by tests that would run it identically, and a
+    fresh run whenever anything it depends on differs."""
+    root = tempfile.mkdtemp(prefix='crmp-cache-')
+    saved = os.environ.get('CRMP_COMPARE_CACHE')
+    os.environ['CRMP_COMPARE_CACHE'] = os.path.join(root, 'cache')
+    exe = os.path.join(root, 'count.sh')
+    count = os.path.join(root, 'count')
+    try:
+        def write_exe(body):
+            with open(exe, 'w') as f:
+                f.write('#!/bin/sh\necho run >> %s\n%s\n' % (count, body))
+            os.chmod(exe, 0o755)
+
+        def ref(args, env=None, n=[0]):
+            n[0] += 1
+            wd = os.path.join(root, 'r%d' % n[0])
+            os.makedirs(os.path.join(wd, 't'))
+            e = compare.base_env(os.path.join(wd, 't'), 'token-%d' % n[0])
+            e.update(env or {})
+            run = compare.Run('serial', [exe] + args, e, wd)
+            return run, compare.execute_reference(run)
+
+        def runs():
+            with open(count) as f:
+                return len(f.read().splitlines())
+
+        write_exe('echo "out $*"; echo err >&2; echo file > report.tap; exit 1')
+        a, pa = ref(['-j1'])
+        b, pb = ref(['-j1'], {'MALLOC_PERTURB_': '7'})
+        check('a second identical reference run is taken from the first',
+              runs() == 1 and pa == pb == [])
+        check('the reused run has the same status, output and files',
+              (b.status, b.stdout, b.stderr) == (1, 'out -j1\n', 'err\n')
+              and compare.read(os.path.join(b.cwd, 'report.tap')) == 'file\n')
+        ref(['-j1', '--tap=x'])
+        check('other arguments are another run', runs() == 2)
+        ref(['-j1'], {'CRITERION_USE_ASCII': '1'})
+        check('another environment is another run', runs() == 3)
+        write_exe('echo "changed $*"')
+        c, _ = ref(['-j1'])
+        check('a rebuilt binary is another run', runs() == 4 and c.stdout == 'changed -j1\n')
+        write_exe('kill -9 $$')
+        ref(['-j2'])
+        ref(['-j2'])
+        check('a run killed by a signal is never reused', runs() == 6)
+    finally:
+        if saved is None:
+            del os.environ['CRMP_COMPARE_CACHE']
+        else:
+            os.environ['CRMP_COMPARE_CACHE'] = saved
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     failed = []
 
@@ -136,6 +192,7 @@ def main():
     check('another protocol error is still a difference',
           problems([pid[0] % 5292, pid[1]], [pid[0].replace('end', 'main') % 7828, pid[1]]) != [])
     recap_cases(check)
+    reference_cases(check)
     print('%d failed' % len(failed))
     return 1 if failed else 0
 
