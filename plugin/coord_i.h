@@ -29,6 +29,7 @@
 #include "testindex.h"
 #include "wakepipe.h"
 #include "wire.h"
+#include "wire_units.h"
 
 /* How long finished workers get to exit before they are killed. */
 #define COORD_EXIT_GRACE_MS 5000
@@ -52,6 +53,7 @@ struct coord_unit {
 struct coord_worker {
     int remote;                 /* connected through --mproc-listen, not ours to spawn */
     Crmp__Envelope *hello;      /* owned: its hello, until accepted or refused */
+    struct crmpi_wire_units hello_units;    /* owned: the hello's units (wire_units.h), as long */
     nng_msg *req;               /* owned: its request being answered, or held */
     uint8_t wnonce[CRMPI_NONCE_LEN];
     uint8_t cnonce[CRMPI_NONCE_LEN];

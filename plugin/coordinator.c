@@ -229,35 +229,41 @@ static void coord_reply_challenge(struct coord *c, struct coord_worker *w)
     coord_reply(c, &w->req, &out);
 }
 
+/* A worker's hello and its units, once accepted or refused. */
+static void coord_hello_free(struct coord_worker *w)
+{
+    crmpi_wire_free(w->hello);
+    w->hello = NULL;
+    crmpi_wire_units_free(&w->hello_units);
+}
+
 /* Makes the first accepted worker's unit list the run's, then tells the state machine. */
 static void coord_adopt(struct coord *c, struct coord_worker *w)
 {
-    const Crmp__Hello *h = w->hello->hello;
-    size_t n = h->n_units;
+    const struct crmpi_wire_units *list = &w->hello_units;
+    size_t n = list->n, off = 0;
     int rc = 0;
     c->units = calloc(n ? n : 1, sizeof(*c->units));
     if (!c->units)
         rc = -ENOMEM;
-    for (size_t i = 0; i < n && !rc; ++i) {
+    struct crmpi_wire_unit u;
+    for (size_t i = 0; !rc && crmpi_wire_units_next(list, &off, &u); ++i) {
         struct criterion_suite_set *ss;
         struct criterion_test *t;
-        if (crmpi_testindex_find(&c->index, h->units[i]->suite, h->units[i]->name, &ss, &t)) {
+        if (crmpi_testindex_find(&c->index, u.suite, u.name, &ss, &t)) {
             crmpi_error("the worker runs a test this binary does not have: %s::%s",
-                    h->units[i]->suite, h->units[i]->name);
+                    u.suite, u.name);
             rc = -ENOENT;
             break;
         }
         c->units[i].r = (struct crmpi_report_unit) { .suite = ss, .test = t,
-                                                     .param = h->units[i]->param,
-                                                     .skipped = h->units[i]->skipped };
+                                                     .param = u.param, .skipped = u.skipped };
     }
     /*
-     * The list is ours now: its decoded copy (the run's largest allocation,
-     * about 200 bytes a unit) and the index that checked it go before the
-     * schedule's tables are built, so they never coexist (issue 10).
+     * The list is ours now: the hello and the index that checked it go
+     * before the schedule's tables are built, so they never coexist (issue 10).
      */
-    crmpi_wire_free(w->hello);
-    w->hello = NULL;
+    coord_hello_free(w);
     if (!rc) {
         crmpi_testindex_free(&c->index);    /* later lists are checked by fingerprint */
         c->n_units = n;
@@ -631,18 +637,20 @@ static void coord_after_request(struct coord *c, struct coord_worker *w)
     crmpi_wire_free(c->result);     /* a result the state machine did not print */
     c->result = NULL;
     /* A hello is kept through authentication only. */
-    if (w->hello && c->st.workers[w->slot].state != CRMPI_CST_W_AUTH) {
-        crmpi_wire_free(w->hello);
-        w->hello = NULL;
-    }
+    if (w->hello && c->st.workers[w->slot].state != CRMPI_CST_W_AUTH)
+        coord_hello_free(w);
 }
 
-/* The hello of a worker: ours (slot and pid match one we started) or a remote one. */
-static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__Envelope *env)
+/*
+ * The hello of a worker: ours (slot and pid match one we started) or a
+ * remote one.  Takes env, its units (*units is left empty) and req.
+ */
+static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__Envelope *env,
+        struct crmpi_wire_units *units)
 {
     const Crmp__Hello *h = env->hello;
     struct coord_worker *w = NULL;
-    if (!c->have_units && h->unit_count && !h->n_units) {
+    if (!c->have_units && h->unit_count && !units->n) {
         /* Before any slot is taken: the worker asks again, list included. */
         crmpi_wire_free(env);
         coord_reply_empty(c, &req, CRMP__ENVELOPE__BODY_LIST_WANTED);
@@ -661,17 +669,20 @@ static void coord_on_hello(struct coord *c, nng_msg *req, uint32_t pipe, Crmp__E
     }
     if (!w) {
         crmpi_wire_free(env);
+        crmpi_wire_units_free(units);
         coord_reply_reject(c, &req, "out of memory");
         return;
     }
     w->pipe = pipe;
     w->req = req;
     w->hello = env;
+    w->hello_units = *units;
+    *units = (struct crmpi_wire_units) { 0 };
     struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_HELLO, .worker = w->slot };
     ev.u.hello.n_units = h->unit_count;
     ev.u.hello.fingerprint = h->fingerprint.data;
     /* Only the first accepted list needs checking against our tests (later ones by fingerprint). */
-    ev.u.hello.list_ok = c->have_units || crmpi_testindex_same(&c->index, h);
+    ev.u.hello.list_ok = c->have_units || crmpi_testindex_same(&c->index, &w->hello_units);
     ev.u.hello.exe_ok = crmpi_wire_hello_same_exe(h, c->exe_hash);
     if (c->token.len) {
         ev.u.hello.auth = CRMPI_CST_AUTH_CHALLENGE;
@@ -687,7 +698,9 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
 {
     uint32_t pipe = (uint32_t) crmpi_nng.nng_pipe_id(crmpi_nng.nng_msg_get_pipe(msg));
     Crmp__Envelope *env;
-    int rc = crmpi_transport_unpack(msg, &env);
+    struct crmpi_wire_units units;  /* a hello's (wire_units.h); empty for any other message */
+    int rc = crmpi_wire_decode_split(crmpi_nng.nng_msg_body(msg), crmpi_nng.nng_msg_len(msg),
+            &env, &units);
     struct coord_worker *w = coord_worker_by_pipe(c, pipe);
     struct crmpi_cst_event ev = { .worker = w ? w->slot : CRMPI_CST_NONE };
 
@@ -726,13 +739,14 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
         return;
     case CRMP__ENVELOPE__BODY_HELLO:
         if (!w || coord_gone(c, w)) {
-            coord_on_hello(c, msg, pipe, env);     /* takes env and msg */
+            coord_on_hello(c, msg, pipe, env, &units);     /* takes env, units and msg */
             w = coord_worker_by_pipe(c, pipe);
             if (w)
                 coord_after_request(c, w);
             return;
         }
         crmpi_wire_free(env);
+        crmpi_wire_units_free(&units);
         ev.kind = CRMPI_CST_EV_HELLO;   /* a second one: the state machine drops it */
         break;
     case CRMP__ENVELOPE__BODY_AUTH: {

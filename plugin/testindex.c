@@ -98,19 +98,20 @@ int crmpi_testindex_find(const struct crmpi_testindex *ix, const char *suite, co
  * worker running another binary must never define what this run runs.
  * (Parameter counts are checked through the fingerprint by later workers.)
  */
-int crmpi_testindex_same(const struct crmpi_testindex *ix, const Crmp__Hello *hello)
+int crmpi_testindex_same(const struct crmpi_testindex *ix, const struct crmpi_wire_units *list)
 {
-    size_t theirs = 0;
-    for (size_t i = 0; i < hello->n_units; ++i) {
-        const Crmp__Unit *u = hello->units[i];
+    size_t theirs = 0, off = 0;
+    struct crmpi_wire_unit u;
+    const struct criterion_test *prev = NULL;
+    while (crmpi_wire_units_next(list, &off, &u)) {
         struct criterion_suite_set *ss;
         struct criterion_test *t;
-        if (crmpi_testindex_find(ix, u->suite, u->name, &ss, &t))
+        if (crmpi_testindex_find(ix, u.suite, u.name, &ss, &t))
             return 0;
-        const Crmp__Unit *prev = i ? hello->units[i - 1] : NULL;
-        int first = !prev || strcmp(prev->suite, u->suite) || strcmp(prev->name, u->name);
-        if (first && t->data->kind_ != CR_TEST_PARAMETERIZED)
+        /* One test for one name: the same test is the same name. */
+        if (t != prev && t->data->kind_ != CR_TEST_PARAMETERIZED)
             ++theirs;
+        prev = t;
     }
     /*
      * Every plain test must be there.  A parameterized test may be absent:

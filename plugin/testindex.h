@@ -7,7 +7,7 @@
 
 #include <criterion/criterion.h>
 
-#include "wire.h"
+#include "wire_units.h"
 
 struct crmpi_testindex_slot;
 
@@ -33,9 +33,9 @@ int crmpi_testindex_find(const struct crmpi_testindex *ix, const char *suite, co
         struct criterion_suite_set **ss, struct criterion_test **test);
 
 /*
- * Whether a worker's unit list (hello) names exactly the tests of the set:
- * every plain test, and nothing the set lacks.
+ * Whether a worker's unit list names exactly the tests of the set: every
+ * plain test, and nothing the set lacks.
  */
-int crmpi_testindex_same(const struct crmpi_testindex *ix, const Crmp__Hello *hello);
+int crmpi_testindex_same(const struct crmpi_testindex *ix, const struct crmpi_wire_units *list);
 
 #endif /* !CRMPI_TESTINDEX_H_ */

@@ -121,11 +121,12 @@ Test(testindex, many_tests_all_found)
     crmpi_testindex_free(&ix);
 }
 
-/* A hello's unit list, as a worker sends it. */
+/* A hello's unit list, as the coordinator keeps it (wire_units.h). */
 struct t_hello {
     Crmp__Hello hello;
     Crmp__Unit units[8];
     Crmp__Unit *ptrs[8];
+    struct crmpi_wire_units list;
 };
 
 static void t_hello(struct t_hello *h, const char *const (*list)[2], size_t n)
@@ -139,6 +140,8 @@ static void t_hello(struct t_hello *h, const char *const (*list)[2], size_t n)
     }
     h->hello.units = h->ptrs;
     h->hello.n_units = n;
+    crmpi_wire_units_free(&h->list);
+    cr_assert_eq(crmpi_wire_units_from_hello(&h->hello, &h->list), 0);
 }
 
 Test(testindex, same_tests)
@@ -146,26 +149,27 @@ Test(testindex, same_tests)
     struct criterion_test_set set = t_small();
     struct crmpi_testindex ix;
     cr_assert_eq(crmpi_testindex_init(&ix, &set), 0);
-    struct t_hello h;
+    struct t_hello h = { .list = { 0 } };
 
     const char *const all[][2] = { { "a", "bc" }, { "ab", "c" }, { "ab", "d" }, { "ab", "d" } };
     t_hello(&h, all, 4);
-    cr_expect(crmpi_testindex_same(&ix, &h.hello), "the whole list");
+    cr_expect(crmpi_testindex_same(&ix, &h.list), "the whole list");
 
     const char *const no_params[][2] = { { "a", "bc" }, { "ab", "c" } };
     t_hello(&h, no_params, 2);
-    cr_expect(crmpi_testindex_same(&ix, &h.hello), "a generator may yield no parameter");
+    cr_expect(crmpi_testindex_same(&ix, &h.list), "a generator may yield no parameter");
 
     const char *const missing[][2] = { { "ab", "c" }, { "ab", "d" } };
     t_hello(&h, missing, 2);
-    cr_expect_not(crmpi_testindex_same(&ix, &h.hello), "a plain test is missing");
+    cr_expect_not(crmpi_testindex_same(&ix, &h.list), "a plain test is missing");
 
     const char *const extra[][2] = { { "a", "bc" }, { "ab", "c" }, { "ab", "e" } };
     t_hello(&h, extra, 3);
-    cr_expect_not(crmpi_testindex_same(&ix, &h.hello), "a test the set lacks");
+    cr_expect_not(crmpi_testindex_same(&ix, &h.list), "a test the set lacks");
 
     const char *const twice[][2] = { { "a", "bc" }, { "a", "bc" }, { "ab", "c" } };
     t_hello(&h, twice, 3);
-    cr_expect(crmpi_testindex_same(&ix, &h.hello), "a name repeated in a row counts once");
+    cr_expect(crmpi_testindex_same(&ix, &h.list), "a name repeated in a row counts once");
+    crmpi_wire_units_free(&h.list);
     crmpi_testindex_free(&ix);
 }

@@ -20,6 +20,7 @@
 
 #include "artifacts.h"
 #include "wire.h"
+#include "wire_units.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -178,12 +179,44 @@ static int fuzz_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
     return rc;
 }
 
+/*
+ * The coordinator's decoding (wire_units.h): a Hello's units apart, every
+ * one of them readable, unit_count of them; the rest of the message as
+ * crmpi_wire_decode() leaves it.
+ */
+static void fuzz_split(const uint8_t *data, size_t size)
+{
+    Crmp__Envelope *env;
+    struct crmpi_wire_units l;
+    int rc = crmpi_wire_decode_split(data, size, &env, &l);
+    if (rc) {
+        fuzz_require(rc == -EMSGSIZE || rc == -EBADMSG || rc == -EPROTO || rc == -ENOMEM);
+        fuzz_require(env == NULL && l.buf == NULL && l.n == 0);
+        return;
+    }
+    fuzz_touch_envelope(env);
+    size_t off = 0, n = 0;
+    struct crmpi_wire_unit u;
+    while (crmpi_wire_units_next(&l, &off, &u)) {
+        fuzz_touch_str(u.suite);
+        fuzz_touch_str(u.name);
+        fuzz_require(u.param >= -1);
+        ++n;
+    }
+    fuzz_require(n == l.n && off == l.len);
+    fuzz_require(!n || (env->body_case == CRMP__ENVELOPE__BODY_HELLO
+                        && env->hello->n_units == 0 && env->hello->unit_count == n));
+    crmpi_wire_units_free(&l);
+    crmpi_wire_free(env);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Crmp__Envelope *env, *again;
     uint8_t *enc1, *enc2;
     size_t len1, len2;
 
+    fuzz_split(data, size);
     if (fuzz_decode(data, size, &env))
         return 0;
     fuzz_touch_envelope(env);
