@@ -386,6 +386,7 @@ static int coord_synthesize_crash(struct coord *c, const struct crmpi_cst_action
     res.n_events = 2;
     res.final = &st;
     res.counters = &counters;
+    crmpi_wire_result_mark(&res);
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_RESULT);
     env.result = &res;

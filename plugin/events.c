@@ -343,6 +343,34 @@ static uint64_t events_clamp_one(uint64_t at, uint64_t floor, size_t kept, size_
     return at < floor ? floor : at;
 }
 
+static int events_str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int events_stats_eq(const Crmp__TestStats *a, const Crmp__TestStats *b)
+{
+    return a->status == b->status && a->passed_asserts == b->passed_asserts
+        && a->failed_asserts == b->failed_asserts && a->signal == b->signal
+        && a->exit_code == b->exit_code
+        && !memcmp(&a->elapsed_time, &b->elapsed_time, sizeof(a->elapsed_time))
+        && a->timed_out == b->timed_out && a->crashed == b->crashed
+        && a->progress == b->progress && events_str_eq(a->file, b->file)
+        && events_str_eq(a->message, b->message);
+}
+
+void crmpi_events_share_final(struct crmpi_events *ev, const Crmp__TestStats *final)
+{
+    for (size_t i = 0; final && i < ev->n; ++i) {
+        Crmp__Event *e = ev->v[i];
+        if (!e->stats || !events_stats_eq(e->stats, final))
+            continue;
+        crmpi_events_test_stats_free(e->stats);
+        e->stats = NULL;
+        e->has_final_stats = e->final_stats = 1;
+    }
+}
+
 void crmpi_events_clamp_output(struct crmpi_events *ev, const size_t kept[2], const size_t len[2])
 {
     uint64_t floor[2] = { 0, 0 };

@@ -50,6 +50,13 @@ void crmpi_events_record(struct crmpi_events *into);
 void crmpi_events_clear(struct crmpi_events *ev);
 
 /*
+ * The recorded events whose statistics equal final (the Result's) lose
+ * their copy (freed) and say final_stats instead: each fact travels once.
+ * final NULL: nothing changes.
+ */
+void crmpi_events_share_final(struct crmpi_events *ev, const Crmp__TestStats *final);
+
+/*
  * Makes the recorded output positions what the wire accepts (see
  * mproc.proto's Event.out_at): never less than an earlier event's, and
  * within the output the result carries.  kept[i] bytes of stream i were

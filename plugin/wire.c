@@ -66,6 +66,9 @@ static int wire_check_result(const Crmp__Result *r)
         err_at = e->has_err_at ? e->err_at : err_at;
         if (!wire_check_stats(e->stats) || !wire_check_param(e->p1) || !wire_check_param(e->p2))
             return 0;
+        /* Statistics sent once: the Result's own, never besides a copy. */
+        if (e->has_final_stats && e->final_stats && (e->stats || !r->final))
+            return 0;
         if (e->has_severity && (e->severity < 0 || e->severity > 2))
             return 0;
     }
@@ -213,6 +216,20 @@ static void wire_block_free(void *data, void *ptr)
 /* Frees what wire_block_alloc gave, whichever block it came from. */
 static ProtobufCAllocator wire_freer = { .alloc = wire_block_alloc, .free = wire_block_free };
 
+/*
+ * An event with final_stats has the Result's final statistics: share = 1
+ * points it at them (after decoding), 0 takes the pointer back (before
+ * protobuf-c frees the message, which would free them twice).
+ */
+static void wire_share_final(Crmp__Result *r, int share)
+{
+    for (size_t i = 0; i < r->n_events; ++i) {
+        Crmp__Event *e = r->events[i];
+        if (e->has_final_stats && e->final_stats)
+            e->stats = share ? r->final : NULL;
+    }
+}
+
 int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
 {
     *out = NULL;
@@ -238,6 +255,8 @@ int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
         crmp__envelope__free_unpacked(env, &wire_freer);
         return -EBADMSG;
     }
+    if (env->body_case == CRMP__ENVELOPE__BODY_RESULT)
+        wire_share_final(env->result, 1);
     *out = env;
     return 0;
 }
@@ -251,8 +270,55 @@ void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body)
 
 void crmpi_wire_free(Crmp__Envelope *env)
 {
-    if (env)
-        crmp__envelope__free_unpacked(env, &wire_freer);
+    if (!env)
+        return;
+    if (env->body_case == CRMP__ENVELOPE__BODY_RESULT && env->result)
+        wire_share_final(env->result, 0);
+    crmp__envelope__free_unpacked(env, &wire_freer);
+}
+
+/* The 4-byte scalars: every field of TestStats and Counters but the strings. */
+static int wire_scalar32(ProtobufCType t)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_BOOL:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Marks each optional scalar of m present when its value is not all zero bits. */
+static void wire_mark_nonzero(ProtobufCMessage *m)
+{
+    if (!m)
+        return;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    unsigned char *base = (unsigned char *) m;
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label != PROTOBUF_C_LABEL_OPTIONAL || !wire_scalar32(f->type))
+            continue;
+        uint32_t v;
+        memcpy(&v, base + f->offset, sizeof(v));
+        if (v)
+            *(protobuf_c_boolean *) (base + f->quantifier_offset) = 1;
+    }
+}
+
+void crmpi_wire_result_mark(Crmp__Result *r)
+{
+    wire_mark_nonzero((ProtobufCMessage *) r->final);
+    wire_mark_nonzero((ProtobufCMessage *) r->counters);
+    for (size_t i = 0; i < r->n_events; ++i)
+        wire_mark_nonzero((ProtobufCMessage *) r->events[i]->stats);
 }
 
 const char *crmpi_wire_body_name(Crmp__Envelope__BodyCase c)

@@ -12,7 +12,7 @@
 
 #include "mproc.pb-c.h"
 
-#define CRMPI_WIRE_VERSION 4u
+#define CRMPI_WIRE_VERSION 5u
 
 /* Nothing legitimate comes near this: a result is a few KiB. */
 #define CRMPI_WIRE_MAX_MSG (16u * 1024u * 1024u)
@@ -30,7 +30,19 @@ int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len);
  */
 int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out);
 
+/*
+ * Frees a decoded message (NULL is fine).  A decoded Result's events with
+ * final_stats point at its final statistics, which are freed once.
+ */
 void crmpi_wire_free(Crmp__Envelope *env);
+
+/*
+ * Before a Result is packed: marks the non-zero values of its statistics
+ * (final and each event's) and counters present, so that they are sent and
+ * the zeros are not (version 5: absent is 0).  A sender that leaves it out
+ * sends zeros for everything there.
+ */
+void crmpi_wire_result_mark(Crmp__Result *r);
 
 /* Initializes env as a message of this protocol version with the given body. */
 void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body);

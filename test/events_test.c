@@ -155,6 +155,7 @@ static void t_round_trip(struct crmpi_events *ev)
     res.events = ev->v;
     res.n_events = ev->n;
     res.counters = &counters;
+    crmpi_wire_result_mark(&res);       /* as a worker does before sending */
     Crmp__Envelope env;
     crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_RESULT);
     env.result = &res;
@@ -168,6 +169,41 @@ static void t_round_trip(struct crmpi_events *ev)
     for (size_t i = 0; i < back->result->n_events; ++i)
         crmpi_events_replay(&t_recorder, &t_suite, &t_test, back->result->events[i]);
     crmpi_wire_free(back);
+}
+
+/* Statistics equal to the final ones travel once: the events say final_stats instead. */
+Test(events, share_final)
+{
+    struct crmpi_events ev = { 0 };
+    struct criterion_logger *lg = crmpi_events_logger();
+    struct criterion_test_stats ts = {
+        .test = &t_test, .test_status = CR_STATUS_PASSED, .elapsed_time = 0.5f, .progress = 9,
+        .file = "f.c",
+    };
+    crmpi_events_record(&ev);
+    lg->log_post_test(&ts);
+    ts.passed_asserts = 1;             /* a fini assertion: POST_FINI differs from POST_TEST */
+    lg->log_post_fini(&ts);
+    lg->log_pre_test(&t_suite, &t_test);
+    crmpi_events_record(NULL);
+    cr_assert_eq(ev.n, 3);
+    Crmp__TestStats *final = crmpi_events_test_stats(&ts);
+    cr_assert_not_null(final);
+
+    crmpi_events_share_final(&ev, final);
+    cr_assert_not_null(ev.v[0]->stats, "POST_TEST's statistics differ: kept");
+    cr_assert_not(ev.v[0]->has_final_stats);
+    cr_assert_null(ev.v[1]->stats, "POST_FINI's are the final ones: not copied");
+    cr_assert(ev.v[1]->has_final_stats && ev.v[1]->final_stats);
+    cr_assert_not(ev.v[2]->has_final_stats, "no statistics: nothing to share");
+
+    free(final->file);
+    final->file = NULL;     /* no longer equal: nothing more shared */
+    crmpi_events_share_final(&ev, final);
+    cr_assert_not_null(ev.v[0]->stats);
+    crmpi_events_share_final(&ev, NULL);
+    crmpi_events_test_stats_free(final);
+    crmpi_events_free(&ev);
 }
 
 Test(events, every_kind_round_trips)

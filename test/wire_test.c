@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include <criterion/criterion.h>
 
 #include "wire.h"
@@ -167,6 +169,8 @@ static void t_hello_init(struct t_hello *h)
 static uint8_t *t_encode(const Crmp__Envelope *env, size_t *len)
 {
     uint8_t *buf = NULL;
+    if (env->body_case == CRMP__ENVELOPE__BODY_RESULT)
+        crmpi_wire_result_mark(env->result);    /* as every sender does */
     int rc = crmpi_wire_encode(env, &buf, len);
     cr_assert_eq(rc, 0, "encode: rc %d", rc);
     cr_assert_not_null(buf);
@@ -365,6 +369,41 @@ Test(roundtrip, minimal_result)
     cr_assert_null(out->result->final);
     cr_assert_eq(out->result->n_asserts, 0);
     crmpi_wire_free(out);
+}
+
+/* Version 5: statistics sent once, shared by the events that had them; zeros left out. */
+Test(roundtrip, final_stats_shared)
+{
+    Crmp__Counters counters = CRMP__COUNTERS__INIT;
+    counters.nb_tests = counters.tests_passed = 1;
+    Crmp__TestStats final = CRMP__TEST_STATS__INIT;
+    final.progress = 12;
+    final.elapsed_time = -0.0f;        /* not all zero bits: sent */
+    Crmp__Event post = CRMP__EVENT__INIT, fini = CRMP__EVENT__INIT;
+    post.kind = CRMP__EVENT__KIND__POST_TEST;
+    post.has_final_stats = post.final_stats = 1;
+    fini.kind = CRMP__EVENT__KIND__POST_FINI;
+    Crmp__Event *events[] = { &post, &fini };
+    Crmp__Result res = CRMP__RESULT__INIT;
+    res.counters = &counters;
+    res.final = &final;
+    res.events = events;
+    res.n_events = 2;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &res);
+    Crmp__Envelope *out = t_roundtrip(&env);
+    const Crmp__Result *got = out->result;
+    cr_assert_not_null(got->final);
+    cr_assert_eq(got->events[0]->stats, got->final, "the event has the final statistics");
+    cr_assert_null(got->events[1]->stats);
+    cr_assert_not(got->final->has_status, "a zero is not sent");
+    cr_assert_eq(got->final->status, 0);
+    cr_assert(got->final->has_progress);
+    cr_assert_eq(got->final->progress, 12);
+    cr_assert(got->final->has_elapsed_time && signbit(got->final->elapsed_time));
+    cr_assert_not(got->counters->has_tests_failed);
+    cr_assert_eq(got->counters->nb_tests, 1);
+    cr_assert_eq(got->counters->tests_passed, 1);
+    crmpi_wire_free(out);       /* the shared statistics freed once */
 }
 
 Test(roundtrip, assign)
@@ -663,6 +702,29 @@ Test(invalid, severity_out_of_range)
     t_expect_decode_error(&env, -EBADMSG, "severity -1");
     e->severity = 0x7fffffff;
     t_expect_decode_error(&env, -EBADMSG, "severity INT_MAX");
+}
+
+Test(invalid, final_stats_besides_a_copy)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Event *e = &r.ev[CRMP__EVENT__KIND__TEST_CRASH];
+    cr_assert_not_null(e->stats);
+    e->has_final_stats = e->final_stats = 1;
+    t_expect_decode_error(&env, -EBADMSG, "final_stats and stats");
+}
+
+Test(invalid, final_stats_without_final)
+{
+    struct t_result r;
+    t_result_init(&r);
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_RESULT, &r.res);
+    Crmp__Event *e = &r.ev[CRMP__EVENT__KIND__POST_TEST];
+    cr_assert_null(e->stats);
+    e->has_final_stats = e->final_stats = 1;
+    r.res.final = NULL;
+    t_expect_decode_error(&env, -EBADMSG, "final_stats without final");
 }
 
 Test(invalid, final_status_out_of_range)

@@ -150,6 +150,8 @@ static void gen_env_cut(struct gen_ctx *g, const char *name, const Crmp__Envelop
 {
     uint8_t *buf;
     size_t len;
+    if (env->body_case == CRMP__ENVELOPE__BODY_RESULT)
+        crmpi_wire_result_mark(env->result);    /* as every sender does */
     if (crmpi_wire_encode(env, &buf, &len)) {
         gen_problem(g, "wire", name, "cannot encode");
         return;
@@ -319,7 +321,20 @@ static void gen_result(struct gen_ctx *g)
     res.n_events = CRMP__EVENT__KIND__ASSERT_PARAM_EQ + 1;
     res.events = evp;
     gen_env(g, "result-every-event.pb", &env, 0);
+
+    /* Statistics sent once (version 5): an event that has the final ones, then one with a copy too. */
     res.n_events = 1;
+    res.events = &evp[CRMP__EVENT__KIND__POST_FINI];
+    Crmp__TestStats *fini_stats = ev[CRMP__EVENT__KIND__POST_FINI].stats;
+    ev[CRMP__EVENT__KIND__POST_FINI].stats = NULL;
+    ev[CRMP__EVENT__KIND__POST_FINI].has_final_stats = 1;
+    ev[CRMP__EVENT__KIND__POST_FINI].final_stats = 1;
+    gen_env(g, "result-final-stats.pb", &env, 0);
+    ev[CRMP__EVENT__KIND__POST_FINI].stats = &stats;
+    gen_env(g, "bad-result-final-stats-copy.pb", &env, -EBADMSG);
+    ev[CRMP__EVENT__KIND__POST_FINI].stats = fini_stats;
+    ev[CRMP__EVENT__KIND__POST_FINI].has_final_stats = 0;
+    ev[CRMP__EVENT__KIND__POST_FINI].final_stats = 0;
 
     /* Each one of the invalid values the decoder must refuse. */
     res.events = &evp[CRMP__EVENT__KIND__MESSAGE];
