@@ -28,10 +28,15 @@
 #include "testenv.h"
 #include "transport.h"
 
+const char *crmpi_coord_artifacts_lookup(const struct crmpi_options *o)
+{
+    const char *dir = o->artifacts ? o->artifacts : getenv("CRITERION_MPROC_ARTIFACTS_DIR");
+    return dir && *dir ? dir : NULL;
+}
+
 const char *crmpi_coord_artifacts_root(const struct coord *c)
 {
-    const char *dir = c->opts->artifacts ? c->opts->artifacts : getenv("CRITERION_MPROC_ARTIFACTS_DIR");
-    return dir && *dir ? dir : NULL;
+    return c->artifacts_root;
 }
 
 /* DIR/<suite>/<test>[N] of unit id, into buf. */
@@ -205,7 +210,7 @@ int crmpi_coord_on_artifact(struct coord *c, struct coord_worker *w, nng_msg **r
     env.artifact_taken = &taken;
     nng_msg *m = *req;
     *req = NULL;
-    if (crmpi_transport_reply(c->sock, m, &env))
+    if (crmpi_transport_reply(&c->net, m, &env))
         crmpi_debug("cannot answer a worker: its connection is going");
     return 0;
 }

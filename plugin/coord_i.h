@@ -27,6 +27,7 @@
 #include "report.h"
 #include "schedule.h"
 #include "testindex.h"
+#include "transport.h"
 #include "wakepipe.h"
 #include "wire.h"
 #include "wire_units.h"
@@ -77,6 +78,7 @@ struct coord {
     struct criterion_test_set *set;
     struct crmpi_testindex index;   /* of set; freed once the first list is adopted */
     const struct crmpi_options *opts;
+    const char *artifacts_root;     /* crmpi_coord_artifacts_lookup(opts), once */
     char dir[64];
     char url[128];
     char exe[PATH_MAX];
@@ -84,7 +86,7 @@ struct coord {
     char **argv;
     struct crmpi_proc_env env;  /* the workers' */
 
-    nng_socket sock;
+    struct crmpi_transport net;     /* the socket, and the aios it sends and receives on */
     int sock_open;
     int recv_fd;
     struct crmpi_wakepipe wake;
@@ -209,6 +211,8 @@ void crmpi_coord_testenv_print(const struct crmpi_report_unit *u);
  * state machine sees it).  _print: the [ARTIFACTS] line after a unit's block.
  */
 const char *crmpi_coord_artifacts_root(const struct coord *c);
+/* DIR as the options and the environment say, looked up once per run (into artifacts_root). */
+const char *crmpi_coord_artifacts_lookup(const struct crmpi_options *o);
 int crmpi_coord_on_artifact(struct coord *c, struct coord_worker *w, nng_msg **req,
         const Crmp__Artifact *a);
 void crmpi_coord_artifacts_result(struct coord *c, struct coord_worker *w, uint32_t unit);

@@ -80,7 +80,8 @@ static void coord_run_cleanup(struct coord *c)
         free(c->workers[i]);
     free(c->workers);
     if (c->sock_open)
-        crmpi_nng.nng_close(c->sock);
+        crmpi_nng.nng_close(c->net.sock);
+    crmpi_transport_fini(&c->net);
     if (c->tls)
         crmpi_nng.nng_tls_config_free(c->tls);
     for (size_t i = 0; i < c->n_units; ++i) {
@@ -123,7 +124,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     *exit_status = -1;
     struct coord c = { .set = set, .opts = opts, .argv = argv, .wake = CRMPI_WAKEPIPE_INIT,
                        .recv_fd = -1, .js = CRMPI_JOBSERVER_INIT, .slot_fd = -1,
-                       .fixtures = { .cmd_fd = -1 } };
+                       .fixtures = { .cmd_fd = -1 },
+                       .artifacts_root = crmpi_coord_artifacts_lookup(opts) };
     struct crmpi_wakepipe_signals saved;
     int result = 0;
 
@@ -173,8 +175,8 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     sigemptyset(&ignore_pipe.sa_mask);
     sigaction(SIGPIPE, &ignore_pipe, &old_pipe);
 
-    if (crmpi_transport_listen(&c.sock, &c.sock_open, c.url, coord_run_on_pipe_event, &c, &c.recv_fd)
-            || (opts->listen && crmpi_transport_listen_remote(c.sock, opts, &c.token, &c.tls))
+    if (crmpi_transport_listen(&c.net, &c.sock_open, c.url, coord_run_on_pipe_event, &c, &c.recv_fd)
+            || (opts->listen && crmpi_transport_listen_remote(c.net.sock, opts, &c.token, &c.tls))
             || crmpi_proc_worker_env(&c.env, c.url, &c.token, opts))
         goto out_signals;
 

@@ -125,7 +125,7 @@ static void coord_reply(struct coord *c, nng_msg **req, const Crmp__Envelope *en
     nng_msg *m = *req;
     *req = NULL;
     /* A failure means its connection is going: its end is an event of its own. */
-    if (crmpi_transport_reply(c->sock, m, env))
+    if (crmpi_transport_reply(&c->net, m, env))
         crmpi_debug("cannot answer a worker: its connection is going");
 }
 
@@ -791,7 +791,7 @@ static void coord_drain_messages(struct coord *c)
 {
     for (;;) {
         nng_msg *msg;
-        if (crmpi_nng.nng_recvmsg(c->sock, &msg, NNG_FLAG_NONBLOCK))
+        if (crmpi_transport_recv(&c->net, &msg))
             return;
         coord_on_message(c, msg);
     }

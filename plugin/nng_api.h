@@ -33,6 +33,8 @@
     X(int, nng_socket_get_int, (nng_socket, const char *, int *))             \
     X(int, nng_sendmsg, (nng_socket, nng_msg *, int))                         \
     X(int, nng_recvmsg, (nng_socket, nng_msg **, int))                        \
+    X(void, nng_send_aio, (nng_socket, nng_aio *))                            \
+    X(void, nng_recv_aio, (nng_socket, nng_aio *))                            \
     X(int, nng_msg_alloc, (nng_msg **, size_t))                               \
     X(void, nng_msg_free, (nng_msg *))                                        \
     X(void *, nng_msg_body, (nng_msg *))                                      \

@@ -34,6 +34,7 @@ struct crmpi_report {
     const struct criterion_suite_set **announced;  /* suites whose header is out */
     size_t n_announced;
     struct criterion_global_stats *stats;          /* built by crmpi_report_end */
+    int framed;     /* a runner reads the output: each unit's ends with a frame (crmpi_report_begin) */
 };
 
 /* Starts the run: PRE_ALL hooks, then the logger's pre_all.  Returns 0 or -errno. */

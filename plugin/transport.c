@@ -28,7 +28,7 @@ int crmpi_transport_unpack(nng_msg *msg, Crmp__Envelope **out)
     return crmpi_wire_decode(crmpi_nng.nng_msg_body(msg), crmpi_nng.nng_msg_len(msg), out);
 }
 
-int crmpi_transport_reply(nng_socket sock, nng_msg *req, const Crmp__Envelope *env)
+int crmpi_transport_reply(struct crmpi_transport *t, nng_msg *req, const Crmp__Envelope *env)
 {
     nng_msg *msg;
     int rc = crmpi_transport_pack(env, &msg);
@@ -37,8 +37,16 @@ int crmpi_transport_reply(nng_socket sock, nng_msg *req, const Crmp__Envelope *e
     /* Raw REP: the request's header routes the reply back to its sender. */
     rc = crmpi_nng.nng_msg_header_append(msg, crmpi_nng.nng_msg_header(req),
             crmpi_nng.nng_msg_header_len(req));
-    if (!rc)
-        rc = crmpi_nng.nng_sendmsg(sock, msg, 0);
+    if (!rc) {
+        /* What nng_sendmsg(sock, msg, 0) does, on an aio of our own. */
+        crmpi_nng.nng_aio_set_timeout(t->tx, NNG_DURATION_DEFAULT);
+        crmpi_nng.nng_aio_set_msg(t->tx, msg);
+        crmpi_nng.nng_send_aio(t->sock, t->tx);
+        crmpi_nng.nng_aio_wait(t->tx);
+        rc = crmpi_nng.nng_aio_result(t->tx);
+        /* Sent, the socket owns msg; otherwise it is still ours. */
+        crmpi_nng.nng_aio_set_msg(t->tx, NULL);
+    }
     if (rc) {
         crmpi_nng.nng_msg_free(msg);
         rc = -EIO;
@@ -48,16 +56,45 @@ out:
     return rc;
 }
 
-int crmpi_transport_listen(nng_socket *sock, int *sock_open, const char *url, nng_pipe_cb cb,
-        void *arg, int *recv_fd)
+int crmpi_transport_recv(struct crmpi_transport *t, nng_msg **out)
+{
+    /* What nng_recvmsg(sock, out, NNG_FLAG_NONBLOCK) does, on an aio of our own. */
+    crmpi_nng.nng_aio_set_timeout(t->rx, NNG_DURATION_ZERO);
+    crmpi_nng.nng_recv_aio(t->sock, t->rx);
+    crmpi_nng.nng_aio_wait(t->rx);
+    int rc = crmpi_nng.nng_aio_result(t->rx);
+    if (rc)
+        return rc;
+    *out = crmpi_nng.nng_aio_get_msg(t->rx);
+    crmpi_nng.nng_aio_set_msg(t->rx, NULL);
+    return 0;
+}
+
+void crmpi_transport_fini(struct crmpi_transport *t)
+{
+    if (t->tx)
+        crmpi_nng.nng_aio_free(t->tx);
+    if (t->rx)
+        crmpi_nng.nng_aio_free(t->rx);
+    t->tx = t->rx = NULL;
+}
+
+int crmpi_transport_listen(struct crmpi_transport *t, int *sock_open, const char *url,
+        nng_pipe_cb cb, void *arg, int *recv_fd)
 {
     int rc = crmpi_nng_load();
     if (rc)
         return rc;
+    nng_socket *sock = &t->sock;
     rc = crmpi_nng.nng_rep0_open_raw(sock);
     if (rc)
         goto err;
     *sock_open = 1;
+    rc = crmpi_nng.nng_aio_alloc(&t->rx, NULL, NULL);
+    if (!rc)
+        rc = crmpi_nng.nng_aio_alloc(&t->tx, NULL, NULL);
+    if (rc)
+        goto err;
     rc = crmpi_nng.nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, CRMPI_WIRE_MAX_MSG);
     if (!rc)
         rc = crmpi_nng.nng_pipe_notify(*sock, NNG_PIPE_EV_REM_POST, cb, arg);
