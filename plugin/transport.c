@@ -12,10 +12,19 @@
 
 int crmpi_transport_pack(const Crmp__Envelope *env, nng_msg **out)
 {
+    nng_msg *msg;
+    uint8_t assign[CRMPI_WIRE_ASSIGN_MAX];
+    size_t n = crmpi_wire_encode_assign(env, assign);
+    if (n) {
+        if (crmpi_nng.nng_msg_alloc(&msg, n))
+            return -ENOMEM;
+        memcpy(crmpi_nng.nng_msg_body(msg), assign, n);
+        *out = msg;
+        return 0;
+    }
     size_t len = crmp__envelope__get_packed_size(env);
     if (len > CRMPI_WIRE_MAX_MSG)
         return -EMSGSIZE;
-    nng_msg *msg;
     if (crmpi_nng.nng_msg_alloc(&msg, len))
         return -ENOMEM;
     crmp__envelope__pack(env, crmpi_nng.nng_msg_body(msg));

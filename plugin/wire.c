@@ -261,6 +261,45 @@ int crmpi_wire_decode(const uint8_t *buf, size_t len, Crmp__Envelope **out)
     return 0;
 }
 
+/* protobuf's base-128 varint of v at p; its length (10 at most). */
+static size_t wire_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        p[n++] = (uint8_t) (v | 0x80);
+    p[n++] = (uint8_t) v;
+    return n;
+}
+
+/* A varint field (wire type 0) of number field, when present. */
+static size_t wire_varint_field(uint8_t *p, unsigned field, int present, uint64_t v)
+{
+    if (!present)
+        return 0;
+    p[0] = (uint8_t) (field << 3);
+    return 1 + wire_varint(p + 1, v);
+}
+
+size_t crmpi_wire_encode_assign(const Crmp__Envelope *env, uint8_t buf[CRMPI_WIRE_ASSIGN_MAX])
+{
+    const Crmp__Assign *a = env->assign;
+    if (env->body_case != CRMP__ENVELOPE__BODY_ASSIGN || !a || a->n_globals || a->fixture_failed
+            || env->base.n_unknown_fields || a->base.n_unknown_fields)
+        return 0;
+    /* Fields in number order, as protobuf-c packs them: 5 varints, 35 bytes at most. */
+    uint8_t body[40];
+    size_t n = wire_varint_field(body, 1, 1, a->unit);
+    n += wire_varint_field(body + n, 2, a->has_slot, a->slot);
+    n += wire_varint_field(body + n, 3, a->has_keep_tmp, a->keep_tmp);
+    n += wire_varint_field(body + n, 4, a->has_leaks, a->leaks);
+    n += wire_varint_field(body + n, 5, a->has_artifacts_max, a->artifacts_max);
+    size_t len = wire_varint_field(buf, 1, 1, env->version);
+    buf[len++] = (4 << 3) | 2;              /* Envelope.assign, length-delimited */
+    len += wire_varint(buf + len, n);       /* one byte: n < 128 */
+    memcpy(buf + len, body, n);
+    return len + n;
+}
+
 void crmpi_wire_init(Crmp__Envelope *env, Crmp__Envelope__BodyCase body)
 {
     crmp__envelope__init(env);

@@ -406,6 +406,53 @@ Test(roundtrip, final_stats_shared)
     crmpi_wire_free(out);       /* the shared statistics freed once */
 }
 
+/* The coordinator's hand-encoded Assign: byte for byte what protobuf-c packs. */
+Test(roundtrip, assign_encoded_by_hand)
+{
+    static const uint32_t u32[] = { 0, 1, 127, 128, 16383, 16384, 0xfffffffeu, 0xffffffffu };
+    static const uint64_t u64[] = { 0, 1, 300, UINT64_C(1) << 35, UINT64_MAX };
+    const size_t n32 = sizeof(u32) / sizeof(u32[0]), n64 = sizeof(u64) / sizeof(u64[0]);
+    for (size_t i = 0; i < n32; ++i) {
+        for (unsigned has = 0; has < 16; ++has) {
+            Crmp__Assign a = CRMP__ASSIGN__INIT;
+            a.unit = u32[i];
+            a.has_slot = has & 1;
+            a.slot = u32[(i + 1) % n32];
+            a.has_keep_tmp = !!(has & 2);
+            a.keep_tmp = u32[(i + 2) % n32];
+            a.has_leaks = !!(has & 4);
+            a.leaks = u32[(i + 3) % n32];
+            a.has_artifacts_max = !!(has & 8);
+            a.artifacts_max = u64[i % n64];
+            Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a);
+            uint8_t mine[CRMPI_WIRE_ASSIGN_MAX], want[64];
+            size_t n = crmpi_wire_encode_assign(&env, mine);
+            size_t len = crmp__envelope__get_packed_size(&env);
+            cr_assert_leq(len, sizeof(want));
+            crmp__envelope__pack(&env, want);
+            cr_assert_eq(n, len, "unit %u, fields %#x: %zu bytes, protobuf-c %zu", a.unit, has, n, len);
+            cr_assert_arr_eq(mine, want, len, "unit %u, fields %#x", a.unit, has);
+        }
+    }
+
+    /* What it does not encode: packed as any other message. */
+    uint8_t buf[CRMPI_WIRE_ASSIGN_MAX];
+    Crmp__Assign a = CRMP__ASSIGN__INIT;
+    Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_ASSIGN, &a);
+    a.fixture_failed = "global fixture failed";
+    cr_assert_eq(crmpi_wire_encode_assign(&env, buf), 0);
+    a.fixture_failed = NULL;
+    Crmp__Global g = CRMP__GLOBAL__INIT, *gv[] = { &g };
+    g.key = "k";
+    g.value = "v";
+    a.n_globals = 1;
+    a.globals = gv;
+    cr_assert_eq(crmpi_wire_encode_assign(&env, buf), 0);
+    Crmp__Stop stop = CRMP__STOP__INIT;
+    Crmp__Envelope other = t_envelope(CRMP__ENVELOPE__BODY_STOP, &stop);
+    cr_assert_eq(crmpi_wire_encode_assign(&other, buf), 0);
+}
+
 Test(roundtrip, assign)
 {
     Crmp__Assign a = CRMP__ASSIGN__INIT;
