@@ -184,6 +184,32 @@ def tokens_back(ctx):
     os.close(w)
 
 
+@case('workers-on-tokens')
+def workers_on_tokens(ctx):
+    """With a jobserver, a worker past the first starts only on a token in hand: none
+    while make has no token to give (one started to wait would cost its start-up for
+    nothing), then one per token."""
+    probe_dir = os.path.join(ctx.root, 'probe')
+    os.makedirs(probe_dir)
+    exe = ctx.exes['jobprobe']
+    for tokens, want in ((0, 1), (1, 2)):
+        r, w = jobserver_pipe(tokens)
+        env = ctx.env(LD_PRELOAD=ctx.plugin, CRMP_PROBE_DIR=probe_dir, CRMP_PROBE_LIMIT=3,
+                      CRMP_PROBE_HOLD_MS=300, MAKEFLAGS=' -j3 --jobserver-auth=%d,%d' % (r, w))
+        p = subprocess.run([exe, '--mproc=4', '--mproc-verbose=2', '--filter=probe/t[0-3]'],
+                           env=env, pass_fds=(r, w), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+        started = re.findall(r'worker \d+ started', p.stderr)
+        ctx.check(p.returncode == 0, '%d tokens: exit status %d\n%s'
+                  % (tokens, p.returncode, p.stderr))
+        ctx.check(len(started) == want, 'with %d tokens, %d workers started, want %d:\n%s'
+                  % (tokens, len(started), want, p.stderr))
+        n = tokens_in(r)
+        ctx.check(n == tokens, 'after the run, %d of %d tokens are back' % (n, tokens))
+        os.close(r)
+        os.close(w)
+
+
 @case('auto-taskset')
 def auto_taskset(ctx):
     taskset = shutil.which('taskset')
