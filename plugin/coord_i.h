@@ -46,7 +46,7 @@ struct coord_unit {
     struct crmpi_report_unit r;
     Crmp__Envelope *env;        /* owned: the Result that r.result points into */
     Crmp__Envelope **tries;     /* owned, each owned: its earlier failed tries (--mproc-retries) */
-    size_t n_tries;
+    unsigned n_tries;           /* beside art_try: 56 bytes a unit, not 64 */
     unsigned art_try;           /* the try whose artifacts are in its directory; 0: none yet */
 };
 

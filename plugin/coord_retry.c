@@ -75,7 +75,7 @@ void crmpi_coord_try_final(struct coord *c, uint32_t id)
     char param[32];
     retry_param(u, param, sizeof(param));
     criterion_plog(CRITERION_IMPORTANT, &retry_prefix_flaky, "%s::%s%s: FLAKY, passed on try "
-            "%zu of %u\n", u->r.test->category, u->r.test->name, param, u->n_tries + 1,
+            "%u of %u\n", u->r.test->category, u->r.test->name, param, u->n_tries + 1,
             retry_max_tries(c, id));
 }
 
@@ -98,7 +98,7 @@ int crmpi_coord_flaky_verdict(const struct coord *c)
             continue;
         char param[32];
         retry_param(u, param, sizeof(param));
-        fprintf(stderr, "criterion-mproc:   %-7s %s::%s%s  passed on try %zu of %u\n", "FLAKY",
+        fprintf(stderr, "criterion-mproc:   %-7s %s::%s%s  passed on try %u of %u\n", "FLAKY",
                 u->r.test->category, u->r.test->name, param, u->n_tries + 1,
                 retry_max_tries(c, (uint32_t) i));
     }
@@ -107,7 +107,7 @@ int crmpi_coord_flaky_verdict(const struct coord *c)
 
 void crmpi_coord_tries_free(struct coord_unit *u)
 {
-    for (size_t i = 0; i < u->n_tries; ++i)
+    for (unsigned i = 0; i < u->n_tries; ++i)
         crmpi_wire_free(u->tries[i]);
     free(u->tries);
     u->tries = NULL;

@@ -339,6 +339,15 @@ static int cst_push_job(struct crmpi_cst *st, uint32_t first, const size_t *rest
     size_t n = n_rest + (first != CRMPI_CST_NONE);
     if (!n)
         return 0;
+    if (st->n_requeued == st->cap_requeued) {
+        /* Grown when used: most runs put nothing back (issue 10: not 8 bytes a unit up front). */
+        size_t cap = st->cap_requeued ? 2 * st->cap_requeued : 16;
+        struct crmpi_cst_owned_job **grown = realloc(st->requeued, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        st->requeued = grown;
+        st->cap_requeued = cap;
+    }
     struct crmpi_cst_owned_job *j = calloc(1, sizeof(*j));
     size_t *units = calloc(n, sizeof(*units));
     if (!j || !units) {
@@ -353,7 +362,6 @@ static int cst_push_job(struct crmpi_cst *st, uint32_t first, const size_t *rest
         units[k++] = rest[i];
     *j = (struct crmpi_cst_owned_job) { .job = { units, n }, .units = units, .next = st->owned };
     st->owned = j;
-    /* Units are disjoint, so at most n_units jobs are ever back at once. */
     st->requeued[st->n_requeued++] = j;
     return 0;
 }
@@ -589,8 +597,7 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         return -EINVAL;
     size_t n = ev->u.units.n_units;
     st->units = calloc(n ? n : 1, sizeof(*st->units));
-    st->requeued = calloc(n ? n : 1, sizeof(*st->requeued));
-    if (!st->units || !st->requeued)
+    if (!st->units)
         return -ENOMEM;
     st->n_units = n;
     for (size_t i = 0; i < n; ++i)

@@ -277,7 +277,7 @@ struct crmpi_cst {
     const struct crmpi_cst_job *jobs;   /* borrowed */
     size_t n_jobs, q_head;
     struct crmpi_cst_owned_job **requeued;  /* owned pointers (LIFO), jobs in the owned list */
-    size_t n_requeued;
+    size_t n_requeued, cap_requeued;
     struct crmpi_cst_owned_job *owned;  /* every requeued job, for freeing */
     size_t running;             /* units RUNNING */
 
