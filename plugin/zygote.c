@@ -29,6 +29,7 @@
 #include "reaper.h"
 #include "criterion-mproc.h"
 #include "fixtures.h"
+#include "forkpin.h"
 #include "testenv.h"
 #include "zygote.h"
 
@@ -575,6 +576,13 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
     zyg_buf = malloc(zyg_buf_cap);
     if (!zyg_buf)
         rc = -ENOMEM;
+    if (!rc) {
+        /* Last: what is pinned must be mapped already.  Refused, forks copy on write as always. */
+        int pin = crmpi_forkpin_start();
+        if (pin < 0)
+            crmpi_debug("zygote: pages not pinned (%s): test processes copy them on write",
+                    strerror(-pin));
+    }
     if (!zyg_send(sock, ZYG_READY, rc) && !rc) {
         /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
         while (zyg_serve_one(sock) == 0)
