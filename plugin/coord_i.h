@@ -130,6 +130,9 @@ struct coord {
     /* The global fixtures (and this host's node ones), in a process of their own. */
     struct crmpi_fixture_host fixtures;
     struct crmpi_fixture_kv globals;    /* owned: what they published, for remote workers */
+    /* "CRITERION_MPROC_FIXTURE_FAILED=why" once a local worker died in its worker fixture:
+       its replacements are born with it; "" before. */
+    char fixture_crash_env[1100];
 };
 
 static inline int64_t coord_now_ms(void)

@@ -745,7 +745,7 @@ static int cst_after_death(struct crmpi_cst *st, int64_t now)
                     && (st->workers[i].token || st->free_slot == i);
     }
     while (!rc && cst_work_queued(st) && cst_alive_local(st) < at_once
-            && st->restarts < st->cfg.max_restarts) {
+            && st->restarts < st->cfg.max_restarts + st->fixture_deaths) {
         uint32_t nw;
         ++st->restarts;
         rc = cst_new_worker(st, 0, &nw);
@@ -769,7 +769,7 @@ static int cst_after_death(struct crmpi_cst *st, int64_t now)
  * connection).  Its unit runs again, or is reported crashed once it took
  * max_attempts workers down; the rest of its job goes back to the queue.
  */
-static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
+static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixture, int64_t now)
 {
     struct crmpi_cst_worker *w = &st->workers[id];
     int was_starting = w->state == CRMPI_CST_W_STARTING && !w->refused;
@@ -787,9 +787,12 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
 
     uint32_t u = w->unit;
     w->unit = CRMPI_CST_NONE;
+    /* Its worker fixture's doing, said by the shell: its replacement is free. */
+    if (in_fixture && !clean)
+        ++st->fixture_deaths;
     if (u == CRMPI_CST_NONE) {
-        if (!rc && !clean && !was_starting && !w->dropped && !w->refused && !st->stopping
-                && !cst_all_done(st))
+        if (!rc && !clean && !in_fixture && !was_starting && !w->dropped && !w->refused
+                && !st->stopping && !cst_all_done(st))
             rc = cst_note(st, CRMPI_CST_NOTE_DIED_IDLE, id, CRMPI_CST_NONE, status);
         if (!rc && !st->stopping)
             rc = cst_requeue(st, w, CRMPI_CST_NONE);
@@ -800,6 +803,12 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int64_t now)
         w->job = NULL;
         if (!rc)
             rc = cst_settle_tries(st, u);
+    } else if (in_fixture && !clean) {
+        /* Not the test's doing: it runs again (on a worker that reports the failure). */
+        st->units[u].state = CRMPI_CST_QUEUED;
+        --st->running;
+        if (!rc)
+            rc = cst_requeue(st, w, u);
     } else {
         struct crmpi_cst_unit *cu = &st->units[u];
         ++cu->attempts;
@@ -851,7 +860,7 @@ static int cst_on_spawn_failed(struct crmpi_cst *st, const struct crmpi_cst_even
     int rc = cst_note(st, CRMPI_CST_NOTE_SPAWN_FAILED, ev->worker, CRMPI_CST_NONE, ev->u.err);
     if (rc)
         return rc;
-    return cst_gone(st, ev->worker, 1 << 8, ev->now_ms);
+    return cst_gone(st, ev->worker, 1 << 8, 0, ev->now_ms);
 }
 
 static int cst_on_pipe_closed(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
@@ -860,7 +869,7 @@ static int cst_on_pipe_closed(struct crmpi_cst *st, const struct crmpi_cst_event
     if (!cst_alive(w))
         return 0;
     if (w->remote)      /* a host that goes away: its test runs elsewhere */
-        return cst_gone(st, ev->worker, w->unit != CRMPI_CST_NONE ? SIGPIPE : 0, ev->now_ms);
+        return cst_gone(st, ev->worker, w->unit != CRMPI_CST_NONE ? SIGPIPE : 0, 0, ev->now_ms);
     /* A local one closes when told to stop; mid-test, its process is hung or dying. */
     if (w->unit != CRMPI_CST_NONE && !st->stopping)
         return cst_kill(st, ev->worker, "its connection closed");
@@ -1031,7 +1040,7 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     case CRMPI_CST_EV_EXITED:
         if (!cst_alive(w) || w->remote)
             return cst_maybe_ended(st);
-        return cst_gone(st, ev->worker, ev->u.status, now);
+        return cst_gone(st, ev->worker, ev->u.status, ev->in_fixture, now);
     case CRMPI_CST_EV_PIPE_CLOSED:
         return cst_on_pipe_closed(st, ev);
     case CRMPI_CST_EV_TICK:

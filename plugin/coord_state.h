@@ -107,6 +107,7 @@ struct crmpi_cst_event {
     enum crmpi_cst_ev_kind kind;
     int64_t now_ms;             /* monotonic; every event carries it */
     uint32_t worker;
+    int in_fixture;             /* EXITED: it died in its worker fixture, not in a test */
     union {
         int err;                /* SPAWN_FAILED, ADOPT_FAILED, INTERNAL_ERROR: -errno */
         int status;             /* EXITED: wait status */
@@ -266,6 +267,7 @@ struct crmpi_cst {
     struct crmpi_cst_worker *workers;   /* owned; ids index it */
     size_t n_workers, cap_workers;
     unsigned restarts;
+    unsigned fixture_deaths;    /* workers that died in their worker fixture: not counted as restarts */
     unsigned want;              /* local workers for this run: min(asked, units to run) */
 
     int have_units;

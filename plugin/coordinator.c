@@ -27,6 +27,7 @@
 #include "testenv.h"
 #include "transport.h"
 #include "units.h"
+#include "worker.h"
 
 /* ---- workers, as the shell knows them ---------------------------------------- */
 
@@ -286,14 +287,30 @@ static void coord_adopt(struct coord *c, struct coord_worker *w)
         crmpi_error("out of memory");
 }
 
+/* Where local worker id names the worker fixture setup it is in (crmpi_fixtures_setup_noted). */
+static void coord_fixture_note(const struct coord *c, uint32_t id, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/fixture.%u", c->dir, id);
+}
+
 static void coord_spawn(struct coord *c, uint32_t id)
 {
     struct coord_worker *w = coord_worker(c, id);
     struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_SPAWNED, .worker = id };
+    char note[sizeof(c->dir) + 64], note_env[sizeof(note) + 64];
+    const char *extra[CRMPI_PROC_EXTRA_MAX + 1] = { NULL };
+    size_t n_extra = 0;
+    if (crmpi_fixtures_any(CRMP_FIXTURE_WORKER)) {
+        coord_fixture_note(c, id, note, sizeof(note));
+        snprintf(note_env, sizeof(note_env), "%s=%s", CRMPI_ENV_FIXTURE_NOTE, note);
+        extra[n_extra++] = note_env;
+    }
+    if (*c->fixture_crash_env)
+        extra[n_extra++] = c->fixture_crash_env;
     if (w)
         w->test_slot = crmpi_coord_test_slot(c, w);
-    int rc = w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, w->test_slot, &w->pid,
-                                         &w->pidfd)
+    int rc = w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, w->test_slot, extra,
+                                         &w->pid, &w->pidfd)
                : -ENOMEM;
     if (rc) {
         if (w)
@@ -841,8 +858,23 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
     w->pid = 0;
     /* Its sandboxes are ours now (we are their subreaper): end them. */
     crmpi_coord_reap_orphans(c);
-    coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_EXITED, .worker = w->slot,
-                                             .u.status = status });
+    struct crmpi_cst_event ev = { .kind = CRMPI_CST_EV_EXITED, .worker = w->slot,
+                                  .u.status = status };
+    /*
+     * Dead in its worker fixture (exec isolation runs it in the worker): not
+     * its test's doing.  Its replacements are born with the failure, so that
+     * every test they get fails with it, as in fork isolation.
+     */
+    char note[sizeof(c->dir) + 64], why[sizeof(c->fixture_crash_env) - 64];
+    coord_fixture_note(c, w->slot, note, sizeof(note));
+    if (crmpi_fixtures_take_note(note, status, why, sizeof(why))) {
+        ev.in_fixture = 1;
+        crmpi_warn("worker %u (pid %ld): %s", w->slot, (long) w->reaped_pid, why);
+        if (!*c->fixture_crash_env)
+            snprintf(c->fixture_crash_env, sizeof(c->fixture_crash_env), "%s=%s",
+                    CRMP_FIXTURE_FAILED_ENV, why);
+    }
+    coord_feed(c, ev);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */

@@ -5,10 +5,14 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "fixtures.h"
@@ -110,6 +114,60 @@ int crmpi_fixtures_setup(int first, int last, char *msg, size_t cap)
             fixtures.up[fixtures.n_up++] = f;
         }
     return 0;
+}
+
+int crmpi_fixtures_setup_noted(const char *note, char *msg, size_t cap)
+{
+    char *shared = MAP_FAILED;
+    if (note) {
+        int fd = open(note, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0 && !ftruncate(fd, CRMPI_FIXTURE_RUNNING_MAX))
+            shared = mmap(NULL, CRMPI_FIXTURE_RUNNING_MAX, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    fd, 0);
+        if (fd >= 0)
+            close(fd);
+        /* Without a note a crash is still seen, only not put down to its setup. */
+        if (shared == MAP_FAILED)
+            crmpi_debug("cannot keep the fixtures' note %s: %s", note, strerror(errno));
+    }
+    if (shared != MAP_FAILED)
+        crmpi_fixtures_running_in(shared, CRMPI_FIXTURE_RUNNING_MAX);
+    int rc = crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg, cap);
+    if (shared != MAP_FAILED) {
+        crmpi_fixtures_running_in(NULL, 0);
+        munmap(shared, CRMPI_FIXTURE_RUNNING_MAX);
+        unlink(note);
+    }
+    return rc;
+}
+
+void crmpi_fixtures_crash_message(char *msg, size_t cap, const char *what, int status)
+{
+    if (WIFSIGNALED(status))
+        snprintf(msg, cap, "%s crashed: %s", what, strsignal(WTERMSIG(status)));
+    else
+        snprintf(msg, cap, "%s exited with status %d before it returned", what,
+                WEXITSTATUS(status));
+}
+
+int crmpi_fixtures_take_note(const char *note, int status, char *msg, size_t cap)
+{
+    char what[CRMPI_FIXTURE_RUNNING_MAX] = "";
+    int fd = open(note, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n;
+    do
+        n = read(fd, what, sizeof(what) - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    unlink(note);
+    what[n > 0 ? n : 0] = '\0';
+    /* A note still there names the setup the process was in when it ended. */
+    if (!what[0] || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return 0;
+    crmpi_fixtures_crash_message(msg, cap, what, status);
+    return 1;
 }
 
 void crmpi_fixtures_teardown(void)

@@ -48,6 +48,29 @@ int crmpi_fixtures_setup(int first, int last, char *msg, size_t cap);
  */
 void crmpi_fixtures_running_in(char *buf, size_t cap);
 
+/* How long a setup's name (crmpi_fixtures_running_in's) can be, with its NUL. */
+#define CRMPI_FIXTURE_RUNNING_MAX 512
+
+/*
+ * crmpi_fixtures_setup of the worker fixtures in this process, with each
+ * setup's name written as it starts into the file note (created, mode
+ * 0600; NULL: none), which is removed once they returned: when this process
+ * dies in one, whoever waits for it reads there which one
+ * (crmpi_fixtures_take_note).  Returns as crmpi_fixtures_setup.
+ */
+int crmpi_fixtures_setup_noted(const char *note, char *msg, size_t cap);
+
+/*
+ * Reads and removes the note a process that exited with status left: its
+ * crash message ("worker fixture NAME (FILE:LINE) crashed: Segmentation
+ * fault") in msg.  Returns 1 when the process died in a setup, 0 when it
+ * left no note (or exited cleanly).
+ */
+int crmpi_fixtures_take_note(const char *note, int status, char *msg, size_t cap);
+
+/* The message for a process that died (status) while running the setup named what. */
+void crmpi_fixtures_crash_message(char *msg, size_t cap, const char *what, int status);
+
 /* Runs the teardowns of what crmpi_fixtures_setup set up, last first. */
 void crmpi_fixtures_teardown(void);
 

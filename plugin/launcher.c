@@ -148,7 +148,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
 
     for (unsigned i = 0; i < opts->workers && i < CRMPI_MAX_WORKERS; ++i) {
         struct launcher_worker *w = &l->workers[l->n_workers++];
-        if (crmpi_proc_spawn_worker(l->exe, argv, &l->env, i, i, &w->pid, &w->pidfd))
+        if (crmpi_proc_spawn_worker(l->exe, argv, &l->env, i, i, NULL, &w->pid, &w->pidfd))
             break;
     }
 

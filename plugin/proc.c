@@ -124,9 +124,9 @@ void crmpi_proc_strays(int kill, int (*is_ours)(pid_t pid, void *arg), void *arg
 /* Keeps room for the id and slot variables and the terminator. */
 static int proc_env_reserve(struct crmpi_proc_env *e, size_t more)
 {
-    if (e->n + more + 3 <= e->cap)
+    if (e->n + more + 3 + CRMPI_PROC_EXTRA_MAX <= e->cap)
         return 0;
-    size_t cap = e->n + more + 3 + 8;
+    size_t cap = e->n + more + 3 + CRMPI_PROC_EXTRA_MAX + 8;
     char **grown = realloc(e->vars, cap * sizeof(*grown));
     if (!grown)
         return -ENOMEM;
@@ -265,15 +265,20 @@ out_attr:
 }
 
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
-        unsigned id, unsigned slot, pid_t *pid, int *pidfd)
+        unsigned id, unsigned slot, const char *const *extra, pid_t *pid, int *pidfd)
 {
     char id_env[64], slot_env[64];
     snprintf(id_env, sizeof(id_env), "%s=%u", CRMPI_ENV_ID, id);
     snprintf(slot_env, sizeof(slot_env), "%s=%u", CRMPI_ENV_TEST_SLOT, slot);
     /* crmpi_proc_worker_env keeps room for them. */
-    e->vars[e->n] = id_env;
-    e->vars[e->n + 1] = slot_env;
-    e->vars[e->n + 2] = NULL;
+    size_t n = e->n;
+    e->vars[n++] = id_env;
+    e->vars[n++] = slot_env;
+    for (size_t i = 0; extra && extra[i]; ++i) {
+        CRMPI_ASSERT(i < CRMPI_PROC_EXTRA_MAX);
+        e->vars[n++] = (char *) extra[i];
+    }
+    e->vars[n] = NULL;
     const struct crmpi_proc_spawn_io io = { .keep_fd = e->token_fd, .output_fd = -1 };
     int rc = crmpi_proc_spawn(exe, argv, e->vars, &io, pid);
     e->vars[e->n] = NULL;

@@ -67,15 +67,18 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e);
 
 /*
  * Starts worker id (the state machine's) with the test-visible slot (see
- * plugin/testenv.h): exe with argv and e's environment plus both, in a
+ * plugin/testenv.h): exe with argv and e's environment plus both and the
+ * "NAME=value" strings of extra (NULL-terminated, at most
+ * CRMPI_PROC_EXTRA_MAX of them; extra may be NULL), in a
  * process group of its own (one kill reaches it and its sandboxes), with
  * the signals a new process expects.  Sets *pid, and *pidfd to a pidfd that
  * becomes readable when it exits (-1 where the kernel has none: SIGCHLD and
  * crmpi_proc_exited then).  Returns 0 or -errno, after saying why; nothing
  * is left running on failure.
  */
+#define CRMPI_PROC_EXTRA_MAX 2
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
-        unsigned id, unsigned slot, pid_t *pid, int *pidfd);
+        unsigned id, unsigned slot, const char *const *extra, pid_t *pid, int *pidfd);
 
 /* What a spawned process gets besides its argv and environment. */
 struct crmpi_proc_spawn_io {

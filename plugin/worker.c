@@ -61,6 +61,7 @@ static struct worker_state {
     volatile pid_t sandbox;         /* the process running it, when known */
     int forked;                     /* the unit runs in fork isolation */
     int fixtures_begun;             /* the worker fixtures were set up, or tried */
+    char *fixture_note;             /* owned: where a setup that crashes is named, or NULL */
     int saved_out, saved_err;       /* the worker's own stdout/stderr, -1 when not capturing */
     int cap_out, cap_err;           /* memfds the current test writes to, or -1 */
     const uint64_t *replay_at;      /* fork mode's replay: where its record says the output was */
@@ -635,8 +636,8 @@ static void worker_fixtures_begin(void)
             crmpi_fixtures_set_failed(failed);
         return;
     }
-    if (!crmpi_fixtures_failed()
-            && crmpi_fixtures_setup(CRMP_FIXTURE_WORKER, CRMP_FIXTURE_WORKER, msg, sizeof(msg)))
+    /* A crash takes this worker down: the note tells the coordinator it was the setup. */
+    if (!crmpi_fixtures_failed() && crmpi_fixtures_setup_noted(w->fixture_note, msg, sizeof(msg)))
         crmpi_fixtures_set_failed(msg);
 }
 
@@ -853,6 +854,11 @@ int crmpi_worker_run(struct criterion_test_set *set,
     const char *url = getenv(CRMPI_ENV_URL);
     const char *id = getenv(CRMPI_ENV_ID);
     w->slot = id ? (unsigned) strtoul(id, NULL, 10) : 0;
+    /* The coordinator's, not the tests': out of the environment they inherit. */
+    const char *note = getenv(CRMPI_ENV_FIXTURE_NOTE);
+    if (note && !w->fixture_note)
+        w->fixture_note = strdup(note);
+    unsetenv(CRMPI_ENV_FIXTURE_NOTE);
     if (!url) {
         crmpi_error("worker started without %s", CRMPI_ENV_URL);
         return 0;
@@ -938,6 +944,8 @@ int crmpi_worker_run(struct criterion_test_set *set,
         w->saved_out = w->saved_err = -1;
     }
     crmpi_session_close(&w->session);
+    free(w->fixture_note);
+    w->fixture_note = NULL;
     /* This process's worker fixtures, then the zygote's (crmpi_zygote_finish). */
     crmpi_fixtures_teardown();
     crmpi_forkmode_fini();

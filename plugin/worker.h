@@ -18,6 +18,8 @@
 #define CRMPI_ENV_ROLE "CRITERION_MPROC_ROLE"
 #define CRMPI_ENV_URL "CRITERION_MPROC_URL"
 #define CRMPI_ENV_ID "CRITERION_MPROC_ID"         /* the state machine's id (its hello says it) */
+/* The file a local worker names the worker fixture setup it runs in (crmpi_fixtures_setup_noted). */
+#define CRMPI_ENV_FIXTURE_NOTE "CRITERION_MPROC_FIXTURE_NOTE"
 #define CRMPI_ENV_PARENT "CRITERION_MPROC_PARENT"   /* local workers only */
 #define CRMPI_ENV_TLS_CA "CRITERION_MPROC_TLS_CA"
 #define CRMPI_ENV_CONNECT_TIMEOUT "CRITERION_MPROC_CONNECT_TIMEOUT"

@@ -593,7 +593,6 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
     _exit(0);
 }
 
-#define ZYG_RUNNING_MAX 512
 
 /* The zygote's worker fixture failed: its message follows. */
 static void zyg_fixture_message(void)
@@ -616,14 +615,10 @@ static void zyg_fixture_crashed(void)
     size_t cap = sizeof(zyg_worker.fixture_failed);
     if (waitpid(zyg_worker.pid, &status, 0) == zyg_worker.pid)
         zyg_worker.pid = 0;
-    char what[ZYG_RUNNING_MAX] = "worker fixture setup";
+    char what[CRMPI_FIXTURE_RUNNING_MAX] = "worker fixture setup";
     if (zyg_worker.running && zyg_worker.running[0])
-        snprintf(what, sizeof(what), "%.*s", ZYG_RUNNING_MAX - 1, zyg_worker.running);
-    if (WIFSIGNALED(status))
-        snprintf(msg, cap, "%s crashed: %s", what, strsignal(WTERMSIG(status)));
-    else
-        snprintf(msg, cap, "%s exited with status %d before it returned", what,
-                WEXITSTATUS(status));
+        snprintf(what, sizeof(what), "%.*s", CRMPI_FIXTURE_RUNNING_MAX - 1, zyg_worker.running);
+    crmpi_fixtures_crash_message(msg, cap, what, status);
 }
 
 int crmpi_zygote_start(void)
@@ -638,7 +633,7 @@ int crmpi_zygote_start(void)
         return -e;
     }
     if (crmpi_fixtures_any(CRMP_FIXTURE_WORKER)) {
-        zyg_worker.running = mmap(NULL, ZYG_RUNNING_MAX, PROT_READ | PROT_WRITE,
+        zyg_worker.running = mmap(NULL, CRMPI_FIXTURE_RUNNING_MAX, PROT_READ | PROT_WRITE,
                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (zyg_worker.running == MAP_FAILED)
             zyg_worker.running = NULL;
@@ -650,7 +645,7 @@ int crmpi_zygote_start(void)
     if (pid == 0) {
         close(sv[0]);
         if (zyg_worker.running)
-            crmpi_fixtures_running_in(zyg_worker.running, ZYG_RUNNING_MAX);
+            crmpi_fixtures_running_in(zyg_worker.running, CRMPI_FIXTURE_RUNNING_MAX);
         /* Every test process is forked from here: none may hold the worker's token. */
         crmpi_token_forget_inherited();
         zyg_main(sv[1], worker);

@@ -14,7 +14,7 @@
  *
  * Events: start | spawned W | spawn-failed W | hello W [auth|noauth|badlist|badexe]
  * [fp=N] [n=K] | auth-ok W | auth-failed W | units | adopt-failed W | result W U
- * [fail] | beat W|- | bad W | exit W (sig N|status N) | closed W | tick T |
+ * [fail] | beat W|- | bad W | exit W (sig N|status N) [fixture] | closed W | tick T |
  * signal N | error | remote | at T (sets the clock, no event).
  */
 #include <errno.h>
@@ -196,9 +196,9 @@ static void t_feed(struct t_world *t, struct crmpi_cst_event ev)
 /* One event in the text form above. */
 static void t_event(struct t_world *t, const char *text)
 {
-    char buf[128], verb[32] = "", a1[32] = "", a2[32] = "", a3[32] = "";
+    char buf[128], verb[32] = "", a1[32] = "", a2[32] = "", a3[32] = "", a4[32] = "";
     snprintf(buf, sizeof(buf), "%s", text);
-    sscanf(buf, "%31s %31s %31s %31s", verb, a1, a2, a3);
+    sscanf(buf, "%31s %31s %31s %31s %31s", verb, a1, a2, a3, a4);
     uint32_t w = (uint32_t) strtoul(a1, NULL, 10);
     struct crmpi_cst_event ev = { .worker = w };
     static uint8_t fps[16][32];
@@ -271,6 +271,7 @@ static void t_event(struct t_world *t, const char *text)
         ev.kind = CRMPI_CST_EV_EXITED;
         int v = atoi(a3);
         ev.u.status = !strcmp(a2, "sig") ? v : (v & 0xff) << 8;
+        ev.in_fixture = !strcmp(a4, "fixture");
     } else if (!strcmp(verb, "closed")) {
         ev.kind = CRMPI_CST_EV_PIPE_CLOSED;
     } else if (!strcmp(verb, "tick")) {
@@ -402,6 +403,18 @@ static const struct t_row t_rows[] = {
     { "retry: a held worker takes the failed try", "retries=1 units=3 jobs=0,1|2",
       "start; spawned 0; hello 0; units; spawned 1; hello 1; result 1 2", "result 0 0 fail",
       "assign w0 u1, print u0 again, assign w1 u0", "u0=run@w1 u1=run@w0 w1=ready", 0 },
+    /* A local worker that died in its worker fixture (exec isolation runs it there). */
+    { "fixture: a worker dead in its worker fixture costs its test no attempt, the run no restart",
+      "attempts=1 restarts=0", FLOW, "exit 0 sig 11 fixture", "spawn w2, note:replacement w2",
+      "u0=q u1=run@w1 restarts=1 w0=gone", 0 },
+    { "fixture: its test runs on the replacement (which reports the failure)",
+      "attempts=1 restarts=0", FLOW "; exit 0 sig 11 fixture; spawned 2", "hello 2",
+      "assign w2 u0", "u0=run@w2", 0 },
+    { "fixture: a worker dead in its fixture before its first test is no idle death",
+      "restarts=0", "start; spawned 0; hello 0; units; spawned 1", "exit 1 sig 11 fixture",
+      "spawn w2, note:replacement w2", "w1=gone", 0 },
+    { "fixture: a clean exit is not put down to a fixture", "", FLOW_DONE,
+      "exit 1 status 0 fixture", "", "w1=gone", 0 },
     { "retry: a try that crashes its worker runs again, as a try", "retries=1 attempts=1", FLOW,
       "exit 0 sig 9", "note:retry w0 u0, crash u0 sig9 again, spawn w2, note:replacement w2",
       "u0=q u0:tries=1 w0=gone", 0 },

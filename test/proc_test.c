@@ -179,10 +179,12 @@ Test(proc, spawn_worker_with_its_slot)
     cr_assert_eq(crmpi_proc_worker_env(&e, "ipc:///q", NULL, &opts), 0);
     size_t n = e.n;
     char *argv[] = { "sh", "-c", "test \"$CRITERION_MPROC_SLOT\" = 5 && test \"$CRITERION_MPROC_ID\" = 7"
-                     " && test \"$CRITERION_MPROC_WORKERS\" = 6 && exit 3; exit 1", NULL };
+                     " && test \"$CRITERION_MPROC_WORKERS\" = 6 && test \"$CRMP_X$CRMP_Y\" = xy"
+                     " && exit 3; exit 1", NULL };
+    const char *const extra[] = { "CRMP_X=x", "CRMP_Y=y", NULL };
     pid_t pid = 0;
     int pidfd = -1;
-    cr_assert_eq(crmpi_proc_spawn_worker("/bin/sh", argv, &e, 7, 5, &pid, &pidfd), 0);
+    cr_assert_eq(crmpi_proc_spawn_worker("/bin/sh", argv, &e, 7, 5, extra, &pid, &pidfd), 0);
     cr_assert_gt(pid, 0);
     cr_expect_eq(e.n, n, "the slot stays in the environment");
     cr_expect_null(e.vars[e.n]);
@@ -196,11 +198,12 @@ Test(proc, spawn_worker_with_its_slot)
     cr_expect(crmpi_proc_exited(pid, -1), "waitid sees it too");
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %#x: not id 7, slot 5 of 6", status);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3,
+            "status %#x: not id 7, slot 5 of 6 with the extra variables", status);
     if (pidfd >= 0)
         close(pidfd);
 
-    cr_expect_lt(crmpi_proc_spawn_worker("/nonexistent/worker", argv, &e, 6, 6, &pid, &pidfd), 0);
+    cr_expect_lt(crmpi_proc_spawn_worker("/nonexistent/worker", argv, &e, 6, 6, NULL, &pid, &pidfd), 0);
     cr_expect_eq(pid, 0);
     cr_expect_eq(pidfd, -1);
     crmpi_proc_env_free(&e);
