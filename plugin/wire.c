@@ -164,10 +164,13 @@ static int wire_check(const Crmp__Envelope *env)
  * piece was malloc'd on its own, the block being full); the block counts
  * its live pieces, plus one held by the decoder while it unpacks, and goes
  * when the count reaches zero.  protobuf-c frees every piece it allocated
- * (crmp__envelope__free_unpacked), so the message is freed as before.
+ * (crmp__envelope__free_unpacked), so the message is freed as before; a
+ * message none of whose pieces went outside its block is freed whole
+ * instead (crmpi_wire_free).
  */
 struct wire_block {
     size_t live;
+    size_t outside;     /* pieces malloc'd on their own while this block was full */
     size_t used, cap;
     _Alignas(16) unsigned char mem[];
 };
@@ -187,6 +190,8 @@ static void *wire_block_alloc(void *data, size_t size)
         p = need >= size ? malloc(need) : NULL;
         if (!p)
             return NULL;
+        if (b)
+            ++b->outside;
         b = NULL;
     }
     memcpy(p, &b, sizeof(b));
@@ -311,6 +316,17 @@ void crmpi_wire_free(Crmp__Envelope *env)
 {
     if (!env)
         return;
+    /*
+     * Every piece in the envelope's block: the block goes at once, without
+     * protobuf-c walking the message to free each piece (3 k instructions
+     * a result).  Nothing outside holds a piece of a decoded message.
+     */
+    struct wire_block *b;
+    memcpy(&b, (unsigned char *) env - WIRE_HDR, sizeof(b));
+    if (b && !b->outside) {
+        free(b);
+        return;
+    }
     if (env->body_case == CRMP__ENVELOPE__BODY_RESULT && env->result)
         wire_share_final(env->result, 0);
     crmp__envelope__free_unpacked(env, &wire_freer);
