@@ -264,6 +264,13 @@ static void coord_live_link_done(struct coord *c, uint32_t unit, const Crmp__Cou
         r.crashed = counts->tests_crashed;
     }
     crmpi_runnerlink_send(&r);
+    /* The runner's recap lists the leaks as ours does, after the failures. */
+    if (crmpi_recap_leaked(u->result, detail, sizeof(detail))) {
+        r = (struct crmpi_runnerlink_rec) { .kind = CRMPI_RUNNERLINK_LEAK, .n = unit,
+                                            .suite = u->test->category, .name = name,
+                                            .detail = detail };
+        crmpi_runnerlink_send(&r);
+    }
 }
 
 void crmpi_coord_live_printed(struct coord *c, uint32_t unit)

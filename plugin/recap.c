@@ -116,11 +116,18 @@ void crmpi_recap_print_efficiency(FILE *f, const struct crmpi_recap_efficiency *
             makespan > 0 ? 100.0 * crmpi_recap_lower_bound_ns(eff) / makespan : 100.0);
 }
 
-/* The commands a unit's test left running, as its [LEAK] line has them, into detail. */
-static void recap_leaked(const Crmp__Result *r, char *detail, size_t len)
+void crmpi_recap_print_leaks_head(FILE *f, size_t leaked)
+{
+    fprintf(f, "criterion-mproc: %zu test%s left processes running:\n", leaked,
+            leaked == 1 ? "" : "s");
+}
+
+int crmpi_recap_leaked(const Crmp__Result *r, char *detail, size_t len)
 {
     size_t used = 0;
     *detail = '\0';
+    if (!r || !r->n_leaked)
+        return 0;
     for (size_t i = 0; i < r->n_leaked && used < len; ++i) {
         int k = snprintf(detail + used, len - used, "%s%s", i ? "; " : "", r->leaked[i]);
         used += k > 0 ? (size_t) k : 0;
@@ -128,6 +135,7 @@ static void recap_leaked(const Crmp__Result *r, char *detail, size_t len)
     unsigned n = r->has_leaked_count ? r->leaked_count : (unsigned) r->n_leaked;
     if (n > r->n_leaked && used < len)
         snprintf(detail + used, len - used, "; ...");
+    return 1;
 }
 
 /* The tests that left processes running ([LEAK] in their blocks), after the failures. */
@@ -139,16 +147,14 @@ static void recap_print_leaks(FILE *f, const struct crmpi_report_unit *units, si
         leaked += units[i].result && units[i].result->n_leaked;
     if (!leaked)
         return;
-    fprintf(f, "criterion-mproc: %zu test%s left processes running:\n", leaked,
-            leaked == 1 ? "" : "s");
+    crmpi_recap_print_leaks_head(f, leaked);
     for (size_t i = 0; i < n; ++i) {
         const struct crmpi_report_unit *u = &units[i];
-        if (!u->result || !u->result->n_leaked)
+        if (!crmpi_recap_leaked(u->result, detail, len))
             continue;
         char test[512], name[1024];
         crmpi_recap_test_name(u, test, sizeof(test));
         snprintf(name, sizeof(name), "%s::%s", u->test->category, test);
-        recap_leaked(u->result, detail, len);
         crmpi_recap_print_line(f, "LEAK", name, detail);
     }
 }

@@ -55,8 +55,15 @@ void crmpi_recap_test_name(const struct crmpi_report_unit *u, char *buf, size_t 
  * ""), the efficiency line.
  */
 void crmpi_recap_print_head(FILE *f, size_t listed);
+void crmpi_recap_print_leaks_head(FILE *f, size_t leaked);
 void crmpi_recap_print_line(FILE *f, const char *status, const char *name, const char *detail);
 void crmpi_recap_print_efficiency(FILE *f, const struct crmpi_recap_efficiency *eff);
+
+/*
+ * The commands r's test left running, as its LEAK line has them, into
+ * detail ("" when none).  Returns whether it left any.
+ */
+int crmpi_recap_leaked(const Crmp__Result *r, char *detail, size_t len);
 
 /* The efficiency line's lower bound (max(total / workers, longest)), in ns. */
 double crmpi_recap_lower_bound_ns(const struct crmpi_recap_efficiency *eff);

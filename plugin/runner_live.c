@@ -27,12 +27,13 @@ struct rlive_unit {
     int64_t started_ms;
 };
 
-/* A test the recap lists, as its DONE record said. */
+/* A test the recap lists, as its DONE (or LEAK) record said. */
 struct rlive_fail {
     unsigned long n;
     char *name;                 /* owned: "PROGRAM/SUITE::TEST" */
     char *detail;               /* owned */
     char status[16];
+    int leak;                   /* a LEAK line, listed after the failures */
 };
 
 enum rlive_state { RLIVE_QUEUED, RLIVE_RUNNING, RLIVE_FINISHED };
@@ -356,6 +357,26 @@ static int rlive_unit_start(struct rlive_prog *p, const struct crmpi_runnerlink_
     return 0;
 }
 
+/* A line of the recap for unit r->n of program index: its failure, or its leak. */
+static int rlive_add_line(struct crmpi_rlive *lv, size_t index,
+        const struct crmpi_runnerlink_rec *r, int leak)
+{
+    struct rlive_prog *p = &lv->progs[index];
+    if (rlive_room((void **) &p->fails, &p->cap_fails, p->n_fails, sizeof(*p->fails)))
+        return -ENOMEM;
+    struct rlive_fail *f = &p->fails[p->n_fails];
+    *f = (struct rlive_fail) { .n = r->n, .leak = leak };
+    snprintf(f->status, sizeof(f->status), "%s", leak ? "LEAK" : r->status);
+    if (asprintf(&f->name, "%s/%s::%s", lv->l->v[index].name, r->suite, r->name) < 0)
+        return -ENOMEM;
+    if (!(f->detail = strdup(r->detail))) {
+        free(f->name);
+        return -ENOMEM;
+    }
+    ++p->n_fails;
+    return 0;
+}
+
 /* Unit n of p is done: it runs no more, its counts add up, the recap may list it. */
 static int rlive_unit_done(struct crmpi_rlive *lv, size_t index,
         const struct crmpi_runnerlink_rec *r)
@@ -375,21 +396,7 @@ static int rlive_unit_done(struct crmpi_rlive *lv, size_t index,
     p->crashed += r->crashed;
     lv->tests_ms += r->wall_ms;
     lv->longest_ms = r->wall_ms > lv->longest_ms ? r->wall_ms : lv->longest_ms;
-    if (!*r->status)
-        return 0;
-    if (rlive_room((void **) &p->fails, &p->cap_fails, p->n_fails, sizeof(*p->fails)))
-        return -ENOMEM;
-    struct rlive_fail *f = &p->fails[p->n_fails];
-    *f = (struct rlive_fail) { .n = r->n };
-    snprintf(f->status, sizeof(f->status), "%s", r->status);
-    if (asprintf(&f->name, "%s/%s::%s", lv->l->v[index].name, r->suite, r->name) < 0)
-        return -ENOMEM;
-    if (!(f->detail = strdup(r->detail))) {
-        free(f->name);
-        return -ENOMEM;
-    }
-    ++p->n_fails;
-    return 0;
+    return *r->status ? rlive_add_line(lv, index, r, 0) : 0;
 }
 
 int crmpi_rlive_record(struct crmpi_rlive *lv, size_t index, const char *text, size_t len)
@@ -412,6 +419,9 @@ int crmpi_rlive_record(struct crmpi_rlive *lv, size_t index, const char *text, s
     case CRMPI_RUNNERLINK_DONE:
         rc = rlive_unit_done(lv, index, &r);
         break;
+    case CRMPI_RUNNERLINK_LEAK:
+        rc = rlive_add_line(lv, index, &r, 1);
+        break;
     }
     if (rc)
         crmpi_warn("out of memory: the status line or recap misses a test of %s",
@@ -431,21 +441,36 @@ void crmpi_rlive_print_recap(const struct crmpi_rlive *lv, FILE *f)
 {
     if (!lv || !lv->recap)
         return;
-    size_t listed = 0;
-    for (size_t i = 0; i < lv->l->n; ++i)
-        listed += lv->progs[i].n_fails + (lv->l->v[i].recap_status != NULL);
+    size_t listed = 0, leaked = 0;
+    for (size_t i = 0; i < lv->l->n; ++i) {
+        struct rlive_prog *p = &lv->progs[i];
+        for (size_t k = 0; k < p->n_fails; ++k)
+            leaked += p->fails[k].leak;
+        listed += p->n_fails + (lv->l->v[i].recap_status != NULL);
+        /* In Criterion's order, as the binary's own recap lists them. */
+        qsort(p->fails, p->n_fails, sizeof(*p->fails), rlive_cmp_fail);
+    }
+    listed -= leaked;
     if (listed)
         crmpi_recap_print_head(f, listed);
     for (size_t i = 0; i < lv->l->n; ++i) {
         struct rlive_prog *p = &lv->progs[i];
-        /* In Criterion's order, as the binary's own recap lists them. */
-        qsort(p->fails, p->n_fails, sizeof(*p->fails), rlive_cmp_fail);
         for (size_t k = 0; k < p->n_fails; ++k)
-            crmpi_recap_print_line(f, p->fails[k].status, p->fails[k].name, p->fails[k].detail);
+            if (!p->fails[k].leak)
+                crmpi_recap_print_line(f, p->fails[k].status, p->fails[k].name,
+                        p->fails[k].detail);
         if (lv->l->v[i].recap_status)
             crmpi_recap_print_line(f, lv->l->v[i].recap_status, lv->l->v[i].name,
                     lv->l->v[i].verdict);
     }
+    /* Then the tests that left processes running, as the plugin's recap lists them. */
+    if (leaked)
+        crmpi_recap_print_leaks_head(f, leaked);
+    for (size_t i = 0; leaked && i < lv->l->n; ++i)
+        for (size_t k = 0; k < lv->progs[i].n_fails; ++k)
+            if (lv->progs[i].fails[k].leak)
+                crmpi_recap_print_line(f, "LEAK", lv->progs[i].fails[k].name,
+                        lv->progs[i].fails[k].detail);
     int64_t makespan_ms = (lv->ended_ms ? lv->ended_ms : rlive_now_ms()) - lv->begun_ms;
     if (makespan_ms >= CRMPI_RECAP_EFFICIENCY_MS) {
         const struct crmpi_recap_efficiency eff = {

@@ -109,10 +109,10 @@ size_t crmpi_runnerlink_format(const struct crmpi_runnerlink_rec *r,
         rlink_put(buf, &len, r->suite, RLINK_SUITE_MAX);
         rlink_put(buf, &len, r->name, RLINK_NAME_MAX);
     }
-    if (r->kind == CRMPI_RUNNERLINK_DONE) {
+    if (r->kind == CRMPI_RUNNERLINK_DONE)
         rlink_put(buf, &len, r->status, RLINK_STATUS_MAX);
+    if (r->kind == CRMPI_RUNNERLINK_DONE || r->kind == CRMPI_RUNNERLINK_LEAK)
         rlink_put(buf, &len, r->detail, RLINK_DETAIL_MAX);
-    }
     buf[len++] = CRMPI_RUNNERLINK_MARK;
     buf[len] = '\0';
     return len;
@@ -156,6 +156,13 @@ int crmpi_runnerlink_parse(const char *text, size_t len, struct crmpi_runnerlink
             return -EINVAL;
         r->suite = f[3];
         r->name = f[4];
+        return 0;
+    case CRMPI_RUNNERLINK_LEAK:
+        if (nf != 6)
+            return -EINVAL;
+        r->suite = f[3];
+        r->name = f[4];
+        r->detail = f[5];
         return 0;
     case CRMPI_RUNNERLINK_DONE:
         if (nf != 11 || rlink_ulong(f[3], &r->passed) || rlink_ulong(f[4], &r->failed)

@@ -41,6 +41,7 @@ enum crmpi_runnerlink_kind {
     CRMPI_RUNNERLINK_TOTAL = 'T',   /* the units are known: n of them will be reported */
     CRMPI_RUNNERLINK_START = 'S',   /* unit n went to a worker */
     CRMPI_RUNNERLINK_DONE = 'D',    /* unit n's block is out (skipped ones too) */
+    CRMPI_RUNNERLINK_LEAK = 'L',    /* unit n left processes running: detail, their commands */
 };
 
 struct crmpi_runnerlink_rec {
@@ -49,7 +50,8 @@ struct crmpi_runnerlink_rec {
     unsigned long passed, failed, crashed;  /* DONE: the unit's counts, as the Synthesis adds them */
     unsigned long wall_ms;          /* DONE: how long it ran */
     const char *suite, *name;       /* START, DONE; name with " [param N]" */
-    const char *status, *detail;    /* DONE: the recap's line ("FAIL", ...); "" when not listed */
+    const char *status, *detail;    /* DONE: the recap's line ("FAIL", ...); "" when not listed;
+                                       LEAK: detail only */
     char text[CRMPI_RUNNERLINK_RECORD_MAX];     /* what a parsed record's strings point into */
 };
 

@@ -483,6 +483,27 @@ def slot_back(c):
     return problems + c.leftovers()
 
 
+@case('runner-leaks')
+def leaks(c):
+    """A test that leaves processes running: the runner's recap lists it after the failures,
+    qualified by its program, as the binary's own recap does (LEAK  PROGRAM/SUITE::TEST
+    commands); the program's [LEAK] line is relayed as it is."""
+    if not c.probe:
+        return ['--probe is needed']
+    c.env.update(ENVPROBE_LEAK='1', ENVPROBE_DIR=c.tmp)
+    status, out = c.runner_run(['--mproc-recap=on', c.probe, '--', '--filter=leak/*'])
+    problems = [] if status == 0 else ['exit status %d, want 0:\n%s' % (status, out)]
+    if not re.search(r'^\[LEAK\] leak::leaves_processes', out, re.M):
+        problems.append('no [LEAK] line relayed:\n' + out)
+    heads = re.findall(r'^criterion-mproc: (\d+) tests? left processes running:$', out, re.M)
+    lines = re.findall(r'^criterion-mproc:   LEAK    (\S+)  (.*)$', out, re.M)
+    if heads != ['1'] or len(lines) != 1 or lines[0][0] != c.probe + '/leak::leaves_processes' \
+            or 'sleep 1000' not in lines[0][1]:
+        problems.append('the recap\'s leaks: %r %r, want one LEAK line for %s/leak::'
+                        'leaves_processes naming sleep 1000:\n%s' % (heads, lines, c.probe, out))
+    return problems + c.leftovers()
+
+
 @case('runner-under-make')
 def under_make(c):
     """Under make -j2 beside another job, the runner takes make's tokens: still 2 at once

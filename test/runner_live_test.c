@@ -58,6 +58,13 @@ Test(runner_live, recap_lists_every_programs_failures_program_by_program)
     t_done(lv, 2, 0, "t0", "CRASH", "SIGSEGV");
     t_done(lv, 0, 0, "t0", "TIMEOUT", "timed out");
     t_done(lv, 3, 0, "t0", "", "");
+    /* Tests that left processes running: after the failures, as the plugin's recap. */
+    t_send(lv, 3, (struct crmpi_runnerlink_rec) { .kind = CRMPI_RUNNERLINK_LEAK, .n = 0,
+                                                  .suite = "s", .name = "t0",
+                                                  .detail = "sleep 60; sh -c x" });
+    t_send(lv, 2, (struct crmpi_runnerlink_rec) { .kind = CRMPI_RUNNERLINK_LEAK, .n = 1,
+                                                  .suite = "s", .name = "t1",
+                                                  .detail = "daemon" });
     cr_expect_eq(crmpi_rlive_record(lv, 0, "not a record", 12), -EINVAL);
     /* The pool judged the script. */
     l.v[1].judged = l.v[1].failed = 1;
@@ -78,7 +85,10 @@ Test(runner_live, recap_lists_every_programs_failures_program_by_program)
             "criterion-mproc:   TIMEOUT bin/alpha/s::t0  timed out\n"
             "criterion-mproc:   FAIL    ./check.sh  exit status 3\n"
             "criterion-mproc:   CRASH   bin/beta/s::t0  SIGSEGV\n"
-            "criterion-mproc:   FAIL    bin/beta/s::t2 [param 1]  b.c:9\n");
+            "criterion-mproc:   FAIL    bin/beta/s::t2 [param 1]  b.c:9\n"
+            "criterion-mproc: 2 tests left processes running:\n"
+            "criterion-mproc:   LEAK    bin/beta/s::t1  daemon\n"
+            "criterion-mproc:   LEAK    bin/clean/s::t0  sleep 60; sh -c x\n");
     free(text);
     crmpi_rlive_free(lv);
     crmpi_rlist_free(&l);

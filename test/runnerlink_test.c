@@ -55,6 +55,16 @@ Test(runnerlink, total_start_done_round_trip)
     cr_expect_str_eq(out.status, "CRASH");
     cr_expect_str_eq(out.detail, "SIGSEGV after net.c:12");
 
+    const struct crmpi_runnerlink_rec leak = { .kind = CRMPI_RUNNERLINK_LEAK, .n = 9,
+                                               .suite = "net", .name = "serve",
+                                               .detail = "sleep 60; ..." };
+    cr_assert_eq(t_round_trip(&leak, &out), 0);
+    cr_expect_eq(out.kind, CRMPI_RUNNERLINK_LEAK);
+    cr_expect_eq(out.n, 9);
+    cr_expect_str_eq(out.suite, "net");
+    cr_expect_str_eq(out.name, "serve");
+    cr_expect_str_eq(out.detail, "sleep 60; ...");
+
     const struct crmpi_runnerlink_rec passed = { .kind = CRMPI_RUNNERLINK_DONE, .n = 0,
                                                  .passed = 1, .suite = "a", .name = "b" };
     cr_assert_eq(t_round_trip(&passed, &out), 0);
