@@ -16,6 +16,8 @@
 
 /* Ranges pinned at most (a process with more objects pins the first ones). */
 #define FORKPIN_MAX 1024
+/* The pages pinned at each end of an object's writable segment. */
+#define FORKPIN_SEGMENT_ENDS 16
 /* The stack pinned below and above the caller's frame, in pages. */
 #define FORKPIN_STACK_BELOW 8
 #define FORKPIN_STACK_ABOVE 2
@@ -37,6 +39,7 @@ struct forkpin_set {
     unsigned n;
     uintptr_t page;
     uintptr_t vdso;
+    int pagemap;                /* /proc/self/pagemap, -1 when it cannot be read */
 };
 
 static void forkpin_add(struct forkpin_set *set, uintptr_t start, uintptr_t end)
@@ -45,6 +48,47 @@ static void forkpin_add(struct forkpin_set *set, uintptr_t start, uintptr_t end)
     end = (end + set->page - 1) & ~(set->page - 1);
     if (start < end && set->n < FORKPIN_MAX)
         set->iov[set->n++] = (struct iovec) { (void *) start, end - start };
+}
+
+/* /proc/self/pagemap's bits: the page is mapped; it is the file's (never written here). */
+#define FORKPIN_PM_PRESENT (1ull << 63)
+#define FORKPIN_PM_FILE (1ull << 61)
+
+/*
+ * The pages of [start, end) that this process has written (anonymous and
+ * mapped): a page never written (a test binary's descriptors of thousands
+ * of tests, a .bss never touched) is left to fault in the rare test that
+ * writes it, rather than copied at every fork.  Without a pagemap, all.
+ */
+static void forkpin_add_written(struct forkpin_set *set, uintptr_t start, uintptr_t end)
+{
+    if (set->pagemap < 0) {
+        forkpin_add(set, start, end);
+        return;
+    }
+    start &= ~(set->page - 1);
+    uint64_t pm[64];
+    uintptr_t run = 0;          /* where the current run of written pages began, 0: none */
+    for (uintptr_t at = start; at < end;) {
+        size_t n = (end - at + set->page - 1) / set->page;
+        n = n < 64 ? n : 64;
+        ssize_t got = pread(set->pagemap, pm, n * sizeof(pm[0]), (off_t) (at / set->page * 8));
+        if (got <= 0) {
+            forkpin_add(set, run ? run : at, end);
+            return;
+        }
+        for (size_t i = 0; i < (size_t) got / sizeof(pm[0]); ++i, at += set->page) {
+            int written = (pm[i] & FORKPIN_PM_PRESENT) && !(pm[i] & FORKPIN_PM_FILE);
+            if (written && !run)
+                run = at;
+            if (!written && run) {
+                forkpin_add(set, run, at);
+                run = 0;
+            }
+        }
+    }
+    if (run)
+        forkpin_add(set, run, end);
 }
 
 /* An object's writable segments, less what RELRO made read-only again. */
@@ -68,8 +112,21 @@ static int forkpin_object(struct dl_phdr_info *info, size_t size, void *data)
         uintptr_t end = start + ph->p_memsz;
         if (relro_end > start)
             start = relro_end;
-        if (start < end)
-            forkpin_add(set, start, end);
+        if (start >= end)
+            continue;
+        /*
+         * Its ends: .got.plt and the first data, the .bss (where the
+         * destructors' flags are).  Not the middle of a large .data (a
+         * test binary's descriptors: a test rarely writes them, and they
+         * grow with the number of tests).
+         */
+        uintptr_t span = FORKPIN_SEGMENT_ENDS * set->page;
+        if (end - start <= 2 * span) {
+            forkpin_add_written(set, start, end);
+        } else {
+            forkpin_add_written(set, start, start + span);
+            forkpin_add_written(set, end - span, end);
+        }
     }
     return 0;
 }
@@ -111,7 +168,7 @@ static int forkpin_register(const struct forkpin_set *set)
     return fd;
 }
 
-int crmpi_forkpin_start(void)
+int crmpi_forkpin_start(size_t *bytes)
 {
     static struct forkpin_set set;      /* 16 KiB: not on the stack it pins */
     long page = sysconf(_SC_PAGESIZE);
@@ -120,7 +177,10 @@ int crmpi_forkpin_start(void)
     set.page = (uintptr_t) page;
     set.vdso = (uintptr_t) getauxval(AT_SYSINFO_EHDR);
     set.n = 0;
+    set.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     dl_iterate_phdr(forkpin_object, &set);
+    if (set.pagemap >= 0)
+        close(set.pagemap);
     unsigned objects = set.n;
     for (struct link_map *lm = _r_debug.r_map; lm; lm = lm->l_next)
         forkpin_add(&set, (uintptr_t) lm, (uintptr_t) lm + FORKPIN_LINK_MAP_SPAN);
@@ -133,5 +193,8 @@ int crmpi_forkpin_start(void)
         set.n = objects;
         fd = forkpin_register(&set);
     }
+    *bytes = 0;
+    for (unsigned i = 0; fd >= 0 && i < set.n; ++i)
+        *bytes += set.iov[i].iov_len;
     return fd;
 }

@@ -18,13 +18,16 @@
 #ifndef CRMPI_FORKPIN_H_
 #define CRMPI_FORKPIN_H_
 
+#include <stddef.h>
+
 /*
  * Pins those pages for as long as the process lives.  Call in the zygote
  * once, from the frame its forks happen under.  Returns the io_uring's
  * descriptor (close-on-exec, numbered past the test process's 0 to 5, which
  * close it anyway), or a negative errno code when the kernel refuses
  * (io_uring disabled, RLIMIT_MEMLOCK): forks then copy on write, as always.
+ * *bytes: how much it pinned (0 on failure).
  */
-int crmpi_forkpin_start(void);
+int crmpi_forkpin_start(size_t *bytes);
 
 #endif /* !CRMPI_FORKPIN_H_ */

@@ -578,10 +578,13 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         rc = -ENOMEM;
     if (!rc) {
         /* Last: what is pinned must be mapped already.  Refused, forks copy on write as always. */
-        int pin = crmpi_forkpin_start();
+        size_t pinned;
+        int pin = crmpi_forkpin_start(&pinned);
         if (pin < 0)
             crmpi_debug("zygote: pages not pinned (%s): test processes copy them on write",
                     strerror(-pin));
+        else
+            crmpi_debug("zygote: %zu KiB pinned, copied at each fork", pinned / 1024);
     }
     if (!zyg_send(sock, ZYG_READY, rc) && !rc) {
         /* Each spare is forked while the worker talks to its coordinator, off the test's path. */

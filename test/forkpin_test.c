@@ -68,12 +68,14 @@ Test(forkpin, copy_on_write_faults_without)
 Test(forkpin, pinned_pages_copied_at_fork)
 {
     forkpin_write(3);
-    int fd = crmpi_forkpin_start();
+    size_t bytes;
+    int fd = crmpi_forkpin_start(&bytes);
     if (fd == -ENOSYS || fd == -EPERM || fd == -ENOMEM || fd == -EOPNOTSUPP)
         cr_skip_test("io_uring buffer registration refused here: %s", strerror(-fd));
     cr_assert_geq(fd, 16, "a descriptor past the test process's own: %d (%s)", fd,
             fd < 0 ? strerror(-fd) : "");
     cr_assert_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    cr_assert_geq(bytes, sizeof(forkpin_pages), "at least the pages written: %zu bytes", bytes);
     int n = forkpin_child_faults();
     cr_assert_leq(n, 2, "the child wrote %d pages with %d faults", FORKPIN_PAGES, n);
     for (int i = 0; i < FORKPIN_PAGES; ++i)
