@@ -151,18 +151,34 @@ static inline int64_t coord_now_ms(void)
 int crmpi_coord_loop(struct coord *c);
 
 /*
- * coordinator.c: opens the make jobserver MAKEFLAGS advertises, into c->js.
+ * coord_tokens.c: opens the make jobserver MAKEFLAGS advertises, into c->js.
  * Returns 1 when the workers share it, 0 when there is none or it cannot be
  * used (said once).
  */
 int crmpi_coord_jobserver_open(struct coord *c);
 
 /*
- * coordinator.c: the descriptor the runner named in CRITERION_MPROC_SLOT_FD
+ * coord_tokens.c: the descriptor the runner named in CRITERION_MPROC_SLOT_FD
  * (it writes one byte there when it has a slot for this program), made
  * close-on-exec; -1 when there is none (the slot is ours from the start).
  */
 int crmpi_coord_slot_fd(void);
+
+/* coord_tokens.c: a token back to make's jobserver (a failure is said). */
+void crmpi_coord_give_token(struct coord *c);
+
+/* coord_tokens.c: how many tokens make has for us now (0 after a failure, said). */
+int crmpi_coord_take_tokens(struct coord *c);
+
+/*
+ * coord_tokens.c: reads the runner's slot socket when it is readable.
+ * Returns 1 when our slot came (or the runner is gone: nobody holds it back
+ * any more), 0 when there was nothing to read.
+ */
+int crmpi_coord_slot_came(struct coord *c);
+
+/* coord_tokens.c: our free slot back to the runner (a runner gone: said, and harmless). */
+void crmpi_coord_give_slot(struct coord *c);
 
 /* coordinator.c: ends and reaps our children that are not workers (see crmpi_proc_strays). */
 void crmpi_coord_reap_orphans(struct coord *c);

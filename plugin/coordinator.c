@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -490,88 +489,6 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
     }
 }
 
-/* ---- make's jobserver ------------------------------------------------------------ */
-
-int crmpi_coord_jobserver_open(struct coord *c)
-{
-    const char *flags = getenv("MAKEFLAGS");
-    int rc = crmpi_jobserver_open(&c->js, flags);
-    if (rc == -EBADF)
-        crmpi_warn("make's jobserver (MAKEFLAGS) is not passed to this rule: workers are not "
-                "limited by make -j (mark the rule's command with '+')");
-    else if (rc && rc != -ENOENT)
-        crmpi_warn("cannot use make's jobserver (MAKEFLAGS): %s", strerror(-rc));
-    else if (!rc)
-        crmpi_info("make's jobserver limits the tests running at once");
-    return rc == 0;
-}
-
-static void coord_give_token(struct coord *c)
-{
-    int rc = crmpi_jobserver_give(&c->js);
-    if (rc)
-        crmpi_warn("cannot give a token back to make's jobserver: %s", strerror(-rc));
-}
-
-int crmpi_coord_slot_fd(void)
-{
-    const char *v = getenv(CRMPI_ENV_RUNNER_SLOT_FD);
-    char *end;
-    long fd = v && *v ? strtol(v, &end, 10) : -1;
-    int ok = v && *v && !*end && fd >= 0 && fd <= INT_MAX;
-    /* Ours alone: no worker or test may take it for a descriptor of its own. */
-    unsetenv(CRMPI_ENV_RUNNER_SLOT_FD);
-    if (!ok || fcntl((int) fd, F_SETFD, FD_CLOEXEC) < 0)
-        return -1;
-    return (int) fd;
-}
-
-/*
- * The runner's byte (or its end: then nobody holds our slot back any more).
- * The socket stays open after the byte: the slot goes back on it.
- */
-static void coord_slot_came(struct coord *c)
-{
-    char b;
-    ssize_t n;
-    do
-        n = read(c->slot_fd, &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN)
-        return;
-    if (n != 1) {
-        close(c->slot_fd);
-        c->slot_fd = -1;
-    }
-    c->slot_came = 1;
-    coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_SLOT });
-}
-
-/* Our free slot goes back to the runner: it starts another program on it. */
-static void coord_give_slot(struct coord *c)
-{
-    ssize_t n = -1;
-    if (c->slot_fd >= 0)
-        do
-            n = send(c->slot_fd, "-", 1, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-    /* A runner gone or deaf: the slot is free again when this process ends, as before. */
-    if (n != 1)
-        crmpi_info("cannot give the runner's slot back before the end: %s",
-                n < 0 ? strerror(errno) : "no runner");
-}
-
-/* Tokens make has for us, each fed to the state machine. */
-static void coord_take_tokens(struct coord *c)
-{
-    int n = crmpi_jobserver_read(&c->js);
-    if (n < 0)
-        crmpi_warn("make's jobserver failed (%s): no more tests run at once than now",
-                strerror(-n));
-    for (int i = 0; i < n; ++i)
-        coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_TOKEN });
-}
-
 static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
 {
     struct coord_worker *w = a->worker != CRMPI_CST_NONE ? coord_worker(c, a->worker) : NULL;
@@ -639,10 +556,10 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
         crmpi_jobserver_want(&c->js);
         break;
     case CRMPI_CST_ACT_GIVE_TOKEN:
-        coord_give_token(c);
+        crmpi_coord_give_token(c);
         break;
     case CRMPI_CST_ACT_GIVE_SLOT:
-        coord_give_slot(c);
+        crmpi_coord_give_slot(c);
         break;
     }
 }
@@ -974,9 +891,11 @@ int crmpi_coord_loop(struct coord *c)
             coord_reap_zombies(c);
         }
         if (n > 0 && js_at < slot_at && fds[js_at].revents)
-            coord_take_tokens(c);
-        if (n > 0 && slot_at < nfds && fds[slot_at].revents && !c->ended)
-            coord_slot_came(c);
+            for (int t = crmpi_coord_take_tokens(c); t > 0; --t)
+                coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_TOKEN });
+        if (n > 0 && slot_at < nfds && fds[slot_at].revents && !c->ended
+                && crmpi_coord_slot_came(c))
+            coord_feed(c, (struct crmpi_cst_event) { .kind = CRMPI_CST_EV_SLOT });
         for (size_t k = 2; k < js_at && n > 0 && !c->ended; ++k) {
             struct coord_worker *w = c->workers[fd_worker[k]];
             if (fds[k].revents && w->pid) {
