@@ -28,6 +28,28 @@ void crmpi_slots_token_came(struct crmpi_cst *st);
  */
 int crmpi_slots_give_free(struct crmpi_cst *st);
 
+/*
+ * With a jobserver, a worker past the first starts only on a token in
+ * hand: one started to wait for a slot would spend its start-up's CPU and
+ * memory for nothing while the slots are busy.  How many more workers are
+ * wanted now: queued jobs that no worker about to ask (waiting for a slot,
+ * or still starting) will take, up to cst.want and the restart budget.
+ */
+size_t crmpi_slots_workers_wanted(const struct crmpi_cst *st);
+
+/* How many more tokens to ask for (counted as asked): the waiting requests', the wanted workers'. */
+unsigned crmpi_slots_ask(struct crmpi_cst *st);
+
+/* Whether a spare token starts a wanted worker; *replacement: past the workers planned. */
+int crmpi_slots_spare_starts(const struct crmpi_cst *st, int *replacement);
+
+/*
+ * After a death, how many local workers may run without a token in hand:
+ * with a jobserver, those on a slot and one for the free slot when it is
+ * idle (or when none is alive); without, all the workers wanted.
+ */
+size_t crmpi_slots_replace_at_once(const struct crmpi_cst *st, size_t alive);
+
 /* Takes one spare token to give back: 1, or 0 when none is spare. */
 int crmpi_slots_give_spare(struct crmpi_cst *st);
 

@@ -134,26 +134,6 @@ int crmpi_cst_add_remote(struct crmpi_cst *st, uint32_t *w)
     return cst_new_worker(st, 1, w);
 }
 
-/* ---- queries ------------------------------------------------------------------- */
-
-static size_t cst_alive_local(const struct crmpi_cst *st)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < st->n_workers; ++i)
-        n += cst_alive(&st->workers[i]) && !st->workers[i].remote;
-    return n;
-}
-
-static int cst_all_done(const struct crmpi_cst *st)
-{
-    return st->have_units && st->done == st->n_units;
-}
-
-static int cst_work_queued(const struct crmpi_cst *st)
-{
-    return st->n_requeued || st->q_head < st->n_jobs;
-}
-
 /* ---- dispatch ------------------------------------------------------------------- */
 
 /* A worker finishes its job (a group runs in one worker) before it takes another. */
@@ -176,71 +156,20 @@ static uint32_t cst_next_unit(struct crmpi_cst *st, struct crmpi_cst_worker *w)
 
 static int cst_wake_held(struct crmpi_cst *st, int64_t now);
 
-/*
- * With a jobserver, a worker past the first starts only on a token in
- * hand: one that started first and then waited for a slot would cost its
- * start-up's CPU and memory for nothing while the slots are busy.  How
- * many more workers are wanted now: queued jobs that no worker about to
- * ask (waiting for a slot, or still starting) will take, up to want.
- */
-static size_t cst_workers_wanted(const struct crmpi_cst *st)
-{
-    if (!st->cfg.jobserver || !st->have_units || st->slot_pending || st->stopping
-            || st->phase != CRMPI_CST_RUNNING_PHASE)
-        return 0;
-    size_t alive = 0, created = 0, asking = st->slot_waiters;
-    for (size_t i = 0; i < st->n_workers; ++i) {
-        const struct crmpi_cst_worker *w = &st->workers[i];
-        if (w->remote)
-            continue;
-        ++created;
-        if (!cst_alive(w))
-            continue;
-        ++alive;
-        asking += w->state != CRMPI_CST_W_READY && w->unit == CRMPI_CST_NONE;
-    }
-    size_t jobs = st->n_requeued + (st->n_jobs - st->q_head);
-    if (alive >= st->want || jobs <= asking)
-        return 0;
-    /* Past the workers planned, each one is a replacement, out of the restart budget. */
-    size_t room = (created < st->want ? st->want - created : 0)
-            + (st->restarts < st->cfg.max_restarts ? st->cfg.max_restarts - st->restarts : 0);
-    size_t n = st->want - alive < jobs - asking ? st->want - alive : jobs - asking;
-    return n < room ? n : room;
-}
-
-/* Whether the free slot is ours, on no worker: a worker started at once runs on it. */
-static int cst_free_slot_idle(const struct crmpi_cst *st)
-{
-    return st->free_slot == CRMPI_CST_NONE && !st->slot_gone && !st->slot_pending;
-}
-
 /* Asks for the tokens the workers still wanted will start on (one each, once). */
 static int cst_ask_for_workers(struct crmpi_cst *st)
 {
     int rc = 0;
-    size_t wanted = cst_workers_wanted(st);
-    /* One of them starts for the free slot when it is idle (cst_after_death), on no token. */
-    if (wanted && cst_free_slot_idle(st))
-        --wanted;
-    size_t need = st->slot_waiters + wanted;
-    while (!rc && st->tokens_wanted < need) {
-        ++st->tokens_wanted;
+    for (unsigned n = crmpi_slots_ask(st); !rc && n; --n)
         rc = cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
-    }
     return rc;
 }
 
 /* A spare token nobody waits for starts a wanted worker, which runs on it. */
 static int cst_spawn_on_spare(struct crmpi_cst *st)
 {
-    int rc = 0;
-    while (!rc && st->spare && cst_workers_wanted(st)) {
-        size_t created = 0;
-        for (size_t i = 0; i < st->n_workers; ++i)
-            created += !st->workers[i].remote;
-        /* Past the workers planned, one is a replacement: the restart budget bounds them. */
-        int replacement = created >= st->want;
+    int rc = 0, replacement;
+    while (!rc && crmpi_slots_spare_starts(st, &replacement)) {
         uint32_t nw;
         rc = cst_new_worker(st, 0, &nw);
         if (rc)
@@ -637,7 +566,7 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     if (st->want > real)
         st->want = real ? (unsigned) real : 1;
     int rc = cst_dispatch(st, id, ev->now_ms);
-    /* With a jobserver, the others start on tokens as they come (cst_workers_wanted). */
+    /* With a jobserver, the others start on tokens as they come (crmpi_slots_workers_wanted). */
     while (!rc && !st->cfg.jobserver && cst_alive_local(st) < st->want) {
         uint32_t nw;
         rc = cst_new_worker(st, 0, &nw);
@@ -736,14 +665,7 @@ static int cst_after_death(struct crmpi_cst *st, int64_t now)
         return rc ? rc : cst_fatal(st, "the workers could not start", now);
     }
     int rc = 0;
-    /* With a jobserver, replacements start at once for the free slot only, others on tokens. */
-    size_t at_once = st->want;
-    if (st->cfg.jobserver) {
-        at_once = cst_free_slot_idle(st) || !alive;
-        for (size_t i = 0; i < st->n_workers; ++i)
-            at_once += cst_alive(&st->workers[i]) && !st->workers[i].remote
-                    && (st->workers[i].token || st->free_slot == i);
-    }
+    size_t at_once = crmpi_slots_replace_at_once(st, alive);
     while (!rc && cst_work_queued(st) && cst_alive_local(st) < at_once
             && st->restarts < st->cfg.max_restarts + st->fixture_deaths) {
         uint32_t nw;

@@ -1,5 +1,5 @@
 /*
- * What coord_state.c and coord_state_view.c share of the state machine's
+ * What coord_state.c, coord_state_view.c and coord_slots.c share of the state machine's
  * insides: small predicates over its state.
  */
 #ifndef CRMPI_COORD_STATE_I_H_
@@ -10,6 +10,24 @@
 static inline int cst_alive(const struct crmpi_cst_worker *w)
 {
     return w->state != CRMPI_CST_W_GONE;
+}
+
+static inline size_t cst_alive_local(const struct crmpi_cst *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_workers; ++i)
+        n += cst_alive(&st->workers[i]) && !st->workers[i].remote;
+    return n;
+}
+
+static inline int cst_all_done(const struct crmpi_cst *st)
+{
+    return st->have_units && st->done == st->n_units;
+}
+
+static inline int cst_work_queued(const struct crmpi_cst *st)
+{
+    return st->n_requeued || st->q_head < st->n_jobs;
 }
 
 /* Only remote workers can come, and none has brought the test list yet. */
