@@ -5,7 +5,7 @@
 #include "artifacts.h"
 #include "wire.h"
 
-int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len)
+static int wire_pack(const Crmp__Envelope *env, uint8_t **out, size_t *len)
 {
     size_t n = crmp__envelope__get_packed_size(env);
     if (n > CRMPI_WIRE_MAX_MSG)
@@ -17,6 +17,41 @@ int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len)
     *out = buf;
     *len = n;
     return 0;
+}
+
+/* Whether e is an event crmpi_wire_decode pointed at its Result's final statistics. */
+static int wire_shared_final(const Crmp__Result *r, const Crmp__Event *e)
+{
+    return e->has_final_stats && e->final_stats && r->final && e->stats == r->final;
+}
+
+int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len)
+{
+    Crmp__Result *r = env->body_case == CRMP__ENVELOPE__BODY_RESULT ? env->result : NULL;
+    size_t shared = 0;
+    for (size_t i = 0; r && i < r->n_events; ++i)
+        shared += wire_shared_final(r, r->events[i]);
+    if (!shared)
+        return wire_pack(env, out, len);
+    /*
+     * A decoded Result sent again (the codec's round trip): on the wire those
+     * events say final_stats alone, never beside a copy (wire_check refuses
+     * both).  Their pointers go out for the packing and come back after.
+     */
+    size_t *at = malloc(shared * sizeof(*at));
+    if (!at)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_events; ++i)
+        if (wire_shared_final(r, r->events[i])) {
+            at[k++] = i;
+            r->events[i]->stats = NULL;
+        }
+    int rc = wire_pack(env, out, len);
+    for (size_t j = 0; j < k; ++j)
+        r->events[at[j]]->stats = r->final;
+    free(at);
+    return rc;
 }
 
 /* Strings must be printable text of sane length; the logger prints them. */

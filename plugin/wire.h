@@ -19,7 +19,9 @@
 
 /*
  * Packs env into a malloc'd buffer.  On success returns 0 and the caller owns
- * *out (free()).  Returns -ENOMEM or -EMSGSIZE.
+ * *out (free()).  Returns -ENOMEM or -EMSGSIZE.  A Result crmpi_wire_decode
+ * gave is packed as it came (its final_stats events without a copy), and
+ * left as it was.
  */
 int crmpi_wire_encode(const Crmp__Envelope *env, uint8_t **out, size_t *len);
 
