@@ -330,7 +330,9 @@ static void gen_result(struct gen_ctx *g)
     ev[CRMP__EVENT__KIND__POST_FINI].has_final_stats = 1;
     ev[CRMP__EVENT__KIND__POST_FINI].final_stats = 1;
     gen_env(g, "result-final-stats.pb", &env, 0);
-    ev[CRMP__EVENT__KIND__POST_FINI].stats = &stats;
+    /* A copy of its own: the final statistics themselves would be sent as the flag alone. */
+    Crmp__TestStats copy = stats;
+    ev[CRMP__EVENT__KIND__POST_FINI].stats = &copy;
     gen_env(g, "bad-result-final-stats-copy.pb", &env, -EBADMSG);
     ev[CRMP__EVENT__KIND__POST_FINI].stats = fini_stats;
     ev[CRMP__EVENT__KIND__POST_FINI].has_final_stats = 0;
