@@ -2,10 +2,10 @@
 """The coordinator's own CPU time per result (issue 10: target <= 20 us).
 
     bench/coord_cpu.py [-B BUILDDIR] [-n WORKERS] [-r RUNS] [--exec] [--plugin LIB]
-                       [--instructions]
+                       [--instructions] [--floor-trips N]
 
 Runs bench_empty (2000 empty tests; build it with
-`ninja -C build bench/bench_empty bench/bench_one`) through the plugin with WORKERS fork-mode
+`ninja -C build bench/bench_empty bench/bench_one bench/nng_floor`) through the plugin with WORKERS fork-mode
 workers (default 8; --exec for exec isolation), RUNS times (default 3), and
 reports the median CPU time (user + system, all its threads, nng's included)
 of the coordinator process alone, not of its workers: the process is
@@ -17,6 +17,15 @@ bench_one is run from a copy padded with zeros to bench_empty's size: the
 coordinator hashes its executable (SHA-256, crmpi_exe_hash) once per run, and
 a 19 KB bench_one against a 1.9 MB bench_empty put that difference (26 k
 instructions a result under callgrind) into the per-result figure.
+
+Beside it, measured in the same run (once per run, between the others): nng's
+own floor, bench/nng_floor, which serves the same number of clients (WORKERS)
+REQ/REP round trips of an empty test's Result and Assign sizes over ipc with
+nothing of ours, and the same over socketpairs with poll (what the kernel
+costs).  Printed: the median of each, and ours / nng's floor, against the
+cooked REP socket (blocking receive and send, the least nng does) and
+against the raw REP socket served as the coordinator serves it (poll on
+NNG_OPT_RECVFD, non-blocking receive).
 
 --instructions: the instructions the coordinator executes (all its threads),
 counted by valgrind's callgrind, instead of its CPU time: a figure the
@@ -62,6 +71,14 @@ def coordinator_instructions(cmd, env):
     return int(m.group(1)), text
 
 
+def floor_cpu(build, workers, trips):
+    """bench/nng_floor's figures: {name: CPU us per round trip}."""
+    out = subprocess.run([os.path.join(build, 'bench', 'nng_floor'), '-n', str(trips),
+                          '-c', str(workers)], stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+
 def padded_copy(exe, size, into):
     """A copy of exe in the folder into, zeros appended up to size bytes (ELF ignores them)."""
     path = os.path.join(into, os.path.basename(exe) + '_padded')
@@ -80,19 +97,25 @@ def main():
     ap.add_argument('--plugin', help='the plugin to measure (default: BUILDDIR\'s)')
     ap.add_argument('--instructions', action='store_true',
                     help='count instructions under callgrind instead of CPU time')
+    ap.add_argument('--floor-trips', type=int, default=10000,
+                    help='round trips of each nng_floor run (default 10000; 0: no floor)')
     a = ap.parse_args()
     exe = os.path.join(a.build, 'bench', 'bench_empty')
     exe_one = os.path.join(a.build, 'bench', 'bench_one')
     plugin = a.plugin or os.path.join(a.build, 'plugin', 'libcriterion-mproc.so')
-    if not os.path.exists(exe) or not os.path.exists(exe_one):
-        sys.exit('missing: ninja -C %s bench/bench_empty bench/bench_one' % a.build)
+    floor_exe = os.path.join(a.build, 'bench', 'nng_floor')
+    with_floor = a.floor_trips > 0 and not a.instructions
+    if (not os.path.exists(exe) or not os.path.exists(exe_one)
+            or (with_floor and not os.path.exists(floor_exe))):
+        sys.exit('missing: ninja -C %s bench/bench_empty bench/bench_one bench/nng_floor'
+                 % a.build)
     env = dict(os.environ, LD_PRELOAD=os.path.abspath(plugin), TERM='dumb',
                CRITERION_MPROC_DURATIONS='none')
     args = ['--mproc=%d' % a.workers]
     if not a.exec:
         args.append('--mproc-isolation=fork')
     measure = coordinator_instructions if a.instructions else coordinator_cpu
-    many, one, n = [], [], 0
+    many, one, floors, n = [], [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         exe_one = padded_copy(exe_one, os.path.getsize(exe), tmp)
         for _ in range(a.runs):
@@ -100,6 +123,8 @@ def main():
             m = re.search(r'Tested: (\d+)', err)
             n = int(m.group(1)) if m else 0
             many.append(cost)
+            if with_floor:
+                floors.append(floor_cpu(a.build, a.workers, a.floor_trips))
             cost, _ = measure([exe_one] + args, env)
             one.append(cost)
     t_many, t_one = statistics.median(many), statistics.median(one)
@@ -115,6 +140,14 @@ def main():
               % (what, a.workers, 'exec' if a.exec else 'fork', a.runs, n, t_many, t_one))
         print('  per result: %.1f us (all in: %.1f us; target <= 20); load average %.1f'
               % (per * 1e6, t_many / max(n, 1) * 1e6, load))
+    if floors:
+        med = {k: statistics.median(f[k] for f in floors) for k in floors[0]}
+        print('  nng\'s floor, %d clients, %d round trips, CPU per round trip: cooked REP %.1f us,'
+              ' raw REP polled as ours %.1f us; socketpair and poll %.1f us'
+              % (a.workers, a.floor_trips, med['nng-rep'], med['nng-rep-raw'], med['socketpair']))
+        print('  ours / nng\'s floor: %.2fx (raw REP: %.2fx); ours / socketpair: %.1fx'
+              % (per * 1e6 / med['nng-rep'], per * 1e6 / med['nng-rep-raw'],
+                 per * 1e6 / med['socketpair']))
 
 
 if __name__ == '__main__':
