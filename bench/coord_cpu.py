@@ -2,7 +2,7 @@
 """The coordinator's own CPU time per result (issue 10: target <= 20 us).
 
     bench/coord_cpu.py [-B BUILDDIR] [-n WORKERS] [-r RUNS] [--exec] [--plugin LIB]
-                       [--instructions] [--floor-trips N]
+                       [--instructions] [--floor-trips N] [--paced-trips N]
 
 Runs bench_empty (2000 empty tests; build it with
 `ninja -C build bench/bench_empty bench/bench_one bench/nng_floor`) through the plugin with WORKERS fork-mode
@@ -22,10 +22,16 @@ Beside it, measured in the same run (once per run, between the others): nng's
 own floor, bench/nng_floor, which serves the same number of clients (WORKERS)
 REQ/REP round trips of an empty test's Result and Assign sizes over ipc with
 nothing of ours, and the same over socketpairs with poll (what the kernel
-costs).  Printed: the median of each, and ours / nng's floor, against the
-cooked REP socket (blocking receive and send, the least nng does) and
-against the raw REP socket served as the coordinator serves it (poll on
-NNG_OPT_RECVFD, non-blocking receive).
+costs): a cooked REP socket (blocking receive and send, the least nng does)
+and a raw REP socket served as the coordinator serves it (poll on
+NNG_OPT_RECVFD, non-blocking receive).  Twice: busy (each client asks again
+at once, --floor-trips round trips: the server never sleeps) and paced as
+the run was (each client waits between its round trips what a worker took
+per result in the 2000-test run, --paced-trips round trips).  The paced one
+is the floor to compare with: a server woken for every message pays nng's
+thread hand-offs as context switches every time (in this 2-core PVM guest,
+most of the coordinator's CPU), and the 2000-test run wakes it for every
+result.  Printed: the medians, and ours / each floor.
 
 --instructions: the instructions the coordinator executes (all its threads),
 counted by valgrind's callgrind, instead of its CPU time: a figure the
@@ -40,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 TICK = os.sysconf('SC_CLK_TCK')
 
@@ -71,11 +78,11 @@ def coordinator_instructions(cmd, env):
     return int(m.group(1)), text
 
 
-def floor_cpu(build, workers, trips):
+def floor_cpu(build, workers, trips, gap_us=0):
     """bench/nng_floor's figures: {name: CPU us per round trip}."""
     out = subprocess.run([os.path.join(build, 'bench', 'nng_floor'), '-n', str(trips),
-                          '-c', str(workers)], stdout=subprocess.PIPE, check=True,
-                         universal_newlines=True).stdout
+                          '-c', str(workers), '-g', str(gap_us)], stdout=subprocess.PIPE,
+                         check=True, universal_newlines=True).stdout
     return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line.strip()}
 
 
@@ -98,7 +105,9 @@ def main():
     ap.add_argument('--instructions', action='store_true',
                     help='count instructions under callgrind instead of CPU time')
     ap.add_argument('--floor-trips', type=int, default=10000,
-                    help='round trips of each nng_floor run (default 10000; 0: no floor)')
+                    help='round trips of each busy nng_floor run (default 10000; 0: no floor)')
+    ap.add_argument('--paced-trips', type=int, default=400,
+                    help='round trips of each paced nng_floor run (default 400)')
     a = ap.parse_args()
     exe = os.path.join(a.build, 'bench', 'bench_empty')
     exe_one = os.path.join(a.build, 'bench', 'bench_one')
@@ -115,16 +124,21 @@ def main():
     if not a.exec:
         args.append('--mproc-isolation=fork')
     measure = coordinator_instructions if a.instructions else coordinator_cpu
-    many, one, floors, n = [], [], [], 0
+    many, one, floors, paced, n = [], [], [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         exe_one = padded_copy(exe_one, os.path.getsize(exe), tmp)
         for _ in range(a.runs):
+            start = time.monotonic()
             cost, err = measure([exe] + args, env)
+            wall = time.monotonic() - start
             m = re.search(r'Tested: (\d+)', err)
             n = int(m.group(1)) if m else 0
             many.append(cost)
             if with_floor:
                 floors.append(floor_cpu(a.build, a.workers, a.floor_trips))
+                # What one worker took per result, start-up included (a little slower).
+                gap = min(int(wall * a.workers / max(n, 1) * 1e6), 1000000)
+                paced.append((gap, floor_cpu(a.build, a.workers, a.paced_trips, gap)))
             cost, _ = measure([exe_one] + args, env)
             one.append(cost)
     t_many, t_one = statistics.median(many), statistics.median(one)
@@ -140,12 +154,17 @@ def main():
               % (what, a.workers, 'exec' if a.exec else 'fork', a.runs, n, t_many, t_one))
         print('  per result: %.1f us (all in: %.1f us; target <= 20); load average %.1f'
               % (per * 1e6, t_many / max(n, 1) * 1e6, load))
-    if floors:
-        med = {k: statistics.median(f[k] for f in floors) for k in floors[0]}
-        print('  nng\'s floor, %d clients, %d round trips, CPU per round trip: cooked REP %.1f us,'
+    for name, runs, gap in (('busy', floors, 0),
+                            ('paced', [f for _, f in paced],
+                             statistics.median(g for g, _ in paced) if paced else 0)):
+        if not runs:
+            continue
+        med = {k: statistics.median(f[k] for f in runs) for k in runs[0]}
+        print('  nng\'s floor, %s (%d clients%s), CPU per round trip: cooked REP %.1f us,'
               ' raw REP polled as ours %.1f us; socketpair and poll %.1f us'
-              % (a.workers, a.floor_trips, med['nng-rep'], med['nng-rep-raw'], med['socketpair']))
-        print('  ours / nng\'s floor: %.2fx (raw REP: %.2fx); ours / socketpair: %.1fx'
+              % (name, a.workers, ', each every %.1f ms' % (gap / 1e3) if gap else '',
+                 med['nng-rep'], med['nng-rep-raw'], med['socketpair']))
+        print('    ours / that floor: %.2fx (raw REP: %.2fx); ours / socketpair: %.1fx'
               % (per * 1e6 / med['nng-rep'], per * 1e6 / med['nng-rep-raw'],
                  per * 1e6 / med['socketpair']))
 

@@ -4,12 +4,16 @@
  * system, all threads, getrusage) a server process spends per request and
  * reply, with nothing of ours in it.
  *
- *     nng_floor [-n ROUND_TRIPS] [-c CLIENTS] [-q REQ_BYTES] [-p REP_BYTES]
+ *     nng_floor [-n ROUND_TRIPS] [-c CLIENTS] [-q REQ_BYTES] [-p REP_BYTES] [-g GAP_US]
+ *               [-s SERVER]
  *
  * CLIENTS processes (default 8, as coord_cpu.py's workers) make ROUND_TRIPS
  * (default 20000) round trips in all, each a REQ_BYTES request (default 87,
  * an empty test's Result in fork isolation, as strace shows it) answered
- * with REP_BYTES (default 13, its Assign).  Three servers, one after the other, each line "name us sys":
+ * with REP_BYTES (default 13, its Assign).  With GAP_US, each client sleeps
+ * that long between its round trips, as a worker runs its test: a server
+ * that is woken for every message costs more than one kept busy.  -s runs
+ * only the server of that name (to strace or profile it alone).  Three servers, one after the other, each line "name us sys":
  *
  *   nng-rep      nng REQ/REP over ipc, the server a cooked REP socket in
  *                blocking nng_recvmsg/nng_sendmsg: the least nng does.
@@ -50,6 +54,7 @@ struct floor_cfg {
     int trips;      /* counted round trips, all clients together */
     int clients;
     size_t req, rep;
+    int gap_us;     /* each client's pause between its round trips */
 };
 
 struct floor_cpu {
@@ -96,8 +101,8 @@ static void floor_wait_clients(int n, const pid_t *pids)
 
 /* ---- nng ------------------------------------------------------------------------- */
 
-/* `nng_floor --client URL TRIPS REQ_BYTES`: one client's round trips, then exits. */
-static int floor_nng_client(const char *url, int trips, size_t req)
+/* `nng_floor --client URL TRIPS REQ_BYTES GAP_US`: one client's round trips, then exits. */
+static int floor_nng_client(const char *url, int trips, size_t req, int gap_us)
 {
     nng_socket s;
     int rv = nng_req0_open(&s);
@@ -113,6 +118,8 @@ static int floor_nng_client(const char *url, int trips, size_t req)
         if (rv)
             break;
         memset(nng_msg_body(m), 'q', req);
+        if (gap_us)
+            usleep((useconds_t) gap_us);
         rv = nng_sendmsg(s, m, 0);
         if (rv) {
             nng_msg_free(m);
@@ -132,10 +139,11 @@ static int floor_nng_client(const char *url, int trips, size_t req)
 static void floor_nng_spawn(const struct floor_cfg *cfg, const char *url, pid_t *pids)
 {
     for (int k = 0; k < cfg->clients; ++k) {
-        char trips[16], req[16];
+        char trips[16], req[16], gap[16];
         snprintf(trips, sizeof(trips), "%d", floor_share(cfg, k));
         snprintf(req, sizeof(req), "%zu", cfg->req);
-        char *argv[] = { "nng_floor", "--client", (char *) url, trips, req, NULL };
+        snprintf(gap, sizeof(gap), "%d", cfg->gap_us);
+        char *argv[] = { "nng_floor", "--client", (char *) url, trips, req, gap, NULL };
         int rv = posix_spawn(&pids[k], "/proc/self/exe", NULL, NULL, argv, environ);
         if (rv)
             floor_die("posix_spawn", -rv);
@@ -253,7 +261,7 @@ static void floor_socketpair(const struct floor_cfg *cfg)
             close(sv[0]);
             int bad = 0;
             for (int i = floor_share(cfg, k); !bad && i > 0; --i)
-                bad = floor_full(sv[1], buf, cfg->req, 1) || floor_full(sv[1], buf, cfg->rep, 0);
+                bad = (cfg->gap_us && usleep((useconds_t) cfg->gap_us)) || floor_full(sv[1], buf, cfg->req, 1) || floor_full(sv[1], buf, cfg->rep, 0);
             _exit(bad);
         }
         close(sv[1]);
@@ -285,11 +293,17 @@ static void floor_socketpair(const struct floor_cfg *cfg)
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && !strcmp(argv[1], "--client"))
-        return floor_nng_client(argv[2], atoi(argv[3]), (size_t) strtoul(argv[4], NULL, 10));
+    if (argc == 6 && !strcmp(argv[1], "--client"))
+        return floor_nng_client(argv[2], atoi(argv[3]), (size_t) strtoul(argv[4], NULL, 10),
+                atoi(argv[5]));
     struct floor_cfg cfg = { .trips = 20000, .clients = 8, .req = 87, .rep = 13 };
+    const char *only = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:c:q:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:c:q:p:g:s:")) != -1) {
+        if (opt == 's') {
+            only = optarg;
+            continue;
+        }
         long v = strtol(optarg, NULL, 10);
         if (opt == 'n')
             cfg.trips = (int) v;
@@ -299,26 +313,34 @@ int main(int argc, char **argv)
             cfg.req = (size_t) v;
         else if (opt == 'p')
             cfg.rep = (size_t) v;
+        else if (opt == 'g')
+            cfg.gap_us = (int) v;
         else
             return 2;
     }
     if (cfg.trips < 1 || cfg.clients < 1 || cfg.clients > FLOOR_MAX_CLIENTS
-            || cfg.req < 1 || cfg.req > FLOOR_MAX_BYTES || cfg.rep < 1 || cfg.rep > FLOOR_MAX_BYTES) {
+            || cfg.gap_us < 0 || cfg.gap_us > 1000000 || cfg.req < 1 || cfg.req > FLOOR_MAX_BYTES || cfg.rep < 1 || cfg.rep > FLOOR_MAX_BYTES) {
         fprintf(stderr, "usage: nng_floor [-n ROUND_TRIPS] [-c CLIENTS 1..%d] [-q REQ_BYTES] "
-                "[-p REP_BYTES] (bytes 1..%d)\n", FLOOR_MAX_CLIENTS, FLOOR_MAX_BYTES);
+                "[-p REP_BYTES] [-g GAP_US] [-s SERVER] (bytes 1..%d)\n", FLOOR_MAX_CLIENTS, FLOOR_MAX_BYTES);
         return 2;
     }
     /* The socketpair first: its clients fork (no exec) before this process starts nng's threads. */
-    floor_socketpair(&cfg);
+    if (!only || !strcmp(only, "socketpair"))
+        floor_socketpair(&cfg);
     char dir[] = "/tmp/nng_floor.XXXXXX", url[64];
     if (!mkdtemp(dir))
         floor_die("mkdtemp", -errno);
-    snprintf(url, sizeof(url), "ipc://%s/cooked", dir);
-    floor_nng_cooked(&cfg, url);
-    unlink(url + 6);
-    snprintf(url, sizeof(url), "ipc://%s/raw", dir);
-    floor_nng_raw(&cfg, url);
-    unlink(url + 6);
+    static const struct {
+        const char *name;
+        void (*serve)(const struct floor_cfg *, const char *);
+    } servers[] = { { "nng-rep", floor_nng_cooked }, { "nng-rep-raw", floor_nng_raw } };
+    for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); ++i) {
+        if (only && strcmp(only, servers[i].name))
+            continue;
+        snprintf(url, sizeof(url), "ipc://%s/%zu", dir, i);
+        servers[i].serve(&cfg, url);
+        unlink(url + 6);
+    }
     rmdir(dir);
     return 0;
 }
