@@ -19,21 +19,22 @@ out=${1:?usage: bench/bundle.sh [-B BUILDDIR] OUTDIR}
 
 cd "$(dirname "$0")/.."
 bench/run.sh -B "$builddir" --build-only
-for f in "$builddir/plugin/libcriterion-mproc.so" "$builddir/bench/bench_empty" \
-        "$builddir/bench/bench_skewed" "$builddir/bench/bench_skewed.c"; do
+bins=("$builddir/bench/bench_empty" "$builddir/bench/bench_small" "$builddir/bench/bench_skewed"
+      "$builddir/bench/fork_floor")
+for f in "$builddir/plugin/libcriterion-mproc.so" "${bins[@]}" "$builddir/bench/bench_skewed.c"; do
     [[ -e $f ]] || { echo "bench/bundle.sh: missing $f" >&2; exit 1; }
 done
 
 rm -rf "$out"
 mkdir -p "$out/plugin" "$out/bench" "$out/lib"
 cp -L "$builddir/plugin/libcriterion-mproc.so" "$out/plugin/"
-cp "$builddir/bench/bench_empty" "$builddir/bench/bench_skewed" "$builddir/bench/bench_skewed.c" "$out/bench/"
+cp "${bins[@]}" "$builddir/bench/bench_skewed.c" "$out/bench/"
 
 nng=$(ldconfig -p | awk '$1 == "libnng.so.1" { print $NF; exit }')
 [[ -n $nng ]] || { echo "bench/bundle.sh: libnng.so.1 not found" >&2; exit 1; }
 
 # glibc's own libraries stay: the target machine has a compatible glibc.
-ldd "$out/bench/bench_empty" "$out/bench/bench_skewed" "$out/plugin/libcriterion-mproc.so" "$nng" |
+ldd "${bins[@]}" "$out/plugin/libcriterion-mproc.so" "$nng" |
     awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
     grep -Ev '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
     sort -u |

@@ -7,6 +7,10 @@
 #   plain    Criterion alone:                     ./suite -jN
 #   mproc    the plugin, N workers:               LD_PRELOAD=plugin ./suite --mproc=N
 #   off      the plugin loaded but not asked for: LD_PRELOAD=plugin ./suite -jN
+#   fork     the plugin's fork isolation, when it has it
+#   floor    (empty suite) bench/fork_floor: N processes with Criterion's
+#            libraries mapped fork and wait for one empty child per test, the
+#            least any fork-per-test runner costs on this machine
 #
 # with the ratios mproc/plain (target <= 1.05) and off/plain (target <= 1.02),
 # and, for the skewed suite, the ideal lower bound max(total/N, longest) read
@@ -70,13 +74,14 @@ if ((build)); then
     [[ -f $builddir/build.ninja ]] || meson setup "$builddir" >/dev/null
     plugin_target=$(ninja -C "$builddir" -t targets all |
         awk -F: '/^plugin\/libcriterion-mproc\.so[.0-9]*:/ { print $1; exit }')
-    if ! log=$(ninja -C "$builddir" ${plugin_target:+"$plugin_target"} bench/bench_empty bench/bench_small bench/bench_skewed 2>&1); then
+    if ! log=$(ninja -C "$builddir" ${plugin_target:+"$plugin_target"} bench/bench_empty bench/bench_small bench/bench_skewed bench/fork_floor 2>&1); then
         printf '%s\n' "$log" >&2
         echo "bench/run.sh: the build failed" >&2
         exit 1
     fi
 fi
-for f in "$plugin" "$builddir/bench/bench_empty" "$builddir/bench/bench_small" "$builddir/bench/bench_skewed"; do
+for f in "$plugin" "$builddir/bench/bench_empty" "$builddir/bench/bench_small" "$builddir/bench/bench_skewed" \
+        "$builddir/bench/fork_floor"; do
     [[ -e $f ]] || { echo "bench/run.sh: missing $f (build it, or drop --no-build)" >&2; exit 1; }
 done
 ((!build_only)) || exit 0
@@ -99,6 +104,7 @@ run_variant() {
         cold)  LD_PRELOAD=$plugin "$exe" --mproc="$workers" --mproc-durations=none ;;
         fork)  LD_PRELOAD=$plugin "$exe" --mproc="$workers" --mproc-isolation=fork --mproc-durations=none ;;
         off)   LD_PRELOAD=$plugin "$exe" -j"$workers" ;;
+        floor) "$builddir/bench/fork_floor" "$workers" "${tests[$2]}" ;;
     esac >/dev/null 2>&1
 }
 
@@ -148,7 +154,9 @@ fi
 
 for ((r = 1; r <= runs; ++r)); do
     for s in "${suite_list[@]}"; do
-        for v in "${variants[@]}"; do
+        vs=("${variants[@]}")
+        [[ $s == empty ]] && ((fork)) && vs+=(floor)
+        for v in "${vs[@]}"; do
             ((progress)) && printf '\rrun %d/%d: %-6s %-5s' "$r" "$runs" "$s" "$v" >&2
             t0=$EPOCHREALTIME
             status=0
@@ -175,7 +183,9 @@ printf "$fmt" ------- ------ "$(printf '%042d' 0 | tr 0 -)" -------- "$(printf "
 missed=0
 for s in "${suite_list[@]}"; do
     declare -A med=()
-    for v in "${variants[@]}"; do
+    vs=("${variants[@]}")
+    [[ $s == empty ]] && ((fork)) && vs+=(floor)
+    for v in "${vs[@]}"; do
         # shellcheck disable=SC2086
         med[$v]=$(median ${times[$s.$v]})
     done
@@ -219,6 +229,12 @@ for s in "${suite_list[@]}"; do
         if ((fork)); then
             # shellcheck disable=SC2059
             printf "$fmt" "$s" "${tests[$s]}" "per-test cost: fork isolation" "$(per "${med[fork]}")" "" "" ""
+            # shellcheck disable=SC2059
+            printf "$fmt" "$s" "${tests[$s]}" "fork()+exit floor, $workers processes" \
+                "$(printf '%.2f s' "${med[floor]}")" "${times[$s.floor]% }" \
+                "$(ratio "${med[floor]}" "${med[plain]}")" "floor/plain"
+            # shellcheck disable=SC2059
+            printf "$fmt" "" "" "" "" "" "$(ratio "${med[fork]}" "${med[floor]}")" "fork/floor"
         fi
     fi
     if [[ $s == skewed ]]; then
