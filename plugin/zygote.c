@@ -35,18 +35,21 @@
 
 
 /*
- * What the zygote tells its worker (it never reads from it): READY once,
- * then for every test process SPARE, with the spare's socket (the worker
- * sends it its test directly), and EXITED when it has ended.
+ * What the zygote tells its worker: READY once, then for every test process
+ * SPARE, with the spare's socket (the worker sends it its test directly),
+ * and EXITED when it has ended.
  */
 #define ZYG_READY 'R'       /* value: 0, or -errno when it cannot serve */
 #define ZYG_SPARE 'S'       /* value: the spare's pid; its socket travels along */
 #define ZYG_EXITED 'X'      /* value: the spare's wait status */
 /*
- * The worker's one request, at its first test (struct zyg_fixture_request):
- * run the worker fixtures.  The zygote answers when its spare of the time
- * has ended: -1 as they begin, then 0, or 1 and the message as text.
+ * What the worker says of each spare announced, one byte: its test is on
+ * its way (GO), and the zygote forks the next spare while that test runs.
+ * Or, at its first test, instead (struct zyg_fixture_request): run the
+ * worker fixtures.  The zygote answers when that spare has ended, unused:
+ * -1 as they begin, then 0, or 1 and the message as text.
  */
+#define ZYG_GO 'G'
 #define ZYG_FIXTURES 'F'
 #define ZYG_FIXTURE_MSG_MAX 1024
 
@@ -378,6 +381,10 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
 
     for (size_t i = 0; i < zyg_n_destructors; ++i)
         (void) *zyg_destructors[i];
+    /* What Criterion's sandbox does first that needs nothing of the test: before it is known. */
+    setrlimit(RLIMIT_NOFILE, &zyg_worker.nofile);
+    if (zyg_crit.diff_init)
+        zyg_crit.diff_init();
     struct zyg_received rcv;
     if (zyg_recv(sock, zyg_buf, zyg_buf_cap, &rcv))
         _exit(0);       /* not needed after all */
@@ -412,11 +419,7 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
         && dup3(STDERR_FILENO, ZYG_ERR_FD, O_CLOEXEC) == ZYG_ERR_FD;
     close_range(zyg_output_kept ? ZYG_ERR_FD + 1 : ZYG_OUT_FD, ~0u, 0);
     zyg_chan = chan;
-    setrlimit(RLIMIT_NOFILE, &zyg_worker.nofile);
-
-    /* What Criterion's sandbox does first: its diff engine, a stdin of its own. */
-    if (zyg_crit.diff_init)
-        zyg_crit.diff_init();
+    /* A stdin of its own: after close_range, which would close its pipe. */
     zyg_crit.redirect_stdin();
 
     struct zyg_request r = *req;
@@ -442,10 +445,10 @@ static _Noreturn void zyg_spare_main(int sock, pid_t zygote)
 
 /* ---- the zygote -------------------------------------------------------------------- */
 
-/* The test process being served, for the exit path. */
-static volatile pid_t zyg_serving;
+/* The test process being served and the spare forked ahead, for the exit path. */
+static volatile pid_t zyg_serving, zyg_ahead;
 
-/* The worker is gone: take the test process along.  Async-signal-safe. */
+/* The worker is gone: take the test process along, and the spare.  Async-signal-safe. */
 static void zyg_on_orphaned(int sig)
 {
     (void) sig;
@@ -454,6 +457,9 @@ static void zyg_on_orphaned(int sig)
         kill(-p, SIGKILL);
         kill(p, SIGKILL);
     }
+    p = zyg_ahead;
+    if (p > 0)
+        kill(p, SIGKILL);
     _exit(0);
 }
 
@@ -467,12 +473,18 @@ static int zyg_send(int fd, char tag, int value)
     return n == (ssize_t) sizeof(r) ? 0 : -1;
 }
 
+/* A spare forked, not announced yet: the zygote holds its socket's other end. */
+struct zyg_spare {
+    pid_t pid;                  /* 0 when none */
+    int sock;
+};
+
 /*
- * Forks the next test process and hands its socket to the worker, then
- * waits for it to end (it waits for its test first) and says so.  Returns
- * -1 when the worker is gone.
+ * Forks a spare into *s.  The zygote holds no other spare's socket then
+ * (a spare that held one would keep it from seeing its worker close it).
+ * Returns 0, or -1 (*s left empty).
  */
-static int zyg_serve_one(int worker_sock)
+static int zyg_fork_spare(int worker_sock, struct zyg_spare *s)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
@@ -489,40 +501,48 @@ static int zyg_serve_one(int worker_sock)
         close(sv[0]);
         return -1;
     }
-    zyg_serving = pid;
-    struct zyg_reply r = { ZYG_SPARE, pid };
-    struct iovec iov = { &r, sizeof(r) };
-    int rc = zyg_sendmsg(worker_sock, &iov, 1, &sv[0], 1);
-    close(sv[0]);
-    if (rc) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    int status;
-    pid_t w;
-    do
-        w = waitpid(pid, &status, 0);
-    while (w < 0 && errno == EINTR);
-    zyg_serving = 0;
-    return zyg_send(worker_sock, ZYG_EXITED, w == pid ? status : W_EXITCODE(127, 0));
+    s->pid = zyg_ahead = pid;
+    s->sock = sv[0];
+    return 0;
+}
+
+/* A spare no test will have (the run ends, or the fixtures ran after it): it ends on EOF. */
+static void zyg_drop_spare(struct zyg_spare *s)
+{
+    if (s->pid <= 0)
+        return;
+    close(s->sock);
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = zyg_ahead = 0;
+    s->sock = -1;
 }
 
 /*
- * Between two spares: the worker's request to run the worker fixtures here
- * (crmpi_zygote_run_fixtures), with its test environment (the slot, what
- * the global fixtures published).  Every spare forked after sees them.
+ * The worker's word on the spare just announced, blocking: ZYG_GO, or
+ * ZYG_FIXTURES with its request in *req (*len bytes), or 0 when the worker
+ * is gone or said something else (the spare then ends with its socket).
  */
-static void zyg_take_fixtures(int sock)
+static char zyg_worker_word(int sock, struct zyg_fixture_request *req, size_t *len)
 {
-    struct zyg_fixture_request req;
     ssize_t n;
     do
-        n = recv(sock, &req, sizeof(req), MSG_DONTWAIT);
+        n = recv(sock, req, sizeof(*req), 0);
     while (n < 0 && errno == EINTR);
-    if (n < 1 || req.tag != ZYG_FIXTURES)
-        return;
-    crmpi_testenv_apply(req.env, (size_t) n - offsetof(struct zyg_fixture_request, env));
+    if (n < 1 || (req->tag != ZYG_GO && req->tag != ZYG_FIXTURES))
+        return 0;
+    *len = (size_t) n;
+    return req->tag;
+}
+
+/*
+ * The worker's request to run the worker fixtures here
+ * (crmpi_zygote_run_fixtures), with its test environment (the slot, what
+ * the global fixtures published): every spare forked after sees them.
+ */
+static void zyg_take_fixtures(int sock, const struct zyg_fixture_request *req, size_t len)
+{
+    crmpi_testenv_apply(req->env, len - offsetof(struct zyg_fixture_request, env));
     char msg[ZYG_FIXTURE_MSG_MAX];
     if (zyg_send(sock, ZYG_FIXTURES, -1))
         return;
@@ -530,6 +550,53 @@ static void zyg_take_fixtures(int sock)
             sizeof(msg)) != 0;
     if (!zyg_send(sock, ZYG_FIXTURES, failed) && failed)
         send(sock, msg, strlen(msg) + 1, MSG_NOSIGNAL);
+}
+
+/*
+ * Serves test processes until the worker is gone.  Each is forked ahead:
+ * announced with its socket, then, once the worker says its test is on
+ * its way, the next spare is forked while that test runs, so that it has
+ * set itself up by the time the worker needs it.  When the test process
+ * has ended, the worker hears so, then of the next spare.
+ */
+static void zyg_serve(int worker_sock)
+{
+    struct zyg_spare next = { 0, -1 };
+    static struct zyg_fixture_request req;      /* 8 KiB: not on the stack the forks copy */
+    for (;;) {
+        if (!next.pid && zyg_fork_spare(worker_sock, &next))
+            break;
+        pid_t pid = next.pid;
+        struct zyg_reply r = { ZYG_SPARE, pid };
+        struct iovec iov = { &r, sizeof(r) };
+        int rc = zyg_sendmsg(worker_sock, &iov, 1, &next.sock, 1);
+        close(next.sock);
+        next.sock = -1;
+        next.pid = 0;
+        zyg_serving = pid;
+        zyg_ahead = 0;
+        if (rc) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
+        size_t len = 0;
+        char word = zyg_worker_word(worker_sock, &req, &len);
+        /* Not forked now, the next spare is forked after this one ends, as a last try. */
+        if (word == ZYG_GO)
+            zyg_fork_spare(worker_sock, &next);
+        int status;
+        pid_t w;
+        do
+            w = waitpid(pid, &status, 0);
+        while (w < 0 && errno == EINTR);
+        zyg_serving = 0;
+        if (zyg_send(worker_sock, ZYG_EXITED, w == pid ? status : W_EXITCODE(127, 0)) || !word)
+            break;
+        if (word == ZYG_FIXTURES)
+            zyg_take_fixtures(worker_sock, &req, len);
+    }
+    zyg_drop_spare(&next);
 }
 
 static _Noreturn void zyg_main(int sock, pid_t worker)
@@ -586,11 +653,8 @@ static _Noreturn void zyg_main(int sock, pid_t worker)
         else
             crmpi_debug("zygote: %zu KiB pinned, copied at each fork", pinned / 1024);
     }
-    if (!zyg_send(sock, ZYG_READY, rc) && !rc) {
-        /* Each spare is forked while the worker talks to its coordinator, off the test's path. */
-        while (zyg_serve_one(sock) == 0)
-            zyg_take_fixtures(sock);
-    }
+    if (!zyg_send(sock, ZYG_READY, rc) && !rc)
+        zyg_serve(sock);
     /* The worker has ended (crmpi_zygote_finish): so do its fixtures. */
     crmpi_fixtures_teardown();
     _exit(0);
@@ -844,6 +908,10 @@ int crmpi_zygote_spawn(const struct crmpi_zygote_test *t, pid_t *pid)
     zyg_worker.spare_sock = -1;
     if (rc)
         return zyg_lost();      /* the spare died before its test */
+    /* The zygote forks the next spare now, while this test runs; its loss is found by the wait. */
+    char go = ZYG_GO;
+    while (send(zyg_worker.sock, &go, 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
     *pid = zyg_worker.spare;
     return 0;
 }

@@ -10,7 +10,9 @@
  * zygote points libcriterion's nanomsg calls at a channel (see
  * plugin/forkrun.h), then forks test processes one ahead of need: it hands
  * each spare's socket to the worker, which sends the test straight to it,
- * and tells the worker when the spare has ended (its wait status).  A test
+ * forks the next spare while that test runs (so that one is ready, set up,
+ * when the test ends), and tells the worker when the test process has ended
+ * (its wait status).  A test
  * process is what Criterion's exec'd sandbox would be: default signal
  * dispositions, the worker's stdout/stderr, a fresh stdin pipe, a session of
  * its own, the runner's shared arena mapped privately at its address, and
