@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "forkmode.h"
 #include "forkrun.h"
+#include "testenv.h"
 #include "worker_i.h"
 #include "zygote.h"
 
@@ -160,6 +161,8 @@ int crmpi_forkmode_run(long id, const struct crmpi_unit *u)
     if (rc)
         return forkmode_abandon(&params);
     crmpi_worker_unit_sandbox(pid);
+    /* While the test runs, off its path: the directories of the one before go. */
+    crmpi_testenv_unit_clean();
 
     double timeout = crmpi_crit_timeout_of(&u->suite->suite, u->test);
     int status = 0, timed_out = 0;

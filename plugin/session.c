@@ -142,8 +142,7 @@ err:
     return -ECONNREFUSED;
 }
 
-int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
-        Crmp__Envelope **reply)
+int crmpi_session_send(struct crmpi_session *s, const Crmp__Envelope *env)
 {
     nng_msg *msg;
     int rc = crmpi_transport_pack(env, &msg);
@@ -155,21 +154,33 @@ int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
     rc = crmpi_nng.nng_sendmsg(s->sock, msg, 0);
     if (rc) {
         crmpi_nng.nng_msg_free(msg);
-        goto err_nng;
+        crmpi_error("worker %u: lost the coordinator: %s", s->slot, crmpi_nng_strerror(rc));
+        return -ECONNRESET;
     }
-    rc = crmpi_nng.nng_recvmsg(s->sock, &msg, 0);
-    if (rc)
-        goto err_nng;
+    return 0;
+}
+
+int crmpi_session_receive(struct crmpi_session *s, Crmp__Envelope **reply)
+{
+    nng_msg *msg;
+    int rc = crmpi_nng.nng_recvmsg(s->sock, &msg, 0);
+    if (rc) {
+        crmpi_error("worker %u: lost the coordinator: %s", s->slot, crmpi_nng_strerror(rc));
+        return -ECONNRESET;
+    }
     atomic_store(&s->answered, 1);
     rc = crmpi_transport_unpack(msg, reply);
     crmpi_nng.nng_msg_free(msg);
     if (rc)
         crmpi_error("worker %u: bad message from the coordinator: %s", s->slot, strerror(-rc));
     return rc;
+}
 
-err_nng:
-    crmpi_error("worker %u: lost the coordinator: %s", s->slot, crmpi_nng_strerror(rc));
-    return -ECONNRESET;
+int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
+        Crmp__Envelope **reply)
+{
+    int rc = crmpi_session_send(s, env);
+    return rc ? rc : crmpi_session_receive(s, reply);
 }
 
 int crmpi_session_hello(struct crmpi_session *s, const struct crmpi_units *list,

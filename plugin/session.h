@@ -68,6 +68,16 @@ int crmpi_session_exchange(struct crmpi_session *s, const Crmp__Envelope *env,
         Crmp__Envelope **reply);
 
 /*
+ * crmpi_session_exchange in two halves, for a worker that has something
+ * to do while the coordinator answers: sends env (encoded, so the caller
+ * may free it on return), then takes the answer.  Returns 0 (receive: the
+ * caller owns *reply), or a negative errno code after a message.  A send
+ * must be followed by one receive before the next send (REQ/REP).
+ */
+int crmpi_session_send(struct crmpi_session *s, const Crmp__Envelope *env);
+int crmpi_session_receive(struct crmpi_session *s, Crmp__Envelope **reply);
+
+/*
  * Says hello with the unit list's fingerprint and count, and the list
  * itself when with_units (the answer to a ListWanted); the answer as for
  * crmpi_session_exchange.

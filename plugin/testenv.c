@@ -45,6 +45,8 @@ static struct {
     char art[PATH_MAX];         /* its artifact directory; "" when none */
     char name[TESTENV_NAME_MAX + 1];    /* its name, as in its directory's */
     char kept[PATH_MAX];        /* the last kept one */
+    /* The last test's directories, not kept: removed by crmpi_testenv_unit_clean; "" when none. */
+    char gone[2][PATH_MAX];
 } testenv;
 
 int crmpi_testenv_set_slot(unsigned slot)
@@ -192,6 +194,9 @@ void crmpi_testenv_abandon(void)
         testenv_rmtree_at(AT_FDCWD, testenv.dir, 0);
     if (testenv.art[0])
         testenv_rmtree_at(AT_FDCWD, testenv.art, 0);
+    for (int i = 0; i < 2; ++i)
+        if (testenv.gone[i][0])
+            testenv_rmtree_at(AT_FDCWD, testenv.gone[i], 0);
 }
 
 const char *crmpi_testenv_artifacts(void)
@@ -208,9 +213,11 @@ static void testenv_artifacts_discard(void)
     unsetenv(CRMPI_ENV_TEST_ARTIFACTS);
 }
 
+static void testenv_current_discard(void);
+
 int crmpi_testenv_unit_begin(const char *suite, const char *name)
 {
-    crmpi_testenv_unit_discard();
+    testenv_current_discard();
     size_t n = 0;
     for (const char *s = suite; s && *s && n < TESTENV_NAME_MAX; ++s)
         testenv.name[n++] = *s;
@@ -240,14 +247,35 @@ int crmpi_testenv_unit_begin(const char *suite, const char *name)
     if (rc) {
         crmpi_warn("cannot make the directories of %s::%s (%s): %s", suite, name,
                 what[0] ? what : "under $TMPDIR", strerror(-rc));
-        crmpi_testenv_unit_discard();
+        testenv_current_discard();
     }
     return rc;
 }
 
+/* A directory of the test that ended goes to *into, for crmpi_testenv_unit_clean to remove. */
+static void testenv_to_clean(char *path, char *into, const char *var)
+{
+    if (into[0] && testenv_rmtree(into))
+        crmpi_warn("cannot remove the test directory %s", into);
+    memcpy(into, path, strlen(path) + 1);
+    path[0] = '\0';
+    unsetenv(var);
+}
+
+void crmpi_testenv_unit_clean(void)
+{
+    if (testenv.gone[1][0] && testenv_rmtree(testenv.gone[1]))
+        crmpi_warn("cannot remove the artifact directory %s", testenv.gone[1]);
+    if (testenv.gone[0][0] && testenv_rmtree(testenv.gone[0]))
+        crmpi_warn("cannot remove the test directory %s", testenv.gone[0]);
+    testenv.gone[0][0] = testenv.gone[1][0] = '\0';
+}
+
 const char *crmpi_testenv_unit_end(int failed)
 {
-    testenv_artifacts_discard();
+    /* Collected by now, or not wanted. */
+    if (testenv.art[0])
+        testenv_to_clean(testenv.art, testenv.gone[1], CRMPI_ENV_TEST_ARTIFACTS);
     if (!testenv.dir[0])
         return NULL;
     int keep = testenv.keep == CRMPI_KEEP_TMP_ALWAYS
@@ -264,17 +292,24 @@ const char *crmpi_testenv_unit_end(int failed)
         crmpi_warn("cannot keep %s as %s: %s", testenv.dir, testenv.kept, strerror(errno));
         rmdir(testenv.kept);
     }
-    crmpi_testenv_unit_discard();
+    testenv_to_clean(testenv.dir, testenv.gone[0], CRMPI_ENV_TEST_TMPDIR);
     return NULL;
 }
 
-void crmpi_testenv_unit_discard(void)
+/* The current test's directories go now. */
+static void testenv_current_discard(void)
 {
     testenv_artifacts_discard();
     if (testenv.dir[0] && testenv_rmtree(testenv.dir))
         crmpi_warn("cannot remove the test directory %s", testenv.dir);
     testenv.dir[0] = '\0';
     unsetenv(CRMPI_ENV_TEST_TMPDIR);
+}
+
+void crmpi_testenv_unit_discard(void)
+{
+    crmpi_testenv_unit_clean();
+    testenv_current_discard();
 }
 
 void crmpi_testenv_forget_worker(pid_t pid)

@@ -45,14 +45,23 @@ int crmpi_testenv_unit_begin(const char *suite, const char *name);
 const char *crmpi_testenv_artifacts(void);
 
 /*
- * The test ended (failed: it failed or crashed): removes its artifact
- * directory (collected by now, or not wanted), and its directory, or
- * keeps it as --mproc-keep-tmp says, renamed so that no pid marks it.
+ * The test ended (failed: it failed or crashed): its directory is kept as
+ * --mproc-keep-tmp says, renamed so that no pid marks it, and its variables
+ * are unset.  What is not kept (its artifact directory, collected by now or
+ * not wanted, and its directory) is left for crmpi_testenv_unit_clean, so
+ * that its removal can wait until the test's result is on its way.
  * Returns the kept path (static, valid until the next test begins), or NULL.
  */
 const char *crmpi_testenv_unit_end(int failed);
 
-/* The test did not run after all (it runs again elsewhere): its directories go. */
+/*
+ * Removes the directories of the test that ended which crmpi_testenv_unit_end
+ * did not keep (unit_discard does it too, and the next unit_end first).
+ * The next test may begin before: the names differ.
+ */
+void crmpi_testenv_unit_clean(void);
+
+/* The test did not run after all (it runs again elsewhere): its directories go, the last one's too. */
 void crmpi_testenv_unit_discard(void);
 
 /* The worker is abandoned: removes the current test's directories.  Async-signal-safe. */

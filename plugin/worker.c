@@ -559,6 +559,7 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     w->sandbox = 0;
     w->forked = 0;
     Crmp__Envelope *reply = NULL;
+    int sent = 0;
     if (rc == -ENOMEM)
         crmpi_error("worker %u: out of memory", w->slot);
     else if (rc)
@@ -566,8 +567,16 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     else if (crmpi_session_fault_garbage())
         rc = crmpi_session_send_garbage(&w->session);
     else
-        rc = crmpi_session_exchange(&w->session, &env, &reply);
+        sent = !(rc = crmpi_session_send(&w->session, &env));
 
+    /*
+     * While the coordinator answers, off the path from this test's end to
+     * the next one's start: what the result no longer needs goes, and the
+     * test's directories (removing them is a journal update, a millisecond
+     * on some file systems; keeping one was decided above).  In fork
+     * isolation they go once the next test process has its test
+     * (crmpi_forkmode_run), or when no next test comes.
+     */
     for (size_t i = 0; asserts && i < result.n_asserts; ++i)
         crmpi_events_assert_stats_free(asserts[i]);
     free(asserts);
@@ -577,11 +586,17 @@ void crmpi_worker_unit_result(const struct criterion_suite_stats *ss)
     crmpi_events_clear(&w->events);
     crmpi_leaks_free(&leaks);
     crmpi_artifacts_notes_free(&notes);
+    if (!crmpi_zygote_ready())
+        crmpi_testenv_unit_clean();
 
+    if (sent)
+        rc = crmpi_session_receive(&w->session, &reply);
     if (rc)
         w->failed = 1;
     else
         worker_follow(reply);
+    if (w->pending < 0 || w->failed)
+        crmpi_testenv_unit_clean();
 }
 
 /* ---- feeding Criterion's runner ------------------------------------------------------ */
@@ -597,6 +612,8 @@ static void worker_queue_for_runner(long id)
         w->failed = 1;
         return;
     }
+    /* The runner's sandbox starts at once: the last test's directories go first. */
+    crmpi_testenv_unit_clean();
     crmpi_crit_unit_node_init(&node->unit, &u->suite->suite, u->test,
             crmpi_crit_timeout_of(&u->suite->suite, u->test));
     if (crmpi_fixtures_failed())
