@@ -22,9 +22,10 @@ Beside it, measured in the same run (once per run, between the others): nng's
 own floor, bench/nng_floor, which serves the same number of clients (WORKERS)
 REQ/REP round trips of an empty test's Result and Assign sizes over ipc with
 nothing of ours, and the same over socketpairs with poll (what the kernel
-costs): a cooked REP socket (blocking receive and send, the least nng does)
-and a raw REP socket served as the coordinator serves it (poll on
-NNG_OPT_RECVFD, non-blocking receive).  Twice: busy (each client asks again
+costs): a cooked REP socket (blocking receive and send, the least nng does),
+a raw REP socket polled on NNG_OPT_RECVFD (how the coordinator served
+until 2026-12), and a cooked REP socket with a context per client, woken
+through an eventfd, as the coordinator serves now (plugin/transport.c).  Twice: busy (each client asks again
 at once, --floor-trips round trips: the server never sleeps) and paced as
 the run was (each client waits between its round trips what a worker took
 per result in the 2000-test run, --paced-trips round trips).  The paced one
@@ -51,11 +52,35 @@ import time
 TICK = os.sysconf('SC_CLK_TCK')
 
 
-def coordinator_cpu(cmd, env):
-    """Runs cmd; returns (CPU seconds of the process itself, its stderr)."""
+def thread_switches(pid, seen):
+    """Adds each live thread of pid's context switches (voluntary or not) to seen, by tid."""
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
+                n = sum(int(line.split()[1]) for line in f if 'ctxt_switches' in line)
+        except (OSError, ValueError, IndexError):
+            continue
+        seen[tid] = max(seen.get(tid, 0), n)
+
+
+def coordinator_cpu(cmd, env, switches=None):
+    """Runs cmd; returns (CPU seconds of the process itself, its stderr).
+
+    switches (a list): gets the context switches of all its threads, sampled
+    every 20 ms while it runs (a thread's last 20 ms before it ends are lost)."""
+    seen = {}
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        while switches is not None and not os.waitid(os.P_PID, p.pid,
+                                                      os.WEXITED | os.WNOWAIT | os.WNOHANG):
+            thread_switches(p.pid, seen)
+            time.sleep(0.02)
         os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+        thread_switches(p.pid, seen)
         with open('/proc/%d/stat' % p.pid) as f:
             fields = f.read().rsplit(')', 1)[1].split()
         # Fields 14 and 15 (utime, stime) are the process's own; 16 and 17 its children's.
@@ -65,6 +90,8 @@ def coordinator_cpu(cmd, env):
         text = err.read().decode('utf-8', 'replace')
     if p.returncode != 0:
         sys.exit('%s: exit %s\n%s' % (' '.join(cmd), p.returncode, text[-2000:]))
+    if switches is not None:
+        switches.append(sum(seen.values()))
     return cpu, text
 
 
@@ -123,13 +150,17 @@ def main():
     args = ['--mproc=%d' % a.workers]
     if not a.exec:
         args.append('--mproc-isolation=fork')
-    measure = coordinator_instructions if a.instructions else coordinator_cpu
     many, one, floors, paced, n = [], [], [], [], 0
+    sw_many, sw_one = [], []
+    if not a.instructions:
+        measure = lambda cmd, env, sw: coordinator_cpu(cmd, env, sw)
+    else:
+        measure = lambda cmd, env, sw: coordinator_instructions(cmd, env)
     with tempfile.TemporaryDirectory() as tmp:
         exe_one = padded_copy(exe_one, os.path.getsize(exe), tmp)
         for _ in range(a.runs):
             start = time.monotonic()
-            cost, err = measure([exe] + args, env)
+            cost, err = measure([exe] + args, env, sw_many)
             wall = time.monotonic() - start
             m = re.search(r'Tested: (\d+)', err)
             n = int(m.group(1)) if m else 0
@@ -139,7 +170,7 @@ def main():
                 # What one worker took per result, start-up included (a little slower).
                 gap = min(int(wall * a.workers / max(n, 1) * 1e6), 1000000)
                 paced.append((gap, floor_cpu(a.build, a.workers, a.paced_trips, gap)))
-            cost, _ = measure([exe_one] + args, env)
+            cost, _ = measure([exe_one] + args, env, sw_one)
             one.append(cost)
     t_many, t_one = statistics.median(many), statistics.median(one)
     per = (t_many - t_one) / max(n - 1, 1)
@@ -154,19 +185,23 @@ def main():
               % (what, a.workers, 'exec' if a.exec else 'fork', a.runs, n, t_many, t_one))
         print('  per result: %.1f us (all in: %.1f us; target <= 20); load average %.1f'
               % (per * 1e6, t_many / max(n, 1) * 1e6, load))
+        print('  context switches per result, all its threads: %.1f'
+              % ((statistics.median(sw_many) - statistics.median(sw_one)) / max(n - 1, 1)))
     for name, runs, gap in (('busy', floors, 0),
                             ('paced', [f for _, f in paced],
                              statistics.median(g for g, _ in paced) if paced else 0)):
         if not runs:
             continue
         med = {k: statistics.median(f[k] for f in runs) for k in runs[0]}
-        print('  nng\'s floor, %s (%d clients%s), CPU per round trip: cooked REP %.1f us,'
-              ' raw REP polled as ours %.1f us; socketpair and poll %.1f us'
+        print('  nng\'s floor, %s (%d clients%s), CPU per round trip: REP contexts as ours'
+              ' %.1f us, cooked REP blocking %.1f us, raw REP polled %.1f us;'
+              ' socketpair and poll %.1f us'
               % (name, a.workers, ', each every %.1f ms' % (gap / 1e3) if gap else '',
-                 med['nng-rep'], med['nng-rep-raw'], med['socketpair']))
-        print('    ours / that floor: %.2fx (raw REP: %.2fx); ours / socketpair: %.1fx'
-              % (per * 1e6 / med['nng-rep'], per * 1e6 / med['nng-rep-raw'],
-                 per * 1e6 / med['socketpair']))
+                 med['nng-rep-ctx'], med['nng-rep'], med['nng-rep-raw'], med['socketpair']))
+        print('    ours / that floor: %.2fx (cooked blocking: %.2fx, raw: %.2fx);'
+              ' ours / socketpair: %.1fx'
+              % (per * 1e6 / med['nng-rep-ctx'], per * 1e6 / med['nng-rep'],
+                 per * 1e6 / med['nng-rep-raw'], per * 1e6 / med['socketpair']))
 
 
 if __name__ == '__main__':

@@ -13,13 +13,18 @@
  * with REP_BYTES (default 13, its Assign).  With GAP_US, each client sleeps
  * that long between its round trips, as a worker runs its test: a server
  * that is woken for every message costs more than one kept busy.  -s runs
- * only the server of that name (to strace or profile it alone).  Three servers, one after the other, each line "name us sys":
+ * only the server of that name (to strace or profile it alone).  Four
+ * servers, one after the other, each line "name us sys csw" (CPU, system
+ * CPU, context switches per round trip):
  *
  *   nng-rep      nng REQ/REP over ipc, the server a cooked REP socket in
  *                blocking nng_recvmsg/nng_sendmsg: the least nng does.
  *   nng-rep-raw  the same, the server a raw REP socket that polls nng's
  *                NNG_OPT_RECVFD, receives what waits and answers it, as the
- *                coordinator does (plugin/coordinator.c).
+ *                coordinator did until 2026-12.
+ *   nng-rep-ctx  a cooked REP socket with a context per client, woken
+ *                through an eventfd, as the coordinator does now
+ *                (plugin/transport.c).
  *   socketpair   AF_UNIX stream socketpairs and poll: what the kernel costs.
  *
  * nng is not fork-safe: its clients are this program again (exec), started
@@ -32,10 +37,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -59,6 +66,7 @@ struct floor_cfg {
 
 struct floor_cpu {
     double all, sys;    /* seconds */
+    long csw;           /* context switches, voluntary or not */
 };
 
 static void floor_die(const char *what, int rv)
@@ -73,14 +81,14 @@ static struct floor_cpu floor_now(void)
     getrusage(RUSAGE_SELF, &r);
     double u = r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6;
     double s = r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6;
-    return (struct floor_cpu) { u + s, s };
+    return (struct floor_cpu) { u + s, s, r.ru_nvcsw + r.ru_nivcsw };
 }
 
 static void floor_print(const char *name, const struct floor_cfg *cfg, struct floor_cpu a,
         struct floor_cpu b)
 {
-    printf("%s %.2f %.2f\n", name, (b.all - a.all) / cfg->trips * 1e6,
-            (b.sys - a.sys) / cfg->trips * 1e6);
+    printf("%s %.2f %.2f %.2f\n", name, (b.all - a.all) / cfg->trips * 1e6,
+            (b.sys - a.sys) / cfg->trips * 1e6, (double) (b.csw - a.csw) / cfg->trips);
     fflush(stdout);
 }
 
@@ -88,6 +96,14 @@ static void floor_print(const char *name, const struct floor_cfg *cfg, struct fl
 static int floor_share(const struct floor_cfg *cfg, int k)
 {
     return cfg->trips / cfg->clients + (k < cfg->trips % cfg->clients) + 1;
+}
+
+/* Waits until fd polls readable (or a signal came). */
+static void floor_wait_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+        floor_die("poll", -errno);
 }
 
 static void floor_wait_clients(int n, const pid_t *pids)
@@ -150,6 +166,14 @@ static void floor_nng_spawn(const struct floor_cfg *cfg, const char *url, pid_t 
     }
 }
 
+/* Starts the clients once the server listens (rv: how that went). */
+static void floor_nng_start(const struct floor_cfg *cfg, const char *url, int rv, pid_t *pids)
+{
+    if (rv)
+        floor_die("listen", rv);
+    floor_nng_spawn(cfg, url, pids);
+}
+
 /* Answers req (consumed) with cfg->rep bytes, its header copied (raw) or not. */
 static void floor_nng_answer(const struct floor_cfg *cfg, nng_socket s, nng_msg *req, int raw)
 {
@@ -182,10 +206,8 @@ static void floor_nng_cooked(const struct floor_cfg *cfg, const char *url)
     int rv = nng_rep0_open(&s);
     if (!rv)
         rv = nng_listen(s, url, NULL, 0);
-    if (rv)
-        floor_die("listen", rv);
-    floor_nng_spawn(cfg, url, pids);
-    struct floor_cpu t0 = { 0, 0 };
+    floor_nng_start(cfg, url, rv, pids);
+    struct floor_cpu t0 = { 0, 0, 0 };
     for (int i = 0; i < cfg->trips + cfg->clients; ++i) {
         if (i == cfg->clients)
             t0 = floor_now();
@@ -208,15 +230,11 @@ static void floor_nng_raw(const struct floor_cfg *cfg, const char *url)
         rv = nng_listen(s, url, NULL, 0);
     if (!rv)
         rv = nng_socket_get_int(s, NNG_OPT_RECVFD, &fd);
-    if (rv)
-        floor_die("listen", rv);
-    floor_nng_spawn(cfg, url, pids);
-    struct floor_cpu t0 = { 0, 0 };
+    floor_nng_start(cfg, url, rv, pids);
+    struct floor_cpu t0 = { 0, 0, 0 };
     int done = 0;
     while (done < cfg->trips + cfg->clients) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-            floor_die("poll", -errno);
+        floor_wait_readable(fd);
         nng_msg *m;
         while (nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK) == 0) {
             if (done++ == cfg->clients)
@@ -225,6 +243,102 @@ static void floor_nng_raw(const struct floor_cfg *cfg, const char *url)
         }
     }
     floor_nng_end(cfg, "nng-rep-raw", t0, s, pids);
+}
+
+/*
+ * A cooked REP socket with a context per client, driven by callbacks: a
+ * context's receive callback (on nng's thread) queues it and wakes the
+ * poll loop through an eventfd; the loop answers with nng_ctx_send (done at
+ * once: a context sends straight onto its pipe) and asks for the next
+ * request.  A cooked REP context sends straight
+ * onto its pipe (raw REP goes through the socket's queue and two more of
+ * nng's threads), and hands a request to the waiting context's callback in
+ * the thread that read it (raw REP queues it for nng_recvmsg).
+ */
+struct floor_ctx {
+    nng_ctx ctx;
+    nng_aio *rx, *tx;
+    int efd;
+    pthread_mutex_t *lk;
+    struct floor_ctx **ready;   /* the loop's queue, under lk */
+    int *n_ready;
+};
+
+static void floor_ctx_recv_cb(void *arg)
+{
+    struct floor_ctx *c = arg;
+    pthread_mutex_lock(c->lk);
+    int wake = !*c->n_ready;
+    c->ready[(*c->n_ready)++] = c;
+    pthread_mutex_unlock(c->lk);
+    uint64_t one = 1;
+    if (wake && write(c->efd, &one, sizeof(one)) < 0)
+        floor_die("eventfd", -errno);
+}
+
+static void floor_nng_ctx(const struct floor_cfg *cfg, const char *url)
+{
+    pid_t pids[FLOOR_MAX_CLIENTS];
+    struct floor_ctx ctxs[FLOOR_MAX_CLIENTS], *ready[FLOOR_MAX_CLIENTS], *mine[FLOOR_MAX_CLIENTS];
+    pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
+    int n_ready = 0;
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    nng_socket s;
+    int rv = efd < 0 ? -errno : nng_rep0_open(&s);
+    if (!rv)
+        rv = nng_listen(s, url, NULL, 0);
+    for (int k = 0; !rv && k < cfg->clients; ++k) {
+        ctxs[k] = (struct floor_ctx) { .efd = efd, .lk = &lk, .ready = ready, .n_ready = &n_ready };
+        rv = nng_ctx_open(&ctxs[k].ctx, s);
+        if (!rv)
+            rv = nng_aio_alloc(&ctxs[k].rx, floor_ctx_recv_cb, &ctxs[k]);
+        if (!rv)
+            rv = nng_aio_alloc(&ctxs[k].tx, NULL, NULL);
+        if (!rv)
+            nng_ctx_recv(ctxs[k].ctx, ctxs[k].rx);
+    }
+    floor_nng_start(cfg, url, rv, pids);
+    struct floor_cpu t0 = { 0, 0, 0 };
+    int done = 0;
+    while (done < cfg->trips + cfg->clients) {
+        floor_wait_readable(efd);
+        uint64_t v;
+        if (read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            floor_die("eventfd", -errno);
+        pthread_mutex_lock(&lk);
+        int n = n_ready;
+        memcpy(mine, ready, (size_t) n * sizeof(*mine));
+        n_ready = 0;
+        pthread_mutex_unlock(&lk);
+        for (int i = 0; i < n; ++i) {
+            struct floor_ctx *c = mine[i];
+            if ((rv = nng_aio_result(c->rx)) != 0)
+                floor_die("nng_ctx_recv", rv);
+            if (done++ == cfg->clients)
+                t0 = floor_now();
+            nng_msg *rep;
+            if ((rv = nng_msg_alloc(&rep, cfg->rep)) != 0)
+                floor_die("nng_msg_alloc", rv);
+            memset(nng_msg_body(rep), 'p', cfg->rep);
+            nng_msg_free(nng_aio_get_msg(c->rx));
+            nng_aio_set_msg(c->tx, rep);
+            nng_ctx_send(c->ctx, c->tx);
+            /* Done at once unless the pipe still sends: no callback, no thread. */
+            nng_aio_wait(c->tx);
+            if ((rv = nng_aio_result(c->tx)) != 0)
+                floor_die("nng_ctx_send", rv);
+            nng_ctx_recv(c->ctx, c->rx);
+        }
+    }
+    struct floor_cpu t1 = floor_now();
+    floor_wait_clients(cfg->clients, pids);
+    nng_close(s);
+    for (int k = 0; k < cfg->clients; ++k) {
+        nng_aio_free(ctxs[k].rx);
+        nng_aio_free(ctxs[k].tx);
+    }
+    close(efd);
+    floor_print("nng-rep-ctx", cfg, t0, t1);
 }
 
 /* ---- socketpair ------------------------------------------------------------------ */
@@ -269,7 +383,7 @@ static void floor_socketpair(const struct floor_cfg *cfg)
         fds[k] = (struct pollfd) { .fd = sv[0], .events = POLLIN };
         left[k] = floor_share(cfg, k);
     }
-    struct floor_cpu t0 = { 0, 0 };
+    struct floor_cpu t0 = { 0, 0, 0 };
     int done = 0;
     while (done < cfg->trips + cfg->clients) {
         if (poll(fds, (nfds_t) cfg->clients, -1) < 0 && errno != EINTR)
@@ -333,7 +447,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*serve)(const struct floor_cfg *, const char *);
-    } servers[] = { { "nng-rep", floor_nng_cooked }, { "nng-rep-raw", floor_nng_raw } };
+    } servers[] = { { "nng-rep", floor_nng_cooked }, { "nng-rep-raw", floor_nng_raw },
+                    { "nng-rep-ctx", floor_nng_ctx } };
     for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); ++i) {
         if (only && strcmp(only, servers[i].name))
             continue;
