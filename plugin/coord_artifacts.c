@@ -210,8 +210,9 @@ int crmpi_coord_on_artifact(struct coord *c, struct coord_worker *w, nng_msg **r
     env.artifact_taken = &taken;
     nng_msg *m = *req;
     *req = NULL;
-    if (crmpi_transport_reply(&c->net, m, &env))
-        crmpi_debug("cannot answer a worker: its connection is going");
+    int rc = crmpi_transport_reply(&c->net, m, &env);
+    if (rc)
+        crmpi_debug("cannot answer a worker: %s", strerror(-rc));
     return 0;
 }
 

@@ -63,8 +63,7 @@ static void coord_run_cleanup(struct coord *c)
         }
         if (w->pidfd >= 0)
             close(w->pidfd);
-        if (w->req)
-            crmpi_nng.nng_msg_free(w->req);
+        crmpi_transport_drop(&c->net, w->req);
         crmpi_wire_free(w->hello);
         crmpi_wire_units_free(&w->hello_units);
         w->pid = 0;

@@ -125,8 +125,9 @@ static void coord_reply(struct coord *c, nng_msg **req, const Crmp__Envelope *en
     nng_msg *m = *req;
     *req = NULL;
     /* A failure means its connection is going: its end is an event of its own. */
-    if (crmpi_transport_reply(&c->net, m, env))
-        crmpi_debug("cannot answer a worker: its connection is going");
+    int rc = crmpi_transport_reply(&c->net, m, env);
+    if (rc)
+        crmpi_debug("cannot answer a worker: %s", strerror(-rc));
 }
 
 static void coord_reply_stop(struct coord *c, nng_msg **req, const char *reason)
@@ -513,8 +514,7 @@ static void coord_perform(struct coord *c, const struct crmpi_cst_action *a)
     case CRMPI_CST_ACT_HOLD:
         break;      /* w->req stays until work exists */
     case CRMPI_CST_ACT_DISCARD:
-        if (w->req)
-            crmpi_nng.nng_msg_free(w->req);
+        crmpi_transport_drop(&c->net, w->req);
         w->req = NULL;
         break;
     case CRMPI_CST_ACT_ADOPT:
@@ -650,8 +650,7 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
         crmpi_wire_free(env);
         if (w) {
             crmpi_warn("worker %u: %s", w->slot, why);
-            if (w->req)
-                crmpi_nng.nng_msg_free(w->req);
+            crmpi_transport_drop(&c->net, w->req);
             w->req = msg;
             ev.kind = CRMPI_CST_EV_BAD_MESSAGE;
             coord_feed(c, ev);
@@ -668,8 +667,7 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
         c->hb_req = msg;
         ev.kind = CRMPI_CST_EV_HEARTBEAT;
         coord_feed(c, ev);
-        if (c->hb_req)
-            crmpi_nng.nng_msg_free(c->hb_req);
+        crmpi_transport_drop(&c->net, c->hb_req);
         c->hb_req = NULL;
         return;
     case CRMP__ENVELOPE__BODY_HELLO:
@@ -714,8 +712,7 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
         break;
     }
     /* A worker has one request at a time: a new one replaces what a broken peer left. */
-    if (w->req)
-        crmpi_nng.nng_msg_free(w->req);
+    crmpi_transport_drop(&c->net, w->req);
     w->req = msg;
     coord_feed(c, ev);
     coord_after_request(c, w);

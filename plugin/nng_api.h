@@ -17,7 +17,7 @@
 
 #define CRMPI_NNG_FUNCS(X)                                                   \
     X(int, nng_req0_open, (nng_socket *))                                     \
-    X(int, nng_rep0_open_raw, (nng_socket *))                                 \
+    X(int, nng_rep0_open, (nng_socket *))                                     \
     X(int, nng_close, (nng_socket))                                           \
     X(int, nng_listen, (nng_socket, const char *, nng_listener *, int))       \
     X(int, nng_dial, (nng_socket, const char *, nng_dialer *, int))           \
@@ -56,6 +56,7 @@
     X(void, nng_aio_free, (nng_aio *))                                        \
     X(void, nng_aio_wait, (nng_aio *))                                        \
     X(void, nng_aio_cancel, (nng_aio *))                                      \
+    X(void, nng_aio_stop, (nng_aio *))                                        \
     X(int, nng_aio_result, (nng_aio *))                                       \
     X(void, nng_aio_set_msg, (nng_aio *, nng_msg *))                          \
     X(nng_msg *, nng_aio_get_msg, (nng_aio *))                                \

@@ -5,6 +5,8 @@
 #ifndef CRMPI_TRANSPORT_H_
 #define CRMPI_TRANSPORT_H_
 
+#include <pthread.h>
+
 #include "nng_api.h"
 #include "wire.h"
 
@@ -24,38 +26,61 @@ int crmpi_transport_pack(const Crmp__Envelope *env, nng_msg **out);
  */
 int crmpi_transport_unpack(nng_msg *msg, Crmp__Envelope **out);
 
+struct crmpi_transport_ctx;     /* transport.c's: one nng context and its two aios */
+
 /*
- * The coordinator's socket with an aio for receiving and one for sending,
- * reused for every message: nng_recvmsg and nng_sendmsg allocate and free
- * an aio per call (2.5 k instructions of about 60 k per result).
+ * The coordinator's socket: a cooked REP socket with one nng context per
+ * request it holds, driven by callbacks.  A context's receive callback (on
+ * one of nng's threads) queues it and makes efd readable; the poll loop
+ * takes the request with crmpi_transport_recv and answers it with
+ * crmpi_transport_reply, which puts the reply on its pipe and asks for the
+ * context's next request.  Raw REP, which this replaced, passes every request and
+ * reply through the socket's queues and two more of nng's threads: about 4
+ * of its 15 context switches a round trip (bench/nng_floor).
+ *
+ * A request (an nng_msg of the caller's) carries its context's index in its
+ * header: it goes back through reply or drop, never nng_msg_free, so that
+ * its context can take the next request.
  */
 struct crmpi_transport {
     nng_socket sock;
-    nng_aio *rx, *tx;
+    int efd;                    /* the eventfd the loop polls; valid when have_efd */
+    int have_efd, have_lk;
+    pthread_mutex_t lk;         /* guards ready and armed: nng's threads write them */
+    struct crmpi_transport_ctx **ctxs;      /* all, owned; grown by the loop's thread */
+    size_t n_ctxs;
+    struct crmpi_transport_ctx *ready, *ready_last;     /* requests not yet taken */
+    size_t armed;               /* contexts waiting for a request */
 };
 
 /*
- * Answers request req (consumed, whatever happens) with env on t's raw REP
- * socket: the request's header routes the reply back to its sender.
- * Returns 0, -EMSGSIZE, -ENOMEM or -EIO.
+ * Answers request req (consumed, whatever happens) with env: the request's
+ * context sends it.  Returns 0, -EMSGSIZE, -ENOMEM or -EIO (-EINVAL: req is
+ * not one of t's).
  */
 int crmpi_transport_reply(struct crmpi_transport *t, nng_msg *req, const Crmp__Envelope *env);
 
+/* Drops request req (consumed; NULL is nothing) unanswered. */
+void crmpi_transport_drop(struct crmpi_transport *t, nng_msg *req);
+
 /*
- * The next message waiting on t's socket, without waiting: 0 and *out
- * (the caller's, nng_msg_free), or an nng error (NNG_ETIMEDOUT: none now).
+ * The next request waiting, without waiting: 0 and *out (the caller's, to
+ * answer or drop), or an nng error (NNG_ETIMEDOUT: none now).
  */
 int crmpi_transport_recv(struct crmpi_transport *t, nng_msg **out);
 
-/* Frees t's aios (its socket is closed first); safe on a zeroed or half-built t. */
+/*
+ * Frees t's contexts, their aios and the requests they hold (its socket is
+ * closed first), and its eventfd; safe on a zeroed or half-built t.
+ */
 void crmpi_transport_fini(struct crmpi_transport *t);
 
 /*
- * Opens t's socket (raw REP) and its aios, listening on url, with cb told of every removed
- * pipe, and sets *recv_fd to the descriptor that polls readable when a
- * message waits.  Returns 0 or a negative code after saying why; *sock_open
- * says whether t->sock is to be closed (and crmpi_transport_fini frees the
- * aios either way).
+ * Opens t's socket (cooked REP) and its first contexts, listening on url,
+ * with cb told of every removed pipe, and sets *recv_fd to the descriptor
+ * that polls readable when a request waits.  Returns 0 or a negative code
+ * after saying why; *sock_open says whether t->sock is to be closed (and
+ * crmpi_transport_fini frees the rest either way).
  */
 int crmpi_transport_listen(struct crmpi_transport *t, int *sock_open, const char *url,
         nng_pipe_cb cb, void *arg, int *recv_fd);
