@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# run_releases.sh [--prepare|--test] VERSION BUILDDIR [REFUSED]: the plugin
-# against another Criterion release, as a user of that release builds it.
+# run_releases.sh VERSION BUILDDIR: the plugin against another Criterion
+# release, as a user of that release builds it.
 #
 # Builds Criterion VERSION with ../shared/criterion-versions/build-criterion.sh
 # into BUILDDIR-criterion (kept: skipped when already there), configures this
@@ -16,22 +16,10 @@
 # with exit 2 (test 'release-refused').  An unknown release is always checked
 # (test 'release-unknown-refused').
 #
-# --prepare stops once everything is built (.ci/run compiles ahead, in the
-# background, while other tests run); --test takes a BUILDDIR so prepared and
-# only runs the tests (building what is missing or stale, as meson test does).
-#
 # CRITERION_VERSIONS_DIR overrides where build-criterion.sh is found.
 set -euo pipefail
 
-step=all
-case ${1:-} in
---prepare) step=prepare; shift ;;
---test) step=test; shift ;;
-esac
-[ $# -eq 2 ] || [ $# -eq 3 ] || {
-    echo "usage: $0 [--prepare|--test] VERSION BUILDDIR [REFUSED]" >&2
-    exit 2
-}
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 VERSION BUILDDIR [REFUSED]" >&2; exit 2; }
 version=$1
 refused=${3:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,15 +47,7 @@ lib=$(dirname "$(find "$prefix" -name libcriterion.so -print -quit)")
 
 export PKG_CONFIG_PATH=$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-if [ "$step" != test ] || [ ! -f "$build/build.ninja" ]; then
-    rm -rf "$build"
-    meson setup "$build" "$root" "${setup_args[@]}"
-fi
-if [ "$step" = prepare ]; then
-    # What meson test --suite release would build, and no more.
-    mapfile -t targets < <("$root/.ci/suite-targets" "$build" release)
-    ninja -C "$build" "${targets[@]}"
-    exit 0
-fi
+rm -rf "$build"
+meson setup "$build" "$root" "${setup_args[@]}"
 # meson test builds only what the selected tests need (CI's time is short).
 meson test -C "$build" --suite release --print-errorlogs
