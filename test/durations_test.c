@@ -32,8 +32,9 @@ static void t_teardown(void)
         return;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlinkat(dirfd(d), e->d_name, 0);
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")
+                && unlinkat(dirfd(d), e->d_name, 0) && errno == EISDIR)
+            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);   /* a_directory_is_refused's */
     closedir(d);
     rmdir(t_dir);
 }
