@@ -252,30 +252,37 @@ int crmpi_testenv_unit_begin(const char *suite, const char *name)
     return rc;
 }
 
-/* A directory of the test that ended goes to *into, for crmpi_testenv_unit_clean to remove. */
-static void testenv_to_clean(char *path, char *into, const char *var)
+enum { TESTENV_GONE_DIR, TESTENV_GONE_ART };
+
+/* Removes the last test's directory testenv.gone[i], if any. */
+static void testenv_gone_remove(int i)
 {
-    if (into[0] && testenv_rmtree(into))
-        crmpi_warn("cannot remove the test directory %s", into);
-    memcpy(into, path, strlen(path) + 1);
+    static const char *const what[] = { "test directory", "artifact directory" };
+    if (testenv.gone[i][0] && testenv_rmtree(testenv.gone[i]))
+        crmpi_warn("cannot remove the %s %s", what[i], testenv.gone[i]);
+    testenv.gone[i][0] = '\0';
+}
+
+/* A directory of the test that ended goes to testenv.gone[i], for crmpi_testenv_unit_clean. */
+static void testenv_to_clean(char *path, int i, const char *var)
+{
+    testenv_gone_remove(i);
+    memcpy(testenv.gone[i], path, strlen(path) + 1);
     path[0] = '\0';
     unsetenv(var);
 }
 
 void crmpi_testenv_unit_clean(void)
 {
-    if (testenv.gone[1][0] && testenv_rmtree(testenv.gone[1]))
-        crmpi_warn("cannot remove the artifact directory %s", testenv.gone[1]);
-    if (testenv.gone[0][0] && testenv_rmtree(testenv.gone[0]))
-        crmpi_warn("cannot remove the test directory %s", testenv.gone[0]);
-    testenv.gone[0][0] = testenv.gone[1][0] = '\0';
+    testenv_gone_remove(TESTENV_GONE_ART);
+    testenv_gone_remove(TESTENV_GONE_DIR);
 }
 
 const char *crmpi_testenv_unit_end(int failed)
 {
     /* Collected by now, or not wanted. */
     if (testenv.art[0])
-        testenv_to_clean(testenv.art, testenv.gone[1], CRMPI_ENV_TEST_ARTIFACTS);
+        testenv_to_clean(testenv.art, TESTENV_GONE_ART, CRMPI_ENV_TEST_ARTIFACTS);
     if (!testenv.dir[0])
         return NULL;
     int keep = testenv.keep == CRMPI_KEEP_TMP_ALWAYS
@@ -292,7 +299,7 @@ const char *crmpi_testenv_unit_end(int failed)
         crmpi_warn("cannot keep %s as %s: %s", testenv.dir, testenv.kept, strerror(errno));
         rmdir(testenv.kept);
     }
-    testenv_to_clean(testenv.dir, testenv.gone[0], CRMPI_ENV_TEST_TMPDIR);
+    testenv_to_clean(testenv.dir, TESTENV_GONE_DIR, CRMPI_ENV_TEST_TMPDIR);
     return NULL;
 }
 
