@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,4 +133,80 @@ Test(hooks, free_is_safe_on_zeroed_and_freed_lists)
     crmpi_hooks_free(&list);
     cr_assert_null(list.slots);
     cr_assert_eq(list.count, 0);
+}
+
+struct t_in {
+    uintptr_t base;         /* the object's load address */
+    void *seen;             /* where its section was found */
+    int n;
+};
+
+/* Counts the sections of the object loaded at t->base, or those at t->seen once known. */
+static int t_count_in(void *start, size_t size, void *arg)
+{
+    (void) size;
+    struct t_in *t = arg;
+    Dl_info info;
+    if (t->seen ? start == t->seen
+            : dladdr(start, &info) && (uintptr_t) info.dli_fbase == t->base) {
+        t->seen = start;
+        ++t->n;
+    }
+    return 0;
+}
+
+static int t_sections_in(struct t_in *t)
+{
+    t->n = 0;
+    cr_assert_eq(crmpi_sections_foreach(".dynstr", t_count_in, t), 0);
+    return t->n;
+}
+
+static int t_count_all(void *start, size_t size, void *arg)
+{
+    (void) start;
+    (void) size;
+    ++*(int *) arg;
+    return 0;
+}
+
+/*
+ * Sections are read once per object and kept: an object loaded or unloaded
+ * after a lookup must still be seen, and then not seen.
+ */
+Test(hooks, objects_loaded_and_unloaded_after_a_lookup_are_seen)
+{
+    static const char *const libs[] = { "libnng.so.1", "libjson-c.so.5", "libxml2.so.2" };
+    const char *lib = NULL;
+    for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]) && !lib; ++i) {
+        void *loaded = dlopen(libs[i], RTLD_NOLOAD | RTLD_LAZY);
+        if (loaded)
+            dlclose(loaded);
+        else
+            lib = libs[i];
+    }
+    if (!lib)
+        cr_skip("every candidate library is already loaded");
+
+    int all = 0;
+    cr_assert_eq(crmpi_sections_foreach(".dynstr", t_count_all, &all), 0);
+    cr_assert_gt(all, 0, "no object has a .dynstr");
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        cr_skip("cannot load %s: %s", lib, dlerror());
+    struct link_map *lm = NULL;
+    cr_assert_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+    Dl_info info;
+    struct t_in t = { 0 };
+    cr_assert(dladdr((void *) lm->l_ld, &info));
+    t.base = (uintptr_t) info.dli_fbase;
+    cr_assert_eq(t_sections_in(&t), 1, "%s not seen after its dlopen", lib);
+    dlclose(h);
+    void *still = dlopen(lib, RTLD_NOLOAD | RTLD_LAZY);
+    if (still) {
+        dlclose(still);
+        cr_skip("%s stays loaded after its dlclose", lib);
+    }
+    /* By the address it had: an object forgotten by the cache would still report it. */
+    cr_assert_eq(t_sections_in(&t), 0, "%s still seen after its dlclose", lib);
 }
