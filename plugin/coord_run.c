@@ -3,7 +3,6 @@
  * the report, and the tear-down that leaves no process and no file behind.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,23 +33,6 @@ static void coord_run_on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 /* ---- the run -------------------------------------------------------------------- */
-
-/*
- * When the run's directory fell back on ./.criterion-mproc (crmpi_runtime_dir),
- * that directory goes too unless something else lives there (durations).
- */
-static void coord_run_rmdir_local(const char *dir)
-{
-    char parent[sizeof(((struct coord *) 0)->dir)];
-    snprintf(parent, sizeof(parent), "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    const char *base = strrchr(parent, '/');
-    if (!strcmp(base ? base + 1 : parent, ".criterion-mproc"))
-        rmdir(parent);
-}
 
 static void coord_run_cleanup(struct coord *c)
 {
@@ -104,17 +86,8 @@ static void coord_run_cleanup(struct coord *c)
     /* After the last test, whatever ended the run: the teardowns. */
     crmpi_fixture_host_stop(&c->fixtures);
     crmpi_fixture_kv_free(&c->globals);
-    if (*c->dir) {
-        /* The queue's socket, and anything a worker left there. */
-        DIR *d = opendir(c->dir);
-        for (struct dirent *e; d && (e = readdir(d));)
-            if (e->d_name[0] != '.')
-                unlinkat(dirfd(d), e->d_name, 0);
-        if (d)
-            closedir(d);
-        rmdir(c->dir);
-        coord_run_rmdir_local(c->dir);
-    }
+    /* The queue's socket, and anything a worker left there. */
+    crmpi_runtime_dir_remove(c->dir);
 }
 
 int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_options *opts,

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -71,4 +72,26 @@ int crmpi_runtime_dir(const char *tmpdir, const char *tmp, char *out, size_t out
         snprintf(warn + len, warnlen - len, "; ./%s is unusable (%s)", RUNDIR_LOCAL,
                 strerror(-rc));
     return rc;
+}
+
+void crmpi_runtime_dir_remove(const char *dir)
+{
+    if (!*dir)
+        return;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+    rmdir(dir);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    const char *base = strrchr(parent, '/');
+    if (!strcmp(base ? base + 1 : parent, RUNDIR_LOCAL))
+        rmdir(parent);
 }

@@ -25,4 +25,11 @@
 int crmpi_runtime_dir(const char *tmpdir, const char *tmp, char *out, size_t outlen,
         char *warn, size_t warnlen);
 
+/*
+ * Removes dir (one crmpi_runtime_dir made) with the files left in it, and
+ * ./.criterion-mproc above it when it fell back there, unless something
+ * else lives there (durations).  Safe on "".
+ */
+void crmpi_runtime_dir_remove(const char *dir);
+
 #endif /* !CRMPI_RUNDIR_H_ */

@@ -131,3 +131,32 @@ Test(rundir, nothing_usable_is_an_error_with_a_message)
             warn, sizeof(warn)), 0);
     cr_expect_not_null(strstr(warn, ".criterion-mproc is unusable"), "%s", warn);
 }
+
+/* What a run leaves in its directory goes with it (the coordinator's and a worker host's). */
+Test(rundir, remove_takes_the_files_left_in_it)
+{
+    char out[64], warn[256], path[128];
+    cr_assert_eq(crmpi_runtime_dir(t_root, "/nonexistent", out, sizeof(out), warn, sizeof(warn)), 0);
+    snprintf(path, sizeof(path), "%s/fixture.0", out);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    crmpi_runtime_dir_remove(out);
+    cr_expect_neq(access(out, F_OK), 0, "%s is still there", out);
+    cr_expect_eq(access(t_root, F_OK), 0, "its parent went too");
+    crmpi_runtime_dir_remove("");
+}
+
+Test(rundir, remove_takes_the_local_fallback_unless_it_holds_more)
+{
+    char out[64], other[64], warn[256];
+    cr_assert_eq(chdir(t_root), 0);
+    cr_assert_eq(crmpi_runtime_dir(t_sub("missing"), t_sub("also-missing"), out, sizeof(out),
+            warn, sizeof(warn)), 0);
+    cr_assert_eq(crmpi_runtime_dir(t_sub("missing"), t_sub("also-missing"), other,
+            sizeof(other), warn, sizeof(warn)), 0);
+    crmpi_runtime_dir_remove(out);
+    cr_expect_eq(access(t_sub(".criterion-mproc"), F_OK), 0, "removed while it held %s", other);
+    crmpi_runtime_dir_remove(other);
+    cr_expect_neq(access(t_sub(".criterion-mproc"), F_OK), 0, "./.criterion-mproc left behind");
+}
