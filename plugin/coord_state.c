@@ -709,8 +709,11 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
 
     uint32_t u = w->unit;
     w->unit = CRMPI_CST_NONE;
-    /* Its worker fixture's doing, said by the shell: its replacement is free. */
-    if (in_fixture && !clean)
+    /*
+     * Its worker fixture's doing, said by the shell: its replacement is free.
+     * A remote one's (it said so) is its host's to replace, not ours.
+     */
+    if (in_fixture && !clean && !w->remote)
         ++st->fixture_deaths;
     if (u == CRMPI_CST_NONE) {
         if (!rc && !clean && !in_fixture && !was_starting && !w->dropped && !w->refused
@@ -729,6 +732,8 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
         /* Not the test's doing: it runs again (on a worker that reports the failure). */
         st->units[u].state = CRMPI_CST_QUEUED;
         --st->running;
+        if (!rc && w->remote)
+            rc = cst_note(st, CRMPI_CST_NOTE_REMOTE_FIXTURE, id, u, 0);
         if (!rc)
             rc = cst_requeue(st, w, u);
     } else {
@@ -790,8 +795,10 @@ static int cst_on_pipe_closed(struct crmpi_cst *st, const struct crmpi_cst_event
     struct crmpi_cst_worker *w = &st->workers[ev->worker];
     if (!cst_alive(w))
         return 0;
-    if (w->remote)      /* a host that goes away: its test runs elsewhere */
-        return cst_gone(st, ev->worker, w->unit != CRMPI_CST_NONE ? SIGPIPE : 0, 0, ev->now_ms);
+    /* A host that goes away: its test runs elsewhere (an attempt, but in its worker fixture). */
+    if (w->remote)
+        return cst_gone(st, ev->worker, w->unit != CRMPI_CST_NONE ? SIGPIPE : 0, w->in_fixture,
+                ev->now_ms);
     /* A local one closes when told to stop; mid-test, its process is hung or dying. */
     if (w->unit != CRMPI_CST_NONE && !st->stopping)
         return cst_kill(st, ev->worker, "its connection closed");
@@ -901,6 +908,7 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     case CRMPI_CST_EV_SLOT:
         break;
     case CRMPI_CST_EV_HEARTBEAT:
+    case CRMPI_CST_EV_FIXTURE:
         if (ev->worker == CRMPI_CST_NONE)
             break;
         /* fall through */
@@ -951,9 +959,13 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
             return cst_drop(st, ev->worker, "sent a result for a test that does not exist");
         return cst_on_result(st, ev);
     case CRMPI_CST_EV_HEARTBEAT:
+    case CRMPI_CST_EV_FIXTURE:
         /* Only a worker that said hello (and proved the token) counts. */
-        if (w && cst_alive(w) && w->hello_ok)
+        if (w && cst_alive(w) && w->hello_ok) {
             w->last_beat_ms = now;
+            if (ev->kind == CRMPI_CST_EV_FIXTURE)
+                w->in_fixture = ev->in_fixture != 0;
+        }
         return cst_act(st, CRMPI_CST_ACT_HEARTBEAT, ev->worker, CRMPI_CST_NONE);
     case CRMPI_CST_EV_BAD_MESSAGE:
         if (!cst_alive(w))

@@ -12,7 +12,7 @@
  * its index in the run's unit list.
  *
  * Requests: a worker speaks only in requests.  An event that carries one
- * (hello, auth, result, heartbeat) is answered by exactly one action naming
+ * (hello, auth, result, heartbeat, fixture) is answered by exactly one action naming
  * that worker — ASSIGN, STOP, HEARTBEAT, CHALLENGE, REJECT, or HOLD (the
  * request is kept and answered later, when work exists), or DISCARD (freed
  * unanswered: its worker is being dropped).  A held request is answered by a
@@ -78,6 +78,8 @@ enum crmpi_cst_ev_kind {
     CRMPI_CST_EV_INTERNAL_ERROR,/* the shell failed (ENOMEM, poll): err */
     CRMPI_CST_EV_TOKEN,         /* a jobserver token came (answer to TAKE_TOKEN) */
     CRMPI_CST_EV_SLOT,          /* the free slot is ours now (cfg.slot_later) */
+    CRMPI_CST_EV_FIXTURE,       /* a heartbeat from w (or CRMPI_CST_NONE) that says it enters
+                                   (in_fixture) or left its worker fixtures' setups (request) */
 };
 
 /* What the shell knows about a hello's unit list (checked against its own tests). */
@@ -107,7 +109,8 @@ struct crmpi_cst_event {
     enum crmpi_cst_ev_kind kind;
     int64_t now_ms;             /* monotonic; every event carries it */
     uint32_t worker;
-    int in_fixture;             /* EXITED: it died in its worker fixture, not in a test */
+    int in_fixture;             /* EXITED: it died in its worker fixture, not in a test;
+                                   FIXTURE: it enters them (0: they returned) */
     union {
         int err;                /* SPAWN_FAILED, ADOPT_FAILED, INTERNAL_ERROR: -errno */
         int status;             /* EXITED: wait status */
@@ -166,6 +169,7 @@ enum crmpi_cst_note {
     CRMPI_CST_NOTE_STARTUP_FAILED,  /* no worker could start: exit status value (error) */
     CRMPI_CST_NOTE_ALL_DIED,        /* every worker died, restarts used up: value tests not run (error) */
     CRMPI_CST_NOTE_REMOTE_LOST,     /* remote w disconnected while running unit (warn) */
+    CRMPI_CST_NOTE_REMOTE_FIXTURE,  /* remote w died in its worker fixture: unit runs again (warn) */
     CRMPI_CST_NOTE_WAITING,         /* a listener no worker reached: value s waited so far (warn) */
     CRMPI_CST_NOTE_NO_WORKERS,      /* ... gave up after value s (error) */
     CRMPI_CST_NOTE_STOPPED,         /* the run stopped early (why): value of total tests did not run (warn) */
@@ -224,6 +228,14 @@ struct crmpi_cst_worker {
     int dropped;                /* killed by us: its exit is expected */
     int refused;                /* rejected: never takes work */
     int hello_ok;               /* its hello (or proof) was accepted once */
+    /*
+     * It said it runs its worker fixtures' setups (EV_FIXTURE): a remote
+     * one whose connection closes now died there.  A local one's death is
+     * put down to a setup by the shell, which reads its note (EXITED's
+     * in_fixture): without one, its replacement could not be born with the
+     * failure and would die the same way, for free.
+     */
+    int in_fixture;
     uint32_t unit;              /* running, or CRMPI_CST_NONE */
     int64_t last_beat_ms;       /* 0 until its hello */
     size_t job_next;            /* next unit of its job */

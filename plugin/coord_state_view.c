@@ -97,6 +97,7 @@ const char *crmpi_cst_ev_name(enum crmpi_cst_ev_kind k)
         [CRMPI_CST_EV_PIPE_CLOSED] = "pipe-closed", [CRMPI_CST_EV_TICK] = "tick",
         [CRMPI_CST_EV_SIGNAL] = "signal", [CRMPI_CST_EV_INTERNAL_ERROR] = "internal-error",
         [CRMPI_CST_EV_TOKEN] = "token", [CRMPI_CST_EV_SLOT] = "slot",
+        [CRMPI_CST_EV_FIXTURE] = "fixture",
     };
     return (unsigned) k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

@@ -287,12 +287,6 @@ static void coord_adopt(struct coord *c, struct coord_worker *w)
         crmpi_error("out of memory");
 }
 
-/* Where local worker id names the worker fixture setup it is in (crmpi_fixtures_setup_noted). */
-static void coord_fixture_note(const struct coord *c, uint32_t id, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/fixture.%u", c->dir, id);
-}
-
 static void coord_spawn(struct coord *c, uint32_t id)
 {
     struct coord_worker *w = coord_worker(c, id);
@@ -301,7 +295,8 @@ static void coord_spawn(struct coord *c, uint32_t id)
     const char *extra[CRMPI_PROC_EXTRA_MAX + 1] = { NULL };
     size_t n_extra = 0;
     if (crmpi_fixtures_any(CRMP_FIXTURE_WORKER)) {
-        coord_fixture_note(c, id, note, sizeof(note));
+        /* Where it names the worker fixture setup it is in (crmpi_fixtures_setup_noted). */
+        crmpi_fixtures_note_path(note, sizeof(note), c->dir, id);
         snprintf(note_env, sizeof(note_env), "%s=%s", CRMPI_ENV_FIXTURE_NOTE, note);
         extra[n_extra++] = note_env;
     }
@@ -453,6 +448,11 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
     case CRMPI_CST_NOTE_REMOTE_LOST:
         crmpi_warn("remote worker %u disconnected mid-test: running %s::%s again", a->worker,
                 u->test->category, u->test->name);
+        break;
+    case CRMPI_CST_NOTE_REMOTE_FIXTURE:
+        /* Which setup, and how it died, its worker host says, and its replacement's tests. */
+        crmpi_warn("remote worker %u died in its worker fixture: running %s::%s again",
+                a->worker, u->test->category, u->test->name);
         break;
     case CRMPI_CST_NOTE_CRASHED:
         crmpi_warn("%s::%s took down %d workers: reported as crashed", u->test->category,
@@ -663,9 +663,11 @@ static void coord_on_message(struct coord *c, nng_msg *msg)
 
     switch (env->body_case) {
     case CRMP__ENVELOPE__BODY_HEARTBEAT:
+        /* One that says the worker enters or leaves its worker fixtures is answered alike. */
+        ev.kind = env->heartbeat->has_in_fixture ? CRMPI_CST_EV_FIXTURE : CRMPI_CST_EV_HEARTBEAT;
+        ev.in_fixture = env->heartbeat->has_in_fixture && env->heartbeat->in_fixture;
         crmpi_wire_free(env);
         c->hb_req = msg;
-        ev.kind = CRMPI_CST_EV_HEARTBEAT;
         coord_feed(c, ev);
         crmpi_transport_drop(&c->net, c->hb_req);
         c->hb_req = NULL;
@@ -779,15 +781,10 @@ static void coord_reap(struct coord *c, struct coord_worker *w)
      * its test's doing.  Its replacements are born with the failure, so that
      * every test they get fails with it, as in fork isolation.
      */
-    char note[sizeof(c->dir) + 64], why[sizeof(c->fixture_crash_env) - 64];
-    coord_fixture_note(c, w->slot, note, sizeof(note));
-    if (crmpi_fixtures_take_note(note, status, why, sizeof(why))) {
-        ev.in_fixture = 1;
-        crmpi_warn("worker %u (pid %ld): %s", w->slot, (long) w->reaped_pid, why);
-        if (!*c->fixture_crash_env)
-            snprintf(c->fixture_crash_env, sizeof(c->fixture_crash_env), "%s=%s",
-                    CRMP_FIXTURE_FAILED_ENV, why);
-    }
+    char note[sizeof(c->dir) + 64];
+    crmpi_fixtures_note_path(note, sizeof(note), c->dir, w->slot);
+    ev.in_fixture = crmpi_fixtures_worker_died(note, w->slot, w->reaped_pid, status,
+            c->fixture_crash_env, sizeof(c->fixture_crash_env));
     coord_feed(c, ev);
 }
 

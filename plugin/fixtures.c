@@ -170,6 +170,23 @@ int crmpi_fixtures_take_note(const char *note, int status, char *msg, size_t cap
     return 1;
 }
 
+void crmpi_fixtures_note_path(char *path, size_t cap, const char *dir, unsigned slot)
+{
+    snprintf(path, cap, "%s/fixture.%u", dir, slot);
+}
+
+int crmpi_fixtures_worker_died(const char *note, unsigned slot, pid_t pid, int status,
+        char *env, size_t cap)
+{
+    char why[CRMPI_FIXTURE_RUNNING_MAX + 64];
+    if (!crmpi_fixtures_take_note(note, status, why, sizeof(why)))
+        return 0;
+    crmpi_warn("worker %u (pid %ld): %s", slot, (long) pid, why);
+    if (!*env)
+        snprintf(env, cap, "%s=%s", CRMP_FIXTURE_FAILED_ENV, why);
+    return 1;
+}
+
 void crmpi_fixtures_teardown(void)
 {
     while (fixtures.n_up) {

@@ -68,6 +68,20 @@ int crmpi_fixtures_setup_noted(const char *note, char *msg, size_t cap);
  */
 int crmpi_fixtures_take_note(const char *note, int status, char *msg, size_t cap);
 
+/* Where worker slot's note lives under dir (a private directory): path, cap bytes. */
+void crmpi_fixtures_note_path(char *path, size_t cap, const char *dir, unsigned slot);
+
+/*
+ * After worker slot (pid), told to keep its note in note, exited with
+ * status: when it died in a worker setup, says so, sets env (cap bytes;
+ * unless it holds one already) to CRMP_FIXTURE_FAILED_ENV=message, what
+ * its replacements are born with so that every test they get fails with
+ * it, and returns 1.  Returns 0 otherwise.  The coordinator does this for
+ * its workers, a worker host for its own.
+ */
+int crmpi_fixtures_worker_died(const char *note, unsigned slot, pid_t pid, int status,
+        char *env, size_t cap);
+
 /* The message for a process that died (status) while running the setup named what. */
 void crmpi_fixtures_crash_message(char *msg, size_t cap, const char *what, int status);
 

@@ -1,7 +1,9 @@
 /*
  * A worker host (--mproc-connect=URL): a second program in the same binary.
  * It starts local workers that pull from a remote coordinator, and waits
- * for them.
+ * for them.  A worker that dies in its worker fixture is replaced, as the
+ * coordinator replaces its own: the coordinator, on another host, cannot
+ * read the note that says which setup it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include "fixtures.h"
 #include "options.h"
 #include "proc.h"
+#include "rundir.h"
 #include "testenv.h"
 #include "wakepipe.h"
 #include "worker.h"
@@ -26,6 +29,7 @@
 struct launcher_worker {
     pid_t pid;                  /* 0 once reaped */
     int pidfd;                  /* -1 once reaped, or where there is none */
+    int replaced;               /* died in its worker fixture: this is its replacement */
 };
 
 struct launcher {
@@ -38,6 +42,9 @@ struct launcher {
     size_t n_workers;
     int subreaper;              /* we adopt what our workers leave behind */
     struct crmpi_fixture_host fixtures;     /* this host's node fixtures */
+    char dir[PATH_MAX];         /* private, for the workers' fixture notes; "" when none */
+    /* CRMP_FIXTURE_FAILED_ENV=why once a worker died in its worker fixture; "" before */
+    char fixture_crash_env[1100];
 };
 
 static int launcher_is_worker(pid_t pid, void *arg)
@@ -72,21 +79,60 @@ static void launcher_cleanup(struct launcher *l)
     }
     /* The workers are gone: the node fixtures' teardowns. */
     crmpi_fixture_host_stop(&l->fixtures);
+    crmpi_runtime_dir_remove(l->dir);
     crmpi_proc_env_free(&l->env);
     crmpi_wakepipe_close(&l->wake);
     crmpi_token_free(&l->token);
 }
 
-/* Reaps worker w, which exited; returns whether it failed and counts the unreached. */
-static int launcher_reap(struct launcher_worker *w, unsigned slot, size_t *unreached)
+/*
+ * Starts worker slot: told where to note the worker fixture setup it runs,
+ * and born with a fixture's failure once one took a worker down, so that
+ * every test it gets fails with it.  Returns 0 or a negative errno code.
+ */
+static int launcher_spawn(struct launcher *l, char **argv, unsigned slot)
 {
+    char note[sizeof(l->dir) + 64], note_env[sizeof(note) + 64];
+    const char *extra[3] = { NULL };
+    size_t n = 0;
+    if (*l->dir) {
+        crmpi_fixtures_note_path(note, sizeof(note), l->dir, slot);
+        snprintf(note_env, sizeof(note_env), "%s=%s", CRMPI_ENV_FIXTURE_NOTE, note);
+        extra[n++] = note_env;
+    }
+    if (*l->fixture_crash_env)
+        extra[n++] = l->fixture_crash_env;
+    struct launcher_worker *w = &l->workers[slot];
+    return crmpi_proc_spawn_worker(l->exe, argv, &l->env, slot, slot, extra, &w->pid, &w->pidfd);
+}
+
+/*
+ * Reaps worker slot, which exited.  One that died in its worker fixture is
+ * replaced (once) and returns 2; otherwise returns whether it failed, and
+ * counts the unreached.
+ */
+static int launcher_reap(struct launcher *l, char **argv, unsigned slot, size_t *unreached)
+{
+    struct launcher_worker *w = &l->workers[slot];
     int st = 0;
-    waitpid(w->pid, &st, 0);
-    crmpi_testenv_forget_worker(w->pid);
+    pid_t pid = w->pid;
+    waitpid(pid, &st, 0);
+    crmpi_testenv_forget_worker(pid);
     if (w->pidfd >= 0)
         close(w->pidfd);
     w->pidfd = -1;
     w->pid = 0;
+    char note[sizeof(l->dir) + 64];
+    if (*l->dir)
+        crmpi_fixtures_note_path(note, sizeof(note), l->dir, slot);
+    if (*l->dir && crmpi_fixtures_worker_died(note, slot, pid, st, l->fixture_crash_env,
+                sizeof(l->fixture_crash_env)) && !w->replaced && !crmpi_wakepipe_signal()) {
+        /* It told the coordinator it was in its fixture: its test waits for the replacement. */
+        w->replaced = 1;
+        if (!launcher_spawn(l, argv, slot))
+            return 2;
+        return 1;
+    }
     if (WIFEXITED(st) && WEXITSTATUS(st) == CRMPI_WORKER_EXIT_UNREACHED) {
         /* Fine if a sibling served the run: it may have ended first. */
         ++*unreached;
@@ -143,12 +189,22 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     }
     if (crmpi_wakepipe_open(&l->wake) || crmpi_proc_worker_env(&l->env, l->url, &l->token, opts))
         goto out;
+    /* Where the workers note the worker fixture setup they run (crmpi_fixtures_setup_noted). */
+    if (crmpi_fixtures_any(CRMP_FIXTURE_WORKER)) {
+        rc = crmpi_runtime_dir(getenv("TMPDIR"), "/tmp", l->dir, sizeof(l->dir), err,
+                sizeof(err));
+        /* Without it, a death in a setup is its test's crash: said, not fatal. */
+        if (rc)
+            *l->dir = '\0';
+        if (*err)
+            crmpi_warn("the worker fixtures' notes: %s", err);
+    }
     crmpi_wakepipe_signals_install(&l->wake, &saved);
     l->subreaper = !prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     for (unsigned i = 0; i < opts->workers && i < CRMPI_MAX_WORKERS; ++i) {
-        struct launcher_worker *w = &l->workers[l->n_workers++];
-        if (crmpi_proc_spawn_worker(l->exe, argv, &l->env, i, i, NULL, &w->pid, &w->pidfd))
+        l->n_workers++;
+        if (launcher_spawn(l, argv, i))
             break;
     }
 
@@ -180,7 +236,12 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
             struct launcher_worker *w = &l->workers[i];
             if (!w->pid || !crmpi_proc_exited(w->pid, w->pidfd))
                 continue;
-            failed |= launcher_reap(w, (unsigned) i, &unreached);
+            int rc = launcher_reap(l, argv, (unsigned) i, &unreached);
+            if (rc == 2) {
+                ++started;      /* a replacement that finds the run over is unreached, not lost */
+                continue;
+            }
+            failed |= rc;
             --alive;
         }
         crmpi_proc_strays(1, launcher_is_worker, l);

@@ -276,6 +276,29 @@ int crmpi_session_answer(struct crmpi_session *s, const Crmp__Challenge *ch,
     return crmpi_session_exchange(s, &env, reply);
 }
 
+int crmpi_session_fixture(struct crmpi_session *s, int in)
+{
+    Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    hb.has_slot = 1;
+    hb.slot = s->slot;
+    hb.has_in_fixture = 1;
+    hb.in_fixture = in != 0;
+    Crmp__Envelope env, *reply;
+    crmpi_wire_init(&env, CRMP__ENVELOPE__BODY_HEARTBEAT);
+    env.heartbeat = &hb;
+    int rc = crmpi_session_exchange(s, &env, &reply);
+    if (rc)
+        return rc;
+    /* The coordinator echoes every heartbeat, whatever it thinks of us: anything else is not it. */
+    if (reply->body_case != CRMP__ENVELOPE__BODY_HEARTBEAT) {
+        crmpi_error("worker %u: a %s in answer to a heartbeat", s->slot,
+                crmpi_wire_body_name(reply->body_case));
+        rc = -EPROTO;
+    }
+    crmpi_wire_free(reply);
+    return rc;
+}
+
 int crmpi_session_fault_garbage(void)
 {
     const char *f = getenv("CRMP_TEST_FAULT");

@@ -95,6 +95,15 @@ int crmpi_session_answer(struct crmpi_session *s, const Crmp__Challenge *ch,
         Crmp__Envelope **reply);
 
 /*
+ * Tells the coordinator that this worker enters (in 1) or has left (in 0)
+ * its worker fixtures' setups (a Heartbeat with in_fixture), and waits for
+ * the echo: when the connection closes in between, a coordinator on another
+ * host knows the worker died in a setup, not in its test.  Returns 0, or a
+ * negative errno code after a message.
+ */
+int crmpi_session_fixture(struct crmpi_session *s, int in);
+
+/*
  * Fault injection for the plugin's own tests: with CRMP_TEST_FAULT set to
  * "garbage:PATH", the first worker of the run to create PATH sends bytes
  * that are no message instead of its first result (returns 1).  Unset

@@ -12,7 +12,7 @@
 
 #include "mproc.pb-c.h"
 
-#define CRMPI_WIRE_VERSION 5u
+#define CRMPI_WIRE_VERSION 6u
 
 /* Nothing legitimate comes near this: a result is a few KiB. */
 #define CRMPI_WIRE_MAX_MSG (16u * 1024u * 1024u)

@@ -653,9 +653,20 @@ static void worker_fixtures_begin(void)
             crmpi_fixtures_set_failed(failed);
         return;
     }
-    /* A crash takes this worker down: the note tells the coordinator it was the setup. */
-    if (!crmpi_fixtures_failed() && crmpi_fixtures_setup_noted(w->fixture_note, msg, sizeof(msg)))
+    /*
+     * A crash takes this worker down: the note tells whoever waits for it
+     * (the coordinator, or the worker host on another host) which setup it
+     * was, and a coordinator on another host, which cannot read the note,
+     * hears from us first that a death now is the fixture's.
+     */
+    if (crmpi_session_fixture(&w->session, 1)) {
+        w->failed = 1;
+        return;
+    }
+    if (crmpi_fixtures_setup_noted(w->fixture_note, msg, sizeof(msg)))
         crmpi_fixtures_set_failed(msg);
+    if (crmpi_session_fixture(&w->session, 0))
+        w->failed = 1;
 }
 
 /*

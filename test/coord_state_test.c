@@ -14,7 +14,8 @@
  *
  * Events: start | spawned W | spawn-failed W | hello W [auth|noauth|badlist|badexe]
  * [fp=N] [n=K] | auth-ok W | auth-failed W | units | adopt-failed W | result W U
- * [fail] | beat W|- | bad W | exit W (sig N|status N) [fixture] | closed W | tick T |
+ * [fail] | beat W|- | fixture W|- in|out | bad W | exit W (sig N|status N) [fixture] |
+ * closed W | tick T |
  * signal N | error | remote | at T (sets the clock, no event).
  */
 #include <errno.h>
@@ -129,6 +130,7 @@ static void t_format(struct t_world *t, const struct crmpi_cst_action *a, size_t
         [CRMPI_CST_NOTE_REPLACEMENT] = "replacement", [CRMPI_CST_NOTE_SPAWN_FAILED] = "spawn-failed",
         [CRMPI_CST_NOTE_STARTUP_FAILED] = "startup-failed", [CRMPI_CST_NOTE_ALL_DIED] = "all-died",
         [CRMPI_CST_NOTE_REMOTE_LOST] = "remote-lost", [CRMPI_CST_NOTE_STOPPED] = "stopped",
+        [CRMPI_CST_NOTE_REMOTE_FIXTURE] = "remote-fixture",
         [CRMPI_CST_NOTE_WAITING] = "waiting", [CRMPI_CST_NOTE_NO_WORKERS] = "no-workers",
     };
     char *o = t->out;
@@ -265,6 +267,11 @@ static void t_event(struct t_world *t, const char *text)
         ev.kind = CRMPI_CST_EV_HEARTBEAT;
         if (!strcmp(a1, "-"))
             ev.worker = CRMPI_CST_NONE;
+    } else if (!strcmp(verb, "fixture")) {
+        ev.kind = CRMPI_CST_EV_FIXTURE;
+        if (!strcmp(a1, "-"))
+            ev.worker = CRMPI_CST_NONE;
+        ev.in_fixture = !strcmp(a2, "in");
     } else if (!strcmp(verb, "bad")) {
         ev.kind = CRMPI_CST_EV_BAD_MESSAGE;
     } else if (!strcmp(verb, "exit")) {
@@ -642,6 +649,32 @@ static const struct t_row t_rows[] = {
     { "remote: disconnect mid-test runs it elsewhere", "workers=0 remote=1",
       "start; remote; hello 0; units; remote; hello 1", "closed 0",
       "note:remote-lost w0 u0", "u0=q/1 w0=gone", 0 },
+    /*
+     * A remote worker that dies in its worker fixture: the coordinator
+     * cannot read its note, so the worker says when it enters and leaves
+     * its setups (its worker host replaces it, born with the failure).
+     */
+    { "remote fixture: a worker that said it runs its worker fixture and disconnects costs its "
+      "test no attempt", "workers=0 remote=1",
+      "start; remote; hello 0; units; remote; hello 1; fixture 0 in", "closed 0",
+      "note:remote-fixture w0 u0", " u0=q u1=run@w1 w0=gone", 0 },
+    { "remote fixture: ... and its test goes to the next worker (the replacement)",
+      "workers=0 remote=1", "start; remote; hello 0; units; fixture 0 in; closed 0; remote",
+      "hello 1", "assign w1 u0", "u0=run@w1", 0 },
+    { "remote fixture: once its setups returned, a disconnection is its test's attempt again",
+      "workers=0 remote=1",
+      "start; remote; hello 0; units; remote; hello 1; fixture 0 in; fixture 0 out", "closed 0",
+      "note:remote-lost w0 u0", "u0=q/1 w0=gone", 0 },
+    { "remote fixture: the word is answered like a heartbeat", "workers=0 remote=1",
+      "start; remote; hello 0; units", "fixture 0 in", "heartbeat w0", "u0=run@w0", 0 },
+    { "remote fixture: ... from an unknown peer too, and changes nothing", "workers=0 remote=1",
+      "start; remote; hello 0; units", "fixture - in", "heartbeat -", "u0=run@w0", 0 },
+    { "remote fixture: its death lends the local workers no restart", "workers=2 remote=1 restarts=0",
+      FLOW "; remote; hello 2; fixture 2 in; closed 2; result 0 0", "exit 0 sig 9",
+      "note:retry w0 u2", "u2=q/1 u1=run@w1 restarts=0", 0 },
+    { "fixture: a local worker's word is not its death's cause (its note, read by the shell, is)",
+      "attempts=2", FLOW "; fixture 0 in", "exit 0 sig 11", "note:retry w0 u0, spawn w2, "
+      "note:replacement w2", "u0=q/1 restarts=1", 0 },
     { "remote: a late exit event is ignored", "workers=0 remote=1",
       "start; remote; hello 0; units", "exit 0 status 0", "", "w0=ready", 0 },
     { "listener no worker reaches: says so every 5 s", "workers=0 remote=1 waitnote=5000",

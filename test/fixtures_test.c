@@ -5,9 +5,12 @@
  * trip and is refused whole for any hostile byte.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -217,4 +220,39 @@ Test(fixture_report, oversized_refused_both_ways)
     cr_assert_eq(t_decode(forged, flen - 1), 0);
     free(forged);
     free(buf);
+}
+
+/* ---- a worker that died in its setup (the coordinator's and a worker host's reading) ---- */
+
+static void t_note(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(what, f);
+    fclose(f);
+}
+
+Test(worker_died, in_a_setup_sets_the_replacements_failure_once)
+{
+    char dir[] = "/tmp/crmp-fixnote-XXXXXX", note[128], env[1100] = "";
+    cr_assert_not_null(mkdtemp(dir));
+    crmpi_fixtures_note_path(note, sizeof(note), dir, 3);
+    cr_assert_str_eq(strrchr(note, '/'), "/fixture.3");
+
+    t_note(note, "worker fixture conn (db.c:12)");
+    cr_assert_eq(crmpi_fixtures_worker_died(note, 3, 42, SIGSEGV, env, sizeof(env)), 1);
+    cr_expect_str_eq(env, CRMP_FIXTURE_FAILED_ENV
+            "=worker fixture conn (db.c:12) crashed: Segmentation fault");
+    cr_expect_neq(access(note, F_OK), 0, "the note was not removed");
+
+    /* A second death keeps the first message (every replacement is born with it). */
+    t_note(note, "worker fixture other (db.c:40)");
+    cr_assert_eq(crmpi_fixtures_worker_died(note, 3, 43, 3 << 8, env, sizeof(env)), 1);
+    cr_expect_not_null(strstr(env, "conn (db.c:12) crashed"), "%s", env);
+
+    /* No note, or a clean exit: not the fixture's doing. */
+    cr_expect_eq(crmpi_fixtures_worker_died(note, 3, 44, SIGSEGV, env, sizeof(env)), 0);
+    t_note(note, "worker fixture conn (db.c:12)");
+    cr_expect_eq(crmpi_fixtures_worker_died(note, 3, 45, 0, env, sizeof(env)), 0);
+    cr_expect_eq(rmdir(dir), 0, "%s not empty", dir);
 }

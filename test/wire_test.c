@@ -613,7 +613,49 @@ Test(roundtrip, heartbeat)
     out = t_roundtrip(&env);
     cr_assert(out->heartbeat->has_slot);
     cr_assert_eq(out->heartbeat->slot, 7);
+    cr_assert_not(out->heartbeat->has_in_fixture);
     crmpi_wire_free(out);
+}
+
+/* A worker entering (true) and leaving (false) its worker fixtures: both travel, apart from absent. */
+Test(roundtrip, heartbeat_in_fixture)
+{
+    for (int in = 0; in <= 1; ++in) {
+        Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+        hb.has_slot = 1;
+        hb.slot = 3;
+        hb.has_in_fixture = 1;
+        hb.in_fixture = in;
+        Crmp__Envelope env = t_envelope(CRMP__ENVELOPE__BODY_HEARTBEAT, &hb);
+        Crmp__Envelope *out = t_roundtrip(&env);
+        cr_assert(out->heartbeat->has_in_fixture, "in_fixture %d lost", in);
+        cr_assert_eq(out->heartbeat->in_fixture, in);
+        cr_assert_eq(out->heartbeat->slot, 3);
+        crmpi_wire_free(out);
+    }
+}
+
+/* The bytes a worker sends before its worker fixtures, field by field; a version 5 peer's refused. */
+Test(roundtrip, heartbeat_in_fixture_bytes)
+{
+    /* version 6; heartbeat (field 9, 4 bytes): slot 1, in_fixture true */
+    uint8_t buf[] = { 0x08, CRMPI_WIRE_VERSION, 0x4a, 0x04, 0x08, 0x01, 0x10, 0x01 };
+    cr_assert_eq(CRMPI_WIRE_VERSION, 6u);
+    Crmp__Envelope *out = NULL;
+    cr_assert_eq(crmpi_wire_decode(buf, sizeof(buf), &out), 0);
+    cr_assert_eq(out->body_case, CRMP__ENVELOPE__BODY_HEARTBEAT);
+    cr_assert(out->heartbeat->has_slot && out->heartbeat->slot == 1);
+    cr_assert(out->heartbeat->has_in_fixture && out->heartbeat->in_fixture);
+    crmpi_wire_free(out);
+    /* Field 3 of a heartbeat is no field of this version: malformed, not carried. */
+    uint8_t unknown[] = { 0x08, CRMPI_WIRE_VERSION, 0x4a, 0x04, 0x08, 0x01, 0x18, 0x01 };
+    out = (Crmp__Envelope *) 0x1;
+    cr_assert_eq(crmpi_wire_decode(unknown, sizeof(unknown), &out), -EBADMSG);
+    cr_assert_null(out);
+    buf[1] = 5;
+    out = (Crmp__Envelope *) 0x1;
+    cr_assert_eq(crmpi_wire_decode(buf, sizeof(buf), &out), -EPROTO);
+    cr_assert_null(out);
 }
 
 Test(roundtrip, encoding_is_deterministic)

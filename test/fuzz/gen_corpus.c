@@ -495,6 +495,19 @@ static void gen_small_bodies(struct gen_ctx *g)
     env.body_case = CRMP__ENVELOPE__BODY_LIST_WANTED;
     env.list_wanted = &list_wanted;
     gen_env(g, "list-wanted.pb", &env, 0);
+
+    /* Every second; and around a worker's fixtures' setups, with in_fixture. */
+    Crmp__Heartbeat hb = CRMP__HEARTBEAT__INIT;
+    hb.has_slot = 1;
+    hb.slot = 3;
+    env.body_case = CRMP__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    gen_env(g, "heartbeat.pb", &env, 0);
+    hb.has_in_fixture = 1;
+    hb.in_fixture = 1;
+    gen_env(g, "heartbeat-in-fixture.pb", &env, 0);
+    hb.in_fixture = 0;
+    gen_env(g, "heartbeat-fixture-done.pb", &env, 0);
 }
 
 /* The envelope's version byte (field 1, a one-byte varint). */
@@ -521,6 +534,8 @@ static void gen_raw(struct gen_ctx *g)
     GEN_RAW(g, "bad-reject-no-reason.pb", -EBADMSG, 0x08, GEN_V, 0x32, 0x00);
     GEN_RAW(g, "bad-result-no-counters.pb", -EBADMSG,
             0x08, GEN_V, 0x1a, 0x04, 0x08, 0x00, 0x38, 0x00);
+    GEN_RAW(g, "bad-heartbeat-unknown-field.pb", -EBADMSG,     /* field 3: no heartbeat's */
+            0x08, GEN_V, 0x4a, 0x04, 0x08, 0x01, 0x18, 0x01);
     GEN_RAW(g, "bad-hello-no-fingerprint.pb", -EBADMSG,
             0x08, GEN_V, 0x12, 0x04, 0x08, 0x01, 0x10, 0x00);
     /* Field number 0 (invalid) in a non-minimal two-byte tag: libprotobuf-c

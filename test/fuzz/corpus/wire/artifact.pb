@@ -1,2 +1,2 @@
-Z*sub/deeper/data.bin (€€@2the log
+Z*sub/deeper/data.bin (€€@2the log
 8

@@ -1,2 +1,2 @@
-Z'../../etc/passwd (€€@2the log
+Z'../../etc/passwd (€€@2the log
 8

@@ -1,2 +1,2 @@
-Zrun.shí(€€@2the log
+Zrun.shí(€€@2the log
 8

@@ -1,2 +1,2 @@
-2
+2
 wire version 3, expected 2
