@@ -54,7 +54,8 @@ class Ctx:
             k, _, v = kv.partition('=')
             e[k] = v
         r = compare.Run('run %d' % self.n, [self.exes.get(exe, exe)] + list(args), e, wd)
-        self.problems.extend(compare.execute(r, check_leftovers=preload and check_leftovers))
+        self.problems.extend(compare.execute(r, check_leftovers=preload and check_leftovers,
+                                            serial=not preload))
         r.hooks = compare.read(hook_log).splitlines() if os.path.exists(hook_log) else []
         self.log.append(r)
         return r
@@ -355,6 +356,8 @@ def interrupted_run(ctx, args, preload):
         status = None
         rest = ''
     ctx.check(any(l.startswith('[PASS]') for l in seen), 'no test finished before SIGINT')
+    left = compare.criterion_socket_left(p.pid, not preload)
+    ctx.check(not left or not preload, 'the interrupted run left /tmp/criterion_%d.sock' % p.pid)
     print('%s -> %s\n%s' % (' '.join(args), status, ''.join(seen) + rest))
     return status, tmp, token
 

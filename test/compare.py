@@ -58,6 +58,7 @@ import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -323,7 +324,7 @@ def execute_reference(run):
     cache = os.environ.get('CRMP_COMPARE_CACHE')
     key = reference_key(run) if cache else None
     if not key:
-        return execute(run, check_leftovers=False)
+        return execute(run, check_leftovers=False, serial=True)
     os.makedirs(cache, exist_ok=True)
     entry = os.path.join(cache, key)
     with open(entry + '.lock', 'w') as lock:
@@ -336,7 +337,7 @@ def execute_reference(run):
             shutil.copytree(os.path.join(entry, 'cwd'), run.cwd, dirs_exist_ok=True)
             print('%s: the reference run of an earlier test (%s)' % (run.label, key[:12]))
             return []
-        problems = execute(run, check_leftovers=False)
+        problems = execute(run, check_leftovers=False, serial=True)
         if problems or run.status < 0 or run.status >= 128:
             return problems
         part = tempfile.mkdtemp(dir=cache, prefix='part-')
@@ -347,26 +348,49 @@ def execute_reference(run):
         return problems
 
 
-def execute(run, check_leftovers=True):
-    token = run.env['CRMP_E2E_TOKEN']
+def criterion_socket_left(pid, remove):
+    """Whether the run whose first process was pid left Criterion's /tmp/criterion_<pid>.sock.
+    Criterion's own runner leaves it when its run ends early (a --fail-fast stop, SIGINT): a
+    serial run's is removed (remove), so that the suite leaves nothing in /tmp; the plugin's
+    coordinator must leave none."""
+    path = '/tmp/criterion_%d.sock' % pid
     try:
-        p = subprocess.run(run.argv, env=run.env, cwd=run.cwd, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        for pid in find_token_processes(token):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        raise Failure('%s: still running after %ds: %s' % (run.label, RUN_TIMEOUT_S,
-                                                         run.describe())) from e
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            return False
+    except FileNotFoundError:
+        return False
+    if remove:
+        os.unlink(path)
+    return True
+
+
+def execute(run, check_leftovers=True, serial=False):
+    """Runs run to its end.  serial: a run without the plugin, whose leftovers are Criterion's
+    (removed, not checked)."""
+    token = run.env['CRMP_E2E_TOKEN']
+    with subprocess.Popen(run.argv, env=run.env, cwd=run.cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+        try:
+            out, err = p.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            for pid in find_token_processes(token):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            p.kill()
+            p.wait()
+            raise Failure('%s: still running after %ds: %s' % (run.label, RUN_TIMEOUT_S,
+                                                             run.describe())) from e
     run.status = p.returncode
-    run.stdout = p.stdout.decode('utf-8', 'replace')
-    run.stderr = p.stderr.decode('utf-8', 'replace')
+    run.stdout = out.decode('utf-8', 'replace')
+    run.stderr = err.decode('utf-8', 'replace')
     problems = []
+    socket_left = criterion_socket_left(p.pid, serial)
     if check_leftovers:
         problems.extend(leftover_problems(run.label, run.env, run.stderr))
+        if socket_left and not serial:
+            problems.append('%s: left /tmp/criterion_%d.sock' % (run.label, p.pid))
     return problems
 
 
@@ -950,7 +974,7 @@ def main(argv):
             run = make_run('golden', opts, root, opts['both'] + opts['plugin_args'],
                            with_plugin, opts['env'])
             run.env['CRITERION_DISABLE_TIME_MEASUREMENTS'] = '1'
-            problems += execute(run)
+            problems += execute(run, serial=not with_plugin)
             text = canonical(run, problems, with_plugin and wants_recap(opts))
             if opts['update_golden']:
                 with open(opts['golden'], 'w', encoding='utf-8') as f:

@@ -75,7 +75,8 @@ class Ctx:
         if preload:
             args = list(args) + self.mode_args()
         r = compare.Run('run %d' % self.n, [self.probe] + list(args), e, wd)
-        self.problems.extend(compare.execute(r, check_leftovers=preload and leftovers))
+        self.problems.extend(compare.execute(r, check_leftovers=preload and leftovers,
+                                            serial=not preload))
         r.records = read_records(e['ENVPROBE_LOG'])
         if r.status != status:
             self.problems.append('%s exited %s: %s\n%s' % (r.label, r.status, r.describe(),
