@@ -138,10 +138,15 @@ static int reaper_unlink_own(const char *path, mode_t type)
     return 1;
 }
 
+void crmpi_leftovers_worker_path(pid_t worker, char *path, size_t cap)
+{
+    snprintf(path, cap, "/tmp/criterion_%llu.sock", (unsigned long long) worker);
+}
+
 int crmpi_leftovers_remove_worker(pid_t worker)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/tmp/criterion_%llu.sock", (unsigned long long) worker);
+    crmpi_leftovers_worker_path(worker, path, sizeof(path));
     return reaper_unlink_own(path, S_IFSOCK);
 }
 

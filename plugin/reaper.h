@@ -27,6 +27,12 @@ int crmpi_subreaper_enable(void);
 int crmpi_subreaper_kill_all(int timeout_ms);
 
 /*
+ * Writes to path (cap bytes; 64 is enough) the socket Criterion's runner
+ * binds in process `worker`, and leaves behind when it does not end its run.
+ */
+void crmpi_leftovers_worker_path(pid_t worker, char *path, size_t cap);
+
+/*
  * Removes what Criterion leaves for a runner (a worker) that was killed:
  * its /tmp/criterion_<pid>.sock.  Only a socket owned by this user is
  * removed.  Returns 1 if removed, 0 if there was none, or -errno.

@@ -784,6 +784,8 @@ int crmpi_worker_requested(void)
 /* The private directory of a local coordinator, to remove if it is killed. */
 static char worker_ipc_path[256];
 static char worker_ipc_dir[256];
+/* Criterion's runner socket of this process, which its run will not remove if we abandon it. */
+static char worker_criterion_sock[64];
 
 /*
  * Our coordinator died without cleaning up (SIGKILL): leave no socket file,
@@ -796,6 +798,8 @@ static _Noreturn void worker_abandon(int status)
         unlink(worker_ipc_path);
         rmdir(worker_ipc_dir);
     }
+    if (*worker_criterion_sock)
+        unlink(worker_criterion_sock);
     /*
      * Everything below us, including what left our process group (setsid
      * daemons, a test's orphans, reparented to us as their subreaper), before
@@ -882,6 +886,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     const char *url = getenv(CRMPI_ENV_URL);
     const char *id = getenv(CRMPI_ENV_ID);
     w->slot = id ? (unsigned) strtoul(id, NULL, 10) : 0;
+    crmpi_leftovers_worker_path(getpid(), worker_criterion_sock, sizeof(worker_criterion_sock));
     /* The coordinator's, not the tests': out of the environment they inherit. */
     const char *note = getenv(CRMPI_ENV_FIXTURE_NOTE);
     if (note && !w->fixture_note)

@@ -339,10 +339,15 @@ def coordinator_sigkill(ctx):
     p.kill()
     p.communicate()
     p.err = ''
+    # What Criterion's own runner leaves when SIGKILLed, as a serial run's would be.
+    compare.criterion_socket_left(p.pid, True)
     left = compare.wait_gone(compare.find_token_processes(token), 5.0)
     ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator' % len(left))
     for pid in left:
         os.kill(pid, signal.SIGKILL)
+    # Workers are Criterion runners too: theirs go with them (each left one before).
+    socks = [pid for pid in before if compare.criterion_socket_left(pid, True)]
+    ctx.check(not socks, 'Criterion sockets of workers left in /tmp: pids %s' % socks)
     tmp_left = os.listdir(p.crmp_env['TMPDIR'])
     ctx.check(not tmp_left, 'socket directory left behind: %s' % tmp_left)
     return [p]
@@ -368,6 +373,7 @@ def coordinator_sigkill_daemon(ctx):
     p.kill()
     p.communicate()
     p.err = ''
+    compare.criterion_socket_left(p.pid, True)
     left = compare.wait_gone(compare.find_token_processes(token), 3.0)
     ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator by 3 s' % len(left))
     for pid in left:
