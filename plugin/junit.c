@@ -1,5 +1,4 @@
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -12,6 +11,7 @@
 
 #include "crit.h"
 #include "diag.h"
+#include "dlsyms.h"
 #include "junit.h"
 #include "utf8.h"
 
@@ -205,41 +205,21 @@ static struct {
 /* 0 once libxml2's writer is loaded, or -ENOENT after saying why. */
 static int junit_xml_load(void)
 {
-    static int state;   /* 0: not tried, 1: loaded, < 0: failed */
-    if (state)
-        return state < 0 ? state : 0;
-    static const struct {
-        const char *name;
-        size_t offset;
-    } syms[] = {
-#define JUNIT_SYM(sym, field) { #sym, offsetof(__typeof__(junit_xml), field) }
-        JUNIT_SYM(xmlNewTextWriterFilename, new_filename),
-        JUNIT_SYM(xmlFreeTextWriter, free_writer),
-        JUNIT_SYM(xmlTextWriterSetIndent, set_indent),
-        JUNIT_SYM(xmlTextWriterStartDocument, start_document),
-        JUNIT_SYM(xmlTextWriterEndDocument, end_document),
-        JUNIT_SYM(xmlTextWriterStartElement, start_element),
-        JUNIT_SYM(xmlTextWriterEndElement, end_element),
-        JUNIT_SYM(xmlTextWriterWriteElement, write_element),
-        JUNIT_SYM(xmlTextWriterWriteAttribute, write_attribute),
-        JUNIT_SYM(xmlTextWriterWriteString, write_string),
-#undef JUNIT_SYM
+    static int state;
+    static const struct crmpi_dlsym syms[] = {
+        CRMPI_DLSYM(junit_xml, xmlNewTextWriterFilename, new_filename),
+        CRMPI_DLSYM(junit_xml, xmlFreeTextWriter, free_writer),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterSetIndent, set_indent),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterStartDocument, start_document),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterEndDocument, end_document),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterStartElement, start_element),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterEndElement, end_element),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterWriteElement, write_element),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterWriteAttribute, write_attribute),
+        CRMPI_DLSYM(junit_xml, xmlTextWriterWriteString, write_string),
     };
-    void *lib = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        crmpi_error("--mproc-junit: cannot load libxml2: %s", dlerror());
-        return state = -ENOENT;
-    }
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); ++i) {
-        void *fn = dlsym(lib, syms[i].name);
-        if (!fn) {
-            crmpi_error("--mproc-junit: libxml2 has no %s", syms[i].name);
-            return state = -ENOENT;     /* the handle stays: nothing else loads it */
-        }
-        memcpy((char *) &junit_xml + syms[i].offset, &fn, sizeof(fn));
-    }
-    state = 1;
-    return 0;
+    return crmpi_dlsyms(&state, "--mproc-junit", "libxml2.so.2", syms,
+            sizeof(syms) / sizeof(syms[0]), &junit_xml);
 }
 
 /* Every libxml2 call returns < 0 on failure: the first one sticks. */

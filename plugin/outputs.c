@@ -12,6 +12,8 @@
 
 #include "crit.h"
 #include "crit_release.h"
+#include "diag.h"
+#include "dlsyms.h"
 #include "outputs.h"
 #include "utf8.h"
 
@@ -172,6 +174,40 @@ void crmpi_outputs_write(struct criterion_global_stats *stats)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
+/*
+ * json-c, loaded when a JSON report is first written (see dlsyms.h): the
+ * functions below are json-c's, called through this table.
+ */
+static struct {
+    __typeof__(&json_object_new_object) new_object;
+    __typeof__(&json_object_new_array) new_array;
+    __typeof__(&json_object_new_string) new_string;
+    __typeof__(&json_object_new_int64) new_int64;
+    __typeof__(&json_object_object_add) object_add;
+    __typeof__(&json_object_array_add) array_add;
+    __typeof__(&json_object_to_json_string_ext) to_json_string_ext;
+    __typeof__(&json_object_put) put;
+} outputs_jc;
+
+/* 0 once json-c is loaded, or -ENOENT after saying why. */
+static int outputs_jc_load(void)
+{
+    static int state;
+    static const struct crmpi_dlsym syms[] = {
+        CRMPI_DLSYM(outputs_jc, json_object_new_object, new_object),
+        CRMPI_DLSYM(outputs_jc, json_object_new_array, new_array),
+        CRMPI_DLSYM(outputs_jc, json_object_new_string, new_string),
+        CRMPI_DLSYM(outputs_jc, json_object_new_int64, new_int64),
+        CRMPI_DLSYM(outputs_jc, json_object_object_add, object_add),
+        CRMPI_DLSYM(outputs_jc, json_object_array_add, array_add),
+        CRMPI_DLSYM(outputs_jc, json_object_to_json_string_ext, to_json_string_ext),
+        CRMPI_DLSYM(outputs_jc, json_object_put, put),
+    };
+    /* The soname of the json-c this was built against (json-c 0.15 to 0.17). */
+    return crmpi_dlsyms(&state, "JSON report", "libjson-c.so.5", syms,
+            sizeof(syms) / sizeof(syms[0]), &outputs_jc);
+}
+
 static const char *json_status(const struct criterion_test_stats *ts)
 {
     return (ts->crashed || ts->timed_out) ? "ERRORED"
@@ -245,14 +281,14 @@ static void json_add_text(json_object *arr, const char *text, int escaped)
 {
     char *valid = escaped ? json_sign_extended(text) : json_valid_utf8(text);
     if (valid)
-        json_object_array_add(arr, json_object_new_string(valid));
+        outputs_jc.array_add(arr, outputs_jc.new_string(valid));
     free(valid);
 }
 
 static json_object *json_string(const char *text)
 {
     char *valid = json_valid_utf8(text);
-    json_object *o = json_object_new_string(valid ? valid : "");
+    json_object *o = outputs_jc.new_string(valid ? valid : "");
     free(valid);
     return o;
 }
@@ -289,14 +325,14 @@ static void json_add_assert(json_object *msgs, const struct criterion_assert_sta
 static json_object *json_messages(const struct criterion_test_stats *ts,
         enum crmpi_json_style style)
 {
-    json_object *msgs = json_object_new_array();
+    json_object *msgs = outputs_jc.new_array();
     if (ts->test_status == CR_STATUS_SKIPPED) {
         json_add_text(msgs, ts->message ? ts->message : "The test was skipped.",
                 style == CRMPI_JSON_ESCAPED && ts->message);
     } else if (ts->crashed) {
-        json_object_array_add(msgs, json_object_new_string("The test crashed."));
+        outputs_jc.array_add(msgs, outputs_jc.new_string("The test crashed."));
     } else if (ts->timed_out) {
-        json_object_array_add(msgs, json_object_new_string("The test timed out."));
+        outputs_jc.array_add(msgs, outputs_jc.new_string("The test timed out."));
     } else {
         for (const struct criterion_assert_stats *a = ts->asserts; a; a = a->next)
             if (!a->passed)
@@ -308,51 +344,53 @@ static json_object *json_messages(const struct criterion_test_stats *ts,
 static json_object *json_counts(const char *name, size_t passed, size_t failed,
         size_t errored, size_t skipped)
 {
-    json_object *o = json_object_new_object();
+    json_object *o = outputs_jc.new_object();
     if (name) {
-        json_object_object_add(o, "name", json_string(name));
+        outputs_jc.object_add(o, "name", json_string(name));
     } else {
         /* The loaded library's release, which its own writer prints. */
         const struct crmpi_release *r = crmpi_release_loaded();
         char id[64];
         snprintf(id, sizeof(id), "Criterion v%s", r ? r->name : CRMPI_CRITERION_VERSION);
-        json_object_object_add(o, "id", json_object_new_string(id));
+        outputs_jc.object_add(o, "id", outputs_jc.new_string(id));
     }
-    json_object_object_add(o, "passed", json_object_new_int64((int64_t) passed));
-    json_object_object_add(o, "failed", json_object_new_int64((int64_t) failed));
-    json_object_object_add(o, "errored", json_object_new_int64((int64_t) errored));
-    json_object_object_add(o, "skipped", json_object_new_int64((int64_t) skipped));
+    outputs_jc.object_add(o, "passed", outputs_jc.new_int64((int64_t) passed));
+    outputs_jc.object_add(o, "failed", outputs_jc.new_int64((int64_t) failed));
+    outputs_jc.object_add(o, "errored", outputs_jc.new_int64((int64_t) errored));
+    outputs_jc.object_add(o, "skipped", outputs_jc.new_int64((int64_t) skipped));
     return o;
 }
 
 void crmpi_json_report(FILE *f, struct criterion_global_stats *stats)
 {
+    if (outputs_jc_load())
+        return;
     json_object *root = json_counts(NULL, stats->tests_passed, stats->tests_failed,
             stats->tests_crashed, stats->tests_skipped);
     const struct crmpi_release *r = crmpi_release_loaded();
     enum crmpi_json_style style = r ? r->json : CRMPI_JSON_RAW_LINES;
-    json_object *suites = json_object_new_array();
+    json_object *suites = outputs_jc.new_array();
     for (struct criterion_suite_stats *ss = stats->suites; ss; ss = ss->next) {
         json_object *suite = json_counts(ss->suite->name, ss->tests_passed,
                 ss->tests_failed, ss->tests_crashed, ss->tests_skipped);
-        json_object *tests = json_object_new_array();
+        json_object *tests = outputs_jc.new_array();
         for (struct criterion_test_stats *ts = ss->tests; ts; ts = ts->next) {
-            json_object *test = json_object_new_object();
-            json_object_object_add(test, "name", json_string(ts->test->name));
-            json_object_object_add(test, "assertions",
-                    json_object_new_int64(ts->passed_asserts + ts->failed_asserts));
-            json_object_object_add(test, "status", json_object_new_string(json_status(ts)));
+            json_object *test = outputs_jc.new_object();
+            outputs_jc.object_add(test, "name", json_string(ts->test->name));
+            outputs_jc.object_add(test, "assertions",
+                    outputs_jc.new_int64(ts->passed_asserts + ts->failed_asserts));
+            outputs_jc.object_add(test, "status", outputs_jc.new_string(json_status(ts)));
             if (ts->test_status != CR_STATUS_PASSED || ts->crashed || ts->timed_out)
-                json_object_object_add(test, "messages", json_messages(ts, style));
-            json_object_array_add(tests, test);
+                outputs_jc.object_add(test, "messages", json_messages(ts, style));
+            outputs_jc.array_add(tests, test);
         }
-        json_object_object_add(suite, "tests", tests);
-        json_object_array_add(suites, suite);
+        outputs_jc.object_add(suite, "tests", tests);
+        outputs_jc.array_add(suites, suite);
     }
-    json_object_object_add(root, "test_suites", suites);
+    outputs_jc.object_add(root, "test_suites", suites);
     if (outputs_incomplete)
-        json_object_object_add(root, "interrupted", json_object_new_string(outputs_incomplete));
-    fprintf(f, "%s\n", json_object_to_json_string_ext(root,
+        outputs_jc.object_add(root, "interrupted", outputs_jc.new_string(outputs_incomplete));
+    fprintf(f, "%s\n", outputs_jc.to_json_string_ext(root,
             JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(root);
+    outputs_jc.put(root);
 }

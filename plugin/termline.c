@@ -4,6 +4,7 @@
  * flushed, so that the line and the blocks printed through stdio never mix.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,7 +13,40 @@
 #include <curses.h>
 #include <term.h>
 
+#include "dlsyms.h"
 #include "termline.h"
+
+/*
+ * libtinfo, loaded when a terminal is first looked up (see dlsyms.h): most
+ * coordinators never draw, and workers and test processes never look.
+ */
+static struct {
+    TERMINAL **cur_term;
+    __typeof__(&setupterm) setupterm;
+    __typeof__(&set_curterm) set_curterm;
+    __typeof__(&del_curterm) del_curterm;
+    __typeof__(&tigetstr) tigetstr;
+    __typeof__(&tigetnum) tigetnum;
+    __typeof__(&tiparm) tiparm;
+} termline_ti;
+
+/* 0 once libtinfo is loaded, or -ENOENT after saying why. */
+static int termline_ti_load(void)
+{
+    static int state;
+    static const struct crmpi_dlsym syms[] = {
+        CRMPI_DLSYM(termline_ti, cur_term, cur_term),
+        CRMPI_DLSYM(termline_ti, setupterm, setupterm),
+        CRMPI_DLSYM(termline_ti, set_curterm, set_curterm),
+        CRMPI_DLSYM(termline_ti, del_curterm, del_curterm),
+        CRMPI_DLSYM(termline_ti, tigetstr, tigetstr),
+        CRMPI_DLSYM(termline_ti, tigetnum, tigetnum),
+        CRMPI_DLSYM(termline_ti, tiparm, tiparm),
+    };
+    /* The soname of the ncurses this was built against (ncurses 6). */
+    return crmpi_dlsyms(&state, "the status line", "libtinfo.so.6", syms,
+            sizeof(syms) / sizeof(syms[0]), &termline_ti);
+}
 
 /* Copies a capability into dst, "" when the terminal lacks it. */
 static void termline_cap(char *dst, size_t size, const char *cap)
@@ -23,32 +57,33 @@ static void termline_cap(char *dst, size_t size, const char *cap)
 void crmpi_termline_open(struct crmpi_termline *t, int fd, const char *term, int color)
 {
     *t = (struct crmpi_termline) { .fd = fd };
-    if (!term || !*term)
+    if (!term || !*term || termline_ti_load())
         return;
     /* Our own TERMINAL, dropped before returning: the program's cur_term is put back. */
-    TERMINAL *saved = cur_term;
+    TERMINAL *saved = *termline_ti.cur_term;
     int err = 0;
-    if (setupterm((char *) term, fd, &err) != OK) {
-        set_curterm(saved);
+    if (termline_ti.setupterm((char *) term, fd, &err) != OK) {
+        termline_ti.set_curterm(saved);
         return;
     }
-    TERMINAL *mine = cur_term;
-    termline_cap(t->cr, sizeof(t->cr), tigetstr("cr"));
-    termline_cap(t->el, sizeof(t->el), tigetstr("el"));
-    const char *setaf = tigetstr("setaf");
-    if (color && setaf && setaf != (const char *) -1 && tigetnum("colors") >= 8) {
+    TERMINAL *mine = *termline_ti.cur_term;
+    termline_cap(t->cr, sizeof(t->cr), termline_ti.tigetstr("cr"));
+    termline_cap(t->el, sizeof(t->el), termline_ti.tigetstr("el"));
+    const char *setaf = termline_ti.tigetstr("setaf");
+    if (color && setaf && setaf != (const char *) -1 && termline_ti.tigetnum("colors") >= 8) {
         static const int numbers[CRMPI_TERMLINE_NCOLORS] = {
             [CRMPI_TERMLINE_GREEN] = COLOR_GREEN, [CRMPI_TERMLINE_RED] = COLOR_RED,
             [CRMPI_TERMLINE_YELLOW] = COLOR_YELLOW, [CRMPI_TERMLINE_MAGENTA] = COLOR_MAGENTA,
         };
         for (int i = 0; i < CRMPI_TERMLINE_NCOLORS; ++i)
-            termline_cap(t->color[i], sizeof(t->color[i]), tiparm(setaf, numbers[i]));
-        termline_cap(t->reset, sizeof(t->reset), tigetstr("sgr0"));
+            termline_cap(t->color[i], sizeof(t->color[i]),
+                    termline_ti.tiparm(setaf, numbers[i]));
+        termline_cap(t->reset, sizeof(t->reset), termline_ti.tigetstr("sgr0"));
         if (!*t->reset)
             memset(t->color, 0, sizeof(t->color));
     }
-    set_curterm(saved);
-    del_curterm(mine);
+    termline_ti.set_curterm(saved);
+    termline_ti.del_curterm(mine);
     t->can_draw = isatty(fd) && *t->cr;
 }
 
