@@ -316,7 +316,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "criterion-mproc: out of memory\n");
         goto out;
     }
+    size_t listed = l.n;
     crmpi_rlist_select(&l, o.only, o.n_only, o.exclude, o.n_exclude);
+    if (!l.n && listed) {
+        /* Not "name programs": there were some, the selection left none of them. */
+        char why[96];
+        snprintf(why, sizeof(why), "--suite/--exclude select none of the %zu tests listed", listed);
+        runner_usage_error("no test to run: %s", why);
+        goto out;
+    }
     if (!l.n) {
         runner_usage_error("%s", "no test to run: name programs, or --meson/--ctest BUILDDIR");
         goto out;

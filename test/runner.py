@@ -248,6 +248,11 @@ def meson_dir(c):
     if status != 0 or not got or got[1] != 2:
         problems.append('--suite plain --exclude serial: status %d, total %r, want 2 programs'
                         % (status, got))
+    # A suite no test is in: say so, not "name programs" (there were some).
+    status, out = c.runner_run(['--meson', bdir, '--suite', 'nosuch'])
+    if status != 2 or 'select none of the 4 tests' not in out:
+        problems.append('--suite nosuch: status %d, want 2 with "select none of the 4 tests":\n%s'
+                        % (status, out))
     return problems + c.leftovers()
 
 
