@@ -75,6 +75,52 @@ static int js_check_pipe(int r, int w)
     return 0;
 }
 
+/*
+ * make's pipe as the process found it when it started.  A rule without '+'
+ * gets MAKEFLAGS but not the descriptors (make 4.3 marks them close-on-exec):
+ * the first pipe the process makes itself (the coordinator's wake pipe)
+ * then takes the same numbers and would pass js_check_pipe as make's.
+ */
+static struct {
+    int set;                    /* MAKEFLAGS named descriptors at start */
+    int r, w;
+    int passed;                 /* they were one pipe then */
+    dev_t dev;
+    ino_t ino;
+} js_start;
+
+void crmpi_jobserver_note_start(const char *makeflags)
+{
+    char fifo[PATH_MAX];
+    int r, w;
+    struct stat st;
+    js_start.set = 0;
+    if (!makeflags || crmpi_jobserver_parse(makeflags, fifo, sizeof(fifo), &r, &w) || *fifo)
+        return;
+    js_start.set = 1;
+    js_start.r = r;
+    js_start.w = w;
+    js_start.passed = !js_check_pipe(r, w) && !fstat(r, &st);
+    js_start.dev = js_start.passed ? st.st_dev : 0;
+    js_start.ino = js_start.passed ? st.st_ino : 0;
+}
+
+/* Before the process's own code opens anything that could take make's numbers. */
+__attribute__((constructor)) static void js_note_at_start(void)
+{
+    crmpi_jobserver_note_start(getenv("MAKEFLAGS"));
+}
+
+/* Whether r and w, one pipe now, are the pipe make passed when the process started. */
+static int js_same_as_start(int r, int w)
+{
+    struct stat st;
+    if (!js_start.set || js_start.r != r || js_start.w != w)
+        return 1;
+    return js_start.passed && !fstat(r, &st) && st.st_dev == js_start.dev
+            && st.st_ino == js_start.ino;
+}
+
 int crmpi_jobserver_open(struct crmpi_jobserver *js, const char *makeflags)
 {
     char fifo[PATH_MAX], path[64];
@@ -95,6 +141,8 @@ int crmpi_jobserver_open(struct crmpi_jobserver *js, const char *makeflags)
         rc = js_check_pipe(r, w);
         if (rc)
             return rc;
+        if (!js_same_as_start(r, w))
+            return -EBADF;
         /* A description of our own: O_NONBLOCK on make's would change it for make too. */
         snprintf(path, sizeof(path), "/proc/self/fd/%d", r);
         js->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);

@@ -38,11 +38,21 @@ int crmpi_jobserver_parse(const char *makeflags, char *fifo, size_t len, int *rf
 
 /*
  * Opens the jobserver that makeflags advertises.  0; -ENOENT when none is;
- * -EBADF when its descriptors are not open here or not one pipe (a rule
- * without `+`); another -errno.  js must be CRMPI_JOBSERVER_INIT; release
+ * -EBADF when its descriptors are not open here, not one pipe, or not the
+ * pipe noted at start (a rule without `+`); another -errno.  js must be CRMPI_JOBSERVER_INIT; release
  * it with crmpi_jobserver_close either way.
  */
 int crmpi_jobserver_open(struct crmpi_jobserver *js, const char *makeflags);
+
+/*
+ * Notes which pipe makeflags advertises as the process has it now; the
+ * plugin and the runner do so with MAKEFLAGS when they are loaded.  From
+ * then on crmpi_jobserver_open refuses (-EBADF) those descriptor numbers
+ * unless they still hold that pipe: make did not pass them to a rule
+ * without '+', and a pipe the process made later has them now.  NULL
+ * forgets the note.
+ */
+void crmpi_jobserver_note_start(const char *makeflags);
 
 /* One more token is wanted: crmpi_jobserver_fd then says what to poll. */
 void crmpi_jobserver_want(struct crmpi_jobserver *js);

@@ -109,16 +109,22 @@ Test(jobserver, empty_pipe_reads_nothing)
     close(p[0]);
 }
 
+/* MAKEFLAGS naming a pipe's numbers, in p, after the pipe was closed: make did not pass it. */
+static void js_closed_pipe(int p[2], char *flags, size_t len)
+{
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    close(p[0]);
+    close(p[1]);
+    snprintf(flags, len, "-j2 --jobserver-auth=%d,%d", p[0], p[1]);
+}
+
 /* A rule without '+': make closed the descriptors, or they are something else now. */
 Test(jobserver, descriptors_not_passed)
 {
     struct crmpi_jobserver js = CRMPI_JOBSERVER_INIT;
     int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    close(p[0]);
-    close(p[1]);
     char flags[64];
-    snprintf(flags, sizeof(flags), "--jobserver-auth=%d,%d", p[0], p[1]);
+    js_closed_pipe(p, flags, sizeof(flags));
     cr_assert_eq(crmpi_jobserver_open(&js, flags), -EBADF);
     int a[2], b[2];
     cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
@@ -133,6 +139,36 @@ Test(jobserver, descriptors_not_passed)
     close(a[1]);
     close(b[0]);
     close(b[1]);
+}
+
+/*
+ * make 4.3 passes MAKEFLAGS but not the descriptors to a rule without '+':
+ * the first pipe the process makes (the coordinator's wake pipe) takes
+ * their numbers, and must not be taken for make's.
+ */
+Test(jobserver, own_pipe_on_make_numbers)
+{
+    struct crmpi_jobserver js = CRMPI_JOBSERVER_INIT;
+    int p[2];
+    char flags[64];
+    js_closed_pipe(p, flags, sizeof(flags));
+    crmpi_jobserver_note_start(flags);              /* as the process started: not passed */
+    int own[2];
+    cr_assert_eq(pipe2(own, O_CLOEXEC | O_NONBLOCK), 0);
+    cr_assert(own[0] == p[0] && own[1] == p[1], "the lowest numbers are reused");
+    cr_assert_eq(crmpi_jobserver_open(&js, flags), -EBADF, "a pipe of our own is not make's");
+    crmpi_jobserver_close(&js);
+    crmpi_jobserver_note_start(NULL);
+    cr_assert_eq(crmpi_jobserver_open(&js, flags), 0, "without a note, any pipe there is");
+    crmpi_jobserver_close(&js);
+
+    /* Passed at start, and still there: make's, as before. */
+    crmpi_jobserver_note_start(flags);
+    cr_assert_eq(crmpi_jobserver_open(&js, flags), 0);
+    crmpi_jobserver_close(&js);
+    crmpi_jobserver_note_start(NULL);
+    close(own[0]);
+    close(own[1]);
 }
 
 /* make 4.4's named pipe. */

@@ -105,6 +105,28 @@ def make_jobserver(ctx):
               'make complains about its jobserver')
 
 
+@case('make-no-plus')
+def make_no_plus(ctx):
+    """make 4.3 and older give a rule without '+' MAKEFLAGS but not the descriptors: the
+    coordinator's own first pipe then takes their numbers, and must not pass for make's."""
+    probe_dir = os.path.join(ctx.root, 'probe')
+    os.makedirs(probe_dir)
+    env = ctx.env(LD_PRELOAD=ctx.plugin, CRMP_PROBE_DIR=probe_dir, CRMP_PROBE_LIMIT=3,
+                  CRMP_PROBE_PLUGIN=1, CRMP_PROBE_HOLD_MS=2000,
+                  MAKEFLAGS=' -j3 --jobserver-auth=3,4')
+    # close_fds: the child has 0, 1 and 2 only, as under make 4.3 without '+'.
+    p = subprocess.run([ctx.exes['jobprobe'], '--mproc=2', "--filter=probe/t*"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    print(p.stderr)
+    most, most_plugin = ctx.probe_state(probe_dir)
+    print('most at once: %d, of them under the plugin: %d' % (most, most_plugin))
+    ctx.check(p.returncode == 0, 'exit status %d' % p.returncode)
+    ctx.check('not passed to this rule' in p.stderr,
+              'no warning that the jobserver was not passed')
+    ctx.check(most_plugin >= 2, 'the 2 workers never ran two tests at once (%d): a pipe of '
+              'the plugin\'s own taken for make\'s jobserver' % most_plugin)
+
+
 def jobserver_pipe(tokens):
     r, w = os.pipe()
     os.write(w, b'+' * tokens)
