@@ -159,8 +159,12 @@ int crmpi_crit_arena_find(int *fd_cache, void **addr, size_t *len);
 #define CRMPI_CRIT_REDIRECT_STDIN "cr_redirect_stdin"
 #define CRMPI_CRIT_CURRENT_TEST "criterion_current_test"
 #define CRMPI_CRIT_CURRENT_SUITE "criterion_current_suite"
-/* Criterion's diff engine, started by every sandbox. */
+/*
+ * Criterion's diff engine, started by every sandbox, and by criterion_initialize
+ * in 2.4; its one use is CRMPI_CRIT_DIFF, for a failed assertion's message.
+ */
 #define CRMPI_CRIT_DIFF_INIT "git_libgit2_init"
 #define CRMPI_CRIT_DIFF_TERM "git_libgit2_shutdown"
+#define CRMPI_CRIT_DIFF "git_diff_buffers"
 
 #endif /* !CRMPI_CRIT_H_ */

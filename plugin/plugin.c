@@ -35,6 +35,7 @@
 #include "crit_release.h"
 #include "diag.h"
 #include "fixtures.h"
+#include "lazygit.h"
 #include "options.h"
 #include "outputs.h"
 #include "rlimits.h"
@@ -167,6 +168,9 @@ static void plugin_apply_options(void)
         plugin_apply_test_env();
     if (plugin_opts.enabled && plugin_role == PLUGIN_PLAIN)
         plugin_role = PLUGIN_COORDINATOR;
+    /* Off means off: a plain run has libgit2 started before anything else runs. */
+    if (plugin_role == PLUGIN_PLAIN)
+        crmpi_lazygit_flush();
     /* The plugin replays the loaded release's formats: it must know it. */
     if (plugin_role != PLUGIN_PLAIN && !crmpi_release_loaded()) {
         fprintf(stderr, "criterion-mproc: error: unsupported libcriterion (%s); "
@@ -213,6 +217,13 @@ CRMP_API struct criterion_test_set *criterion_initialize(void)
         plugin_claim_fixtures();
     if (plugin_role == PLUGIN_WORKER && iso && !strcmp(iso, "fork"))
         crmpi_zygote_start();
+    /*
+     * After the zygote's fork: its test processes start libgit2 as sandboxes
+     * do.  A process asked to coordinate is still plain here (handle_args
+     * decides); if it stays plain, libgit2 starts there (plugin_apply_options).
+     */
+    if (plugin_role == PLUGIN_WORKER || (plugin_role == PLUGIN_PLAIN && crmpi_mproc_asked()))
+        (void) crmpi_lazygit_install();
     plugin_in_initialize = 1;
     struct criterion_test_set *set = real.initialize();
     plugin_in_initialize = 0;
@@ -342,8 +353,10 @@ CRMP_API int criterion_run_all_tests(struct criterion_test_set *set)
         return crmpi_worker_run(set, real.run_all_tests);
 
     if (!plugin_args_handled) {
-        if (plugin_argv_from_proc())
+        if (plugin_argv_from_proc()) {
+            crmpi_lazygit_flush();
             return real.run_all_tests(set);
+        }
         plugin_args_handled = 1;
         plugin_apply_options();
     }

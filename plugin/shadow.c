@@ -74,9 +74,17 @@ static enum shadow_where shadow_called(void)
     return dl_iterate_phdr(shadow_in_executable, &probe) == 1 ? SHADOW_EXECUTABLE : SHADOW_LIBRARY;
 }
 
+int crmpi_mproc_asked(void)
+{
+    static int asked = -1;
+    if (asked < 0)
+        asked = getenv("CRITERION_MPROC") || shadow_mproc_arg();
+    return asked;
+}
+
 void crmpi_shadow_check(void)
 {
-    if (getenv("BXFI_MAP") || (!getenv("CRITERION_MPROC") && !shadow_mproc_arg()))
+    if (getenv("BXFI_MAP") || !crmpi_mproc_asked())
         return;
     static const char static_why[] = "Criterion is linked statically into the executable, "
         "so the binary calls its own copy of Criterion's entry points";

@@ -14,4 +14,11 @@
  */
 void crmpi_shadow_check(void);
 
+/*
+ * Whether CRITERION_MPROC is set or an argument of this process starts with
+ * --mproc (from /proc/self/cmdline, read once): the plugin is asked for,
+ * before criterion_handle_args says how.
+ */
+int crmpi_mproc_asked(void);
+
 #endif /* !CRMPI_SHADOW_H_ */
