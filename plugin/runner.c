@@ -272,10 +272,11 @@ static void runner_recap(const struct crmpi_rlist *l, const struct crmpi_rtotals
                 fprintf(stderr, "[FAIL] %s\n", l->v[i].name);
     }
     if (t->not_started)
-        fprintf(stderr, "[====] %zu of %zu programs did not run\n", t->not_started, t->programs);
-    fprintf(stderr, "[====] Synthesis: Tested: %zu tests from %zu binaries | Passing: %zu | "
-            "Failing: %zu | Crashing: %zu\n", t->tested, t->programs, t->passing, t->failing,
-            t->crashing);
+        fprintf(stderr, "[====] %zu of %zu program%s did not run\n", t->not_started, t->programs,
+                t->programs == 1 ? "" : "s");
+    fprintf(stderr, "[====] Synthesis: Tested: %zu test%s from %zu binar%s | Passing: %zu | "
+            "Failing: %zu | Crashing: %zu\n", t->tested, t->tested == 1 ? "" : "s", t->programs,
+            t->programs == 1 ? "y" : "ies", t->passing, t->failing, t->crashing);
 }
 
 int main(int argc, char **argv)
@@ -343,8 +344,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (o.verbose)
-        fprintf(stderr, "criterion-mproc: %zu programs (%zu Criterion binaries) on %u slots\n",
-                l.n, n_crit, slots);
+        fprintf(stderr, "criterion-mproc: %zu program%s (%zu Criterion binar%s) on %u slot%s\n",
+                l.n, l.n == 1 ? "" : "s", n_crit, n_crit == 1 ? "y" : "ies", slots,
+                slots == 1 ? "" : "s");
 
     char *const *crit_args = split < argc ? argv + split + 1 : NULL;
     const struct crmpi_rlive_opts lo = { .progress = o.progress, .recap = o.recap,

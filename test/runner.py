@@ -25,7 +25,7 @@ import compare  # noqa: E402  (its console parsing and leftover checks)
 HEAD_RE = re.compile(r'^==> (.*) <==$')
 SYNTH_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) \| Passing: (\d+) \| '
                       r'Failing: (\d+) \| Crashing: (\d+)')
-TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests from (\d+) binaries \| '
+TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests? from (\d+) binar(?:y|ies) \| '
                       r'Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)$')
 RUN_TIMEOUT_S = 120
 
@@ -179,6 +179,12 @@ def cannot_start(c):
             problems.append('%s: %d "cannot start" lines, want 1:\n%s' % (path, len(said), out))
     if not any(SYNTH_RE.match(l) for l in sections(out)[0].get(c.sample('sample_strlib'), [])):
         problems.append('sample_strlib did not run:\n' + out)
+    # One program alone, that cannot start: the counts read as English.
+    status, out = c.runner_run([missing])
+    for want in ('[====] 1 of 1 program did not run',
+                 '[====] Synthesis: Tested: 0 tests from 1 binary |'):
+        if want not in out:
+            problems.append('%s alone: no %r:\n%s' % (missing, want, out))
     return problems + c.leftovers()
 
 

@@ -24,7 +24,7 @@ CASES, case = compare.case_registry()
 # The elapsed time as progress.c writes it: 9.9s, 12s, 3m05s, 2h07m (a loaded machine runs long).
 DURATION = r'(?:\d+\.\ds|\d+s|\d+m\d\ds|\d+h\d\dm)'
 STATUS_RE = re.compile(r'^(\d+)/(\d+)(\+?)  (\d+) passed, (\d+) failed, (\d+) crashed  ' + DURATION)
-TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests from (\d+) binaries \| '
+TOTAL_RE = re.compile(r'^\[====\] Synthesis: Tested: (\d+) tests? from (\d+) binar(?:y|ies) \| '
                       r'Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)$', re.M)
 RECAP_HEAD_RE = re.compile(r'^criterion-mproc: (\d+) tests? failed, crashed or timed out:$', re.M)
 RECAP_LINE_RE = re.compile(r'^criterion-mproc:   (FAIL|CRASH|TIMEOUT) +(\S.*?)(?:  (.*))?$')
