@@ -36,8 +36,9 @@ unsigned crmpi_testenv_leaks(void);
  * A test of suite::name starts: makes its fresh directory (under $TMPDIR,
  * or /tmp when that is unusable), named after the test and this worker's
  * pid, and sets CRITERION_MPROC_TMPDIR; and beside it its artifact
- * directory, CRITERION_MPROC_ARTIFACTS.  Returns 0, or -errno after a
- * warning (the test then has neither variable).
+ * directory, CRITERION_MPROC_ARTIFACTS.  A fresh directory is empty and
+ * mode 0700: an earlier test's that was left so may be renamed into it.
+ * Returns 0, or -errno after a warning (the test then has neither variable).
  */
 int crmpi_testenv_unit_begin(const char *suite, const char *name);
 
@@ -60,6 +61,12 @@ const char *crmpi_testenv_unit_end(int failed);
  * The next test may begin before: the names differ.
  */
 void crmpi_testenv_unit_clean(void);
+
+/*
+ * The worker runs no more tests: the last test's directories go, and the
+ * emptied ones kept to be renamed into the next test's (see unit_begin).
+ */
+void crmpi_testenv_close(void);
 
 /* The test did not run after all (it runs again elsewhere): its directories go, the last one's too. */
 void crmpi_testenv_unit_discard(void);

@@ -977,6 +977,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
         w->saved_out = w->saved_err = -1;
     }
     crmpi_session_close(&w->session);
+    crmpi_testenv_close();
     free(w->fixture_note);
     w->fixture_note = NULL;
     /* This process's worker fixtures, then the zygote's (crmpi_zygote_finish). */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "criterion-mproc.h"
+#include "probe_dirs.h"
 
 static void record(const char *test)
 {
@@ -70,13 +71,7 @@ static void fresh_init(void)
 {
     const char *dir = crmp_test_artifacts();
     cr_assert_not_null(dir, "no artifact directory in .init");
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot open %s", dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    cr_assert_eq(entries, 0, "%s is not empty", dir);
+    cr_assert_eq(probe_dir_entries(dir), 0, "%s is not empty", dir);
 }
 
 Test(art, leaves_files, .init = fresh_init)

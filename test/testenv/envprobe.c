@@ -20,6 +20,7 @@
 
 #include "criterion-mproc.h"
 #include "../worker_of.h"
+#include "probe_dirs.h"
 
 static void record(const char *what)
 {
@@ -72,13 +73,7 @@ static void tmp_init(void)
     const char *dir = crmp_test_tmpdir();
     cr_assert_not_null(dir, "no directory in .init");
     snprintf(tmp_at_init, sizeof(tmp_at_init), "%s", dir);
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot open %s", dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    cr_assert_eq(entries, 0, "%s is not empty", dir);
+    cr_assert_eq(probe_dir_entries(dir), 0, "%s is not empty", dir);
 }
 
 /* Leaves a file (and a read-only subdirectory) in its directory. */
@@ -112,6 +107,54 @@ Test(tmp, fails_when_asked, .init = tmp_init)
     if (getenv("ENVPROBE_FAIL"))
         cr_assert_fail("failing on purpose");
 }
+
+/* ---- an emptied directory is passed on (renamed), never a changed one -------------- */
+
+/* In one worker, in this order: each test's directories may be an earlier test's, renamed. */
+CRMP_SUITE_SCHEDULE(reuse, .group = "reuse");
+
+/* dir is as mkdtemp makes one: mode 0700, empty. */
+static void expect_fresh(const char *dir)
+{
+    struct stat st;
+    cr_assert_eq(stat(dir, &st), 0, "cannot stat %s", dir);
+    cr_assert_eq(st.st_mode & 07777, 0700, "%s has mode %o", dir, (unsigned) (st.st_mode & 07777));
+    cr_assert_eq(probe_dir_entries(dir), 0, "%s is not empty", dir);
+}
+
+static void open_up(const char *dir)
+{
+    cr_assert_eq(chmod(dir, 0755), 0, "cannot chmod %s", dir);
+}
+
+static void leave_file(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/left", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write in %s", dir);
+    fclose(f);
+}
+
+/* Both of the test's directories are fresh; then change (NULL: nothing) is done to each. */
+static void reuse_step(const char *name, void (*change)(const char *dir))
+{
+    const char *dirs[] = { crmp_test_tmpdir(),
+        /* Without the plugin, the artifact directory would be made inside the test's. */
+        getenv("CRITERION_MPROC_ARTIFACTS") };
+    cr_assert_not_null(dirs[0]);
+    for (int i = 0; i < 2 && dirs[i]; ++i)
+        expect_fresh(dirs[i]);
+    for (int i = 0; i < 2 && dirs[i] && change; ++i)
+        change(dirs[i]);
+    record(name);
+}
+
+Test(reuse, a_leaves_them_empty) { reuse_step("reuse::a_leaves_them_empty", NULL); }
+Test(reuse, b_opens_them_up) { reuse_step("reuse::b_opens_them_up", open_up); }
+Test(reuse, c_leaves_files) { reuse_step("reuse::c_leaves_files", leave_file); }
+Test(reuse, d_leaves_them_empty) { reuse_step("reuse::d_leaves_them_empty", NULL); }
+Test(reuse, e_finds_them_fresh) { reuse_step("reuse::e_finds_them_fresh", NULL); }
 
 /* ---- leaks -------------------------------------------------------------------------- */
 

@@ -22,7 +22,7 @@ import compare  # noqa: E402
 
 CASES, case = compare.case_registry()
 LINE_RE = re.compile(r'^(\S+) slot=(\d+) workers=(\d+) worker=(\d+) tmp=(\S+)$')
-N_TESTS = 15
+N_TESTS = 20
 
 
 class Ctx:
