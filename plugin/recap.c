@@ -70,6 +70,8 @@ int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
             snprintf(detail, len, "exit status %d", post->stats->exit_code);
         else if (recap_event(r, CRMP__EVENT__KIND__THEORY_FAIL))
             snprintf(detail, len, "theory failed");
+        else if (r->n_leaked || (r->has_leaked_count && r->leaked_count))
+            snprintf(detail, len, "left processes running");     /* --mproc-leaks=fail */
     } else if (recap_event(r, CRMP__EVENT__KIND__OTHER_CRASH)) {
         *status = "CRASH";
         snprintf(detail, len, "crashed in its setup or teardown");

@@ -125,6 +125,14 @@ Test(recap, crash_timeout_and_exit)
     cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "FAIL");
     cr_assert_str_eq(d, "exit status 3");
 
+    /* --mproc-leaks=fail: failed with no assertion, for what it left running. */
+    r_unit_init(&r, CR_STATUS_FAILED);
+    char *left[] = { "sleep 1001" };
+    r.res.leaked = left;
+    r.res.n_leaked = 1;
+    cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "FAIL");
+    cr_assert_str_eq(d, "left processes running");
+
     r_unit_bare(&r, CR_STATUS_FAILED);
     r_event(&r, CRMP__EVENT__KIND__OTHER_CRASH);
     cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "CRASH");
