@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
@@ -335,6 +336,7 @@ def interrupted_run(ctx, args, preload):
     """Runs the slow sample, sends SIGINT once a test has finished (an event,
     not a delay), and returns (status, stderr, tmpdir, token)."""
     wd, tmp, token, env = ctx.background_env('int', preload)
+    started = time.time()
     p = subprocess.Popen([ctx.exes['slow'], '--verbose'] + args, env=env, cwd=wd,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -356,7 +358,7 @@ def interrupted_run(ctx, args, preload):
         status = None
         rest = ''
     ctx.check(any(l.startswith('[PASS]') for l in seen), 'no test finished before SIGINT')
-    left = compare.criterion_socket_left(p.pid, not preload)
+    left = compare.criterion_socket_left(p.pid, not preload, started)
     ctx.check(not left or not preload, 'the interrupted run left /tmp/criterion_%d.sock' % p.pid)
     print('%s -> %s\n%s' % (' '.join(args), status, ''.join(seen) + rest))
     return status, tmp, token

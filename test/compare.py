@@ -62,6 +62,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -348,16 +349,19 @@ def execute_reference(run):
         return problems
 
 
-def criterion_socket_left(pid, remove):
-    """Whether the run whose first process was pid left Criterion's /tmp/criterion_<pid>.sock.
-    Criterion's own runner leaves it when its run ends early (a --fail-fast stop, SIGINT): a
-    serial run's is removed (remove), so that the suite leaves nothing in /tmp; the plugin's
-    coordinator must leave none."""
+def criterion_socket_left(pid, remove, since):
+    """Whether the run whose first process was pid, started at since (time.time()), left
+    Criterion's /tmp/criterion_<pid>.sock.  Criterion's own runner leaves it when its run ends
+    early (a --fail-fast stop, SIGINT): a serial run's is removed (remove), so that the suite
+    leaves nothing in /tmp; the plugin's coordinator must leave none.  An older socket of that
+    name is another process's, of an earlier pid of that number: not counted, not touched (the
+    slack is the file system's coarse clock)."""
     path = '/tmp/criterion_%d.sock' % pid
     try:
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            return False
+        st = os.lstat(path)
     except FileNotFoundError:
+        return False
+    if not stat.S_ISSOCK(st.st_mode) or st.st_mtime < since - 0.1:
         return False
     if remove:
         os.unlink(path)
@@ -368,6 +372,7 @@ def execute(run, check_leftovers=True, serial=False):
     """Runs run to its end.  serial: a run without the plugin, whose leftovers are Criterion's
     (removed, not checked)."""
     token = run.env['CRMP_E2E_TOKEN']
+    started = time.time()
     with subprocess.Popen(run.argv, env=run.env, cwd=run.cwd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
         try:
@@ -386,7 +391,7 @@ def execute(run, check_leftovers=True, serial=False):
     run.stdout = out.decode('utf-8', 'replace')
     run.stderr = err.decode('utf-8', 'replace')
     problems = []
-    socket_left = criterion_socket_left(p.pid, serial)
+    socket_left = criterion_socket_left(p.pid, serial, started)
     if check_leftovers:
         problems.extend(leftover_problems(run.label, run.env, run.stderr))
         if socket_left and not serial:

@@ -58,10 +58,12 @@ class Ctx:
 
     def start(self, exe, args, extra=()):
         e, wd = self.env(extra)
+        started = time.time()
         p = subprocess.Popen([self.exes[exe]] + args, env=e, cwd=wd, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         p.crmp_env = e
         p.crmp_wd = wd
+        p.crmp_started = started
         return p
 
     def finish(self, p, timeout=60):
@@ -340,13 +342,13 @@ def coordinator_sigkill(ctx):
     p.communicate()
     p.err = ''
     # What Criterion's own runner leaves when SIGKILLed, as a serial run's would be.
-    compare.criterion_socket_left(p.pid, True)
+    compare.criterion_socket_left(p.pid, True, p.crmp_started)
     left = compare.wait_gone(compare.find_token_processes(token), 5.0)
     ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator' % len(left))
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     # Workers are Criterion runners too: theirs go with them (each left one before).
-    socks = [pid for pid in before if compare.criterion_socket_left(pid, True)]
+    socks = [pid for pid in before if compare.criterion_socket_left(pid, True, p.crmp_started)]
     ctx.check(not socks, 'Criterion sockets of workers left in /tmp: pids %s' % socks)
     tmp_left = os.listdir(p.crmp_env['TMPDIR'])
     ctx.check(not tmp_left, 'socket directory left behind: %s' % tmp_left)
@@ -373,7 +375,7 @@ def coordinator_sigkill_daemon(ctx):
     p.kill()
     p.communicate()
     p.err = ''
-    compare.criterion_socket_left(p.pid, True)
+    compare.criterion_socket_left(p.pid, True, p.crmp_started)
     left = compare.wait_gone(compare.find_token_processes(token), 3.0)
     ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator by 3 s' % len(left))
     for pid in left:
