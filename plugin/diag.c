@@ -22,6 +22,11 @@ void crmpi_diag_set_fd(int fd)
     diag_fd = fd;
 }
 
+int crmpi_diag_fd(void)
+{
+    return diag_fd >= 0 ? diag_fd : STDERR_FILENO;
+}
+
 void crmpi_diag_set_level(int level)
 {
     diag_level = level;

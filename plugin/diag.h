@@ -19,6 +19,9 @@ void crmpi_diag_set_level(int level);
  * captures a test's output), or standard error again with -1.
  */
 void crmpi_diag_set_fd(int fd);
+
+/* Where messages go now (2 when no fd was set).  Async-signal-safe. */
+int crmpi_diag_fd(void);
 int crmpi_diag_level(void);
 
 /*

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +18,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "abandon.h"
 #include "artifacts_send.h"
 #include "crit.h"
 #include "critglob.h"
@@ -781,87 +781,6 @@ int crmpi_worker_requested(void)
     return role && !strcmp(role, "worker");
 }
 
-/* The private directory of a local coordinator, to remove if it is killed. */
-static char worker_ipc_path[256];
-static char worker_ipc_dir[256];
-/* Criterion's runner socket of this process, which its run will not remove if we abandon it. */
-static char worker_criterion_sock[64];
-
-/*
- * Our coordinator died without cleaning up (SIGKILL): leave no socket file,
- * take our test sandboxes with us, and go.  Async-signal-safe calls only:
- * this runs from a signal handler or an nng callback.
- */
-static _Noreturn void worker_abandon(int status)
-{
-    if (*worker_ipc_path) {
-        unlink(worker_ipc_path);
-        rmdir(worker_ipc_dir);
-    }
-    if (*worker_criterion_sock)
-        unlink(worker_criterion_sock);
-    /*
-     * Everything below us, including what left our process group (setsid
-     * daemons, a test's orphans, reparented to us as their subreaper), before
-     * crmpi_kill_tree() ends this process too.
-     */
-    crmpi_subreaper_kill_all(2000);
-    crmpi_testenv_abandon();
-    /* Ending our own group kills us too: only a loss has a status no one must misread. */
-    if (status)
-        crmpi_kill_tree(getpid());
-    _exit(status);
-}
-
-/*
- * The connection closed without a Stop: the coordinator is gone mid-run.
- * Nothing this worker still holds is worth keeping.  A worker it never
- * answered lost nothing: it came as the run ended (a remote host joining
- * late: the coordinator finished with the workers it had), so that is no
- * error of this host's.
- */
-static void worker_on_lost(int answered)
-{
-    static const char lost[] = "criterion-mproc: error: worker lost its coordinator\n";
-    static const char late[] = "criterion-mproc: worker: the coordinator closed the connection "
-                               "before taking this worker in (the run is over)\n";
-    ssize_t n = answered ? write(STDERR_FILENO, lost, sizeof(lost) - 1)
-                         : write(STDERR_FILENO, late, sizeof(late) - 1);
-    (void) n;
-    worker_abandon(answered ? CRMPI_WORKER_EXIT_LOST : 0);
-}
-
-static void worker_on_orphaned(int sig)
-{
-    (void) sig;
-    worker_abandon(CRMPI_WORKER_EXIT_LOST);
-}
-
-/* Local workers die with their coordinator, whenever it dies. */
-static void worker_watch_parent(const char *url)
-{
-    const char *parent = getenv(CRMPI_ENV_PARENT);
-    if (!parent)
-        return;
-    if (!strncmp(url, "ipc://", 6) && strlen(url + 6) < sizeof(worker_ipc_path)) {
-        strcpy(worker_ipc_path, url + 6);
-        strcpy(worker_ipc_dir, worker_ipc_path);
-        char *slash = strrchr(worker_ipc_dir, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    struct sigaction sa = { .sa_handler = worker_on_orphaned };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    /* A test's setsid() daemon must not outlive the run when our coordinator is SIGKILLed. */
-    if (crmpi_subreaper_enable())
-        crmpi_debug("worker: cannot become a child subreaper: a test's daemons may outlive a killed run");
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    /* It may have died before the line above took effect. */
-    if (getppid() != (pid_t) strtol(parent, NULL, 10))
-        worker_on_orphaned(SIGTERM);
-}
-
 /* Hooks that must fire once per run fire in the coordinator, not here. */
 static void worker_silence_run_hooks(void)
 {
@@ -886,7 +805,6 @@ int crmpi_worker_run(struct criterion_test_set *set,
     const char *url = getenv(CRMPI_ENV_URL);
     const char *id = getenv(CRMPI_ENV_ID);
     w->slot = id ? (unsigned) strtoul(id, NULL, 10) : 0;
-    crmpi_leftovers_worker_path(getpid(), worker_criterion_sock, sizeof(worker_criterion_sock));
     /* The coordinator's, not the tests': out of the environment they inherit. */
     const char *note = getenv(CRMPI_ENV_FIXTURE_NOTE);
     if (note && !w->fixture_note)
@@ -897,7 +815,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
         return 0;
     }
 
-    worker_watch_parent(url);
+    crmpi_abandon_watch(url);
     const char *verbose = getenv(CRMPI_ENV_VERBOSE);
     if (verbose)
         crmpi_diag_set_level(CRMPI_DIAG_WARN + (int) strtol(verbose, NULL, 10));
@@ -910,7 +828,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
     /* A failure was said, and leaves exec mode: the run goes on. */
     (void) crmpi_forkmode_init();
 
-    int rc = crmpi_session_open(&w->session, w->slot, url, worker_on_lost);
+    int rc = crmpi_session_open(&w->session, w->slot, url, crmpi_abandon_on_lost);
     if (rc) {
         crmpi_session_close(&w->session);
         crmpi_forkmode_fini();

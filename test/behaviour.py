@@ -472,6 +472,63 @@ def long_tmpdir(ctx):
     ctx.check(os.listdir(deep) == [], 'left in the long TMPDIR: %s' % os.listdir(deep))
 
 
+@case('launcher-coordinator-killed')
+def launcher_coordinator_killed(ctx):
+    """A worker host whose coordinator is SIGKILLed mid-run: its worker says so on the host's
+    stderr (it wrote it into the running test's capture) and exits with its documented status 3,
+    which the host reports (it killed its own process group, itself included, and was reported
+    as "ended with signal 9": issue 10, defect 5)."""
+    url = 'ipc://' + os.path.join(ctx.root, 'killed.ipc')
+    wd, _, ctoken, env = ctx.background_env('coord', True)
+    started = time.time()
+    coord = subprocess.Popen([ctx.exes['slow'], '--verbose', '--mproc=0', '--mproc-verbose',
+                              '--mproc-listen=' + url],
+                             env=env, cwd=wd, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hwd, _, htoken, henv = ctx.background_env('host', True)
+    host = None
+    try:
+        # The event "listening", then the host; the event "a test passed", then the kill.
+        for raw in coord.stderr:
+            if 'accepting remote workers' in raw.decode('utf-8', 'replace'):
+                break
+        host = subprocess.Popen([ctx.exes['slow'], '--mproc=1', '--mproc-connect=' + url],
+                                env=henv, cwd=hwd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        passed = False
+        for raw in coord.stderr:
+            if raw.startswith(b'[PASS]'):
+                passed = True
+                break
+        ctx.check(passed, 'no test passed before the coordinator was killed')
+        coord.kill()
+        coord.communicate()
+        _, err = host.communicate(timeout=30)
+        err = err.decode('utf-8', 'replace')
+    except subprocess.TimeoutExpired:
+        host.kill()
+        host.communicate()
+        ctx.problems.append('the worker host did not end within 30 s of its coordinator\'s death')
+        return
+    finally:
+        if coord.poll() is None:
+            coord.kill()
+            coord.communicate()
+        compare.criterion_socket_left(coord.pid, True, started)
+    print('worker host -> %s\n%s' % (host.returncode, err))
+    ctx.check('worker lost its coordinator' in err,
+              'the worker did not say on the host\'s stderr that it lost its coordinator')
+    ctx.check('worker 0 ended with status %d' % 3 in err,
+              'the host did not report its worker\'s status 3 (lost)')
+    ctx.check('signal' not in err, 'a worker was reported killed by a signal')
+    ctx.check(host.returncode == 1, 'worker host: exit status %s, expected 1' % host.returncode)
+    for token in (ctoken, htoken):
+        left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+        ctx.check(not left, 'processes left: %s' % sorted(left))
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+
+
 @case('launcher-long-path')
 def launcher_long_path(ctx):
     """A worker host (--mproc-connect) whose executable's path is 128 bytes or

@@ -1,0 +1,142 @@
+/* A worker whose coordinator is gone (see abandon.h). */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abandon.h"
+#include "diag.h"
+#include "proc.h"
+#include "reaper.h"
+#include "testenv.h"
+#include "worker.h"
+
+/* Parks Criterion's runner thread while another one abandons the run. */
+#define ABANDON_PARK_SIGNAL (SIGRTMIN + 5)
+
+/* The private directory of a local coordinator, to remove if it is killed. */
+static char abandon_ipc_path[256];
+static char abandon_ipc_dir[256];
+/* Criterion's runner socket of this process, which its run will not remove if we abandon it. */
+static char abandon_criterion_sock[64];
+static int abandon_subreaper;       /* the child subreaper of its descendants */
+static pthread_t abandon_runner;    /* the thread that runs Criterion's runner */
+static volatile sig_atomic_t abandon_runner_parked;
+static atomic_int abandon_started;
+
+/* Every signal is blocked in here (see crmpi_abandon_watch): this thread waits for the exit. */
+static void abandon_on_park(int sig)
+{
+    (void) sig;
+    abandon_runner_parked = 1;
+    for (;;)
+        pause();
+}
+
+/*
+ * Criterion's runner, seeing its test process killed under it, panics
+ * (abort) and the worker's status is lost: it waits, parked, for our exit.
+ * A runner that does not stop within 200 ms is not waited for.
+ */
+static void abandon_park_runner(void)
+{
+    if (pthread_equal(pthread_self(), abandon_runner)
+            || pthread_kill(abandon_runner, ABANDON_PARK_SIGNAL))
+        return;
+    struct timespec ms = { 0, 1000 * 1000 };
+    for (int i = 0; i < 200 && !abandon_runner_parked; ++i)
+        nanosleep(&ms, NULL);
+}
+
+/*
+ * Our coordinator died without cleaning up (SIGKILL): leave no socket file,
+ * take our test sandboxes with us, and go.  Async-signal-safe calls only:
+ * this runs from a signal handler or an nng callback.
+ */
+static _Noreturn void abandon_run(int status)
+{
+    /* A second loss (the signal and the closed connection) waits for the first's exit. */
+    if (atomic_exchange(&abandon_started, 1))
+        for (;;)
+            pause();
+    abandon_park_runner();
+    if (*abandon_ipc_path) {
+        unlink(abandon_ipc_path);
+        rmdir(abandon_ipc_dir);
+    }
+    if (*abandon_criterion_sock)
+        unlink(abandon_criterion_sock);
+    /*
+     * Everything below us, including what left our process group (setsid
+     * daemons, a test's orphans, reparented to us as their subreaper).
+     */
+    crmpi_subreaper_kill_all(2000);
+    crmpi_testenv_abandon();
+    /*
+     * As a subreaper this worker inherited every descendant, and they are
+     * gone.  Otherwise what left our tree may still be in our process group:
+     * ending the group ends this process too, and the loss is then seen as
+     * SIGKILL instead of its status.
+     */
+    if (status && !abandon_subreaper)
+        crmpi_kill_tree(getpid());
+    _exit(status);
+}
+
+/*
+ * A worker the coordinator never answered lost nothing: the connection
+ * closed as the run ended (a remote host joining late: the coordinator
+ * finished with the workers it had), so that is no error of this host's.
+ */
+void crmpi_abandon_on_lost(int answered)
+{
+    static const char lost[] = "criterion-mproc: error: worker lost its coordinator\n";
+    static const char late[] = "criterion-mproc: worker: the coordinator closed the connection "
+                               "before taking this worker in (the run is over)\n";
+    int fd = crmpi_diag_fd();
+    ssize_t n = answered ? write(fd, lost, sizeof(lost) - 1) : write(fd, late, sizeof(late) - 1);
+    (void) n;
+    abandon_run(answered ? CRMPI_WORKER_EXIT_LOST : 0);
+}
+
+static void abandon_on_orphaned(int sig)
+{
+    (void) sig;
+    abandon_run(CRMPI_WORKER_EXIT_LOST);
+}
+
+void crmpi_abandon_watch(const char *url)
+{
+    abandon_runner = pthread_self();
+    struct sigaction park = { .sa_handler = abandon_on_park };
+    sigfillset(&park.sa_mask);
+    sigaction(ABANDON_PARK_SIGNAL, &park, NULL);
+    crmpi_leftovers_worker_path(getpid(), abandon_criterion_sock, sizeof(abandon_criterion_sock));
+
+    const char *parent = getenv(CRMPI_ENV_PARENT);
+    if (!parent)
+        return;
+    if (!strncmp(url, "ipc://", 6) && strlen(url + 6) < sizeof(abandon_ipc_path)) {
+        strcpy(abandon_ipc_path, url + 6);
+        strcpy(abandon_ipc_dir, abandon_ipc_path);
+        char *slash = strrchr(abandon_ipc_dir, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    struct sigaction sa = { .sa_handler = abandon_on_orphaned };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A test's setsid() daemon must not outlive the run when our coordinator is SIGKILLed. */
+    abandon_subreaper = !crmpi_subreaper_enable();
+    if (!abandon_subreaper)
+        crmpi_debug("worker: cannot become a child subreaper: a test's daemons may outlive a killed run");
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* It may have died before the line above took effect. */
+    if (getppid() != (pid_t) strtol(parent, NULL, 10))
+        abandon_on_orphaned(SIGTERM);
+}
