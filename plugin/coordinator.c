@@ -437,7 +437,7 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
     const char *word;
     switch (a->note) {
     case CRMPI_CST_NOTE_WORKERS:
-        crmpi_info("%d workers on %s", a->value, c->url);
+        crmpi_info("%d worker%s on %s", a->value, a->value == 1 ? "" : "s", c->url);
         break;
     case CRMPI_CST_NOTE_RETRY:
         word = coord_status_word(a->value, &v);

@@ -107,8 +107,9 @@ void crmpi_summary_print_efficiency(const struct coord *c, int64_t makespan_ms)
     struct crmpi_recap_efficiency eff;
     summary_efficiency(c, makespan_ms, &eff);
     for (size_t i = 0; i < c->n_workers; ++i)
-        crmpi_info("worker %u: %u tests, busy %.3fs", c->workers[i]->slot,
-                c->workers[i]->units_done, c->workers[i]->busy_ns / 1e9);
+        crmpi_info("worker %u: %u test%s, busy %.3fs", c->workers[i]->slot,
+                c->workers[i]->units_done, c->workers[i]->units_done == 1 ? "" : "s",
+                c->workers[i]->busy_ns / 1e9);
     double makespan = (double) makespan_ms * 1e6;
     double bound = crmpi_recap_lower_bound_ns(&eff);
     crmpi_info("makespan %.3fs, lower bound %.3fs (max(total/%zu, longest)), efficiency %.0f%%",

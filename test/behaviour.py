@@ -385,8 +385,11 @@ def worker_count_said(ctx):
     ctx.check(re.search(r'info: 3 workers on ', r.stderr), '--mproc=3 does not say 3 workers')
     r = ctx.run('failing', ['--mproc=512', '--mproc-verbose'])
     ctx.check(re.search(r'info: 18 workers on ', r.stderr), '--mproc=512 on 18 tests: not 18')
-    started = re.findall(r'info: worker \d+: \d+ tests', r.stderr)
+    started = re.findall(r'info: worker \d+: \d+ tests?, busy', r.stderr)
     ctx.check(len(started) == 18, '--mproc=512 on 18 tests started %d workers' % len(started))
+    ctx.check(re.search(r'info: worker \d+: 1 test, busy', r.stderr), 'not "1 test" for one')
+    r = ctx.run('strlib', ['--mproc=1', '--mproc-verbose'])
+    ctx.check(re.search(r'info: 1 worker on ', r.stderr), '--mproc=1 does not say "1 worker"')
 
 
 @case('workers-for-runnable-only')
@@ -397,7 +400,7 @@ def workers_for_runnable_only(ctx):
     ctx.check(r.status == 0, 'exit status %s' % r.status)
     ctx.check(re.search(r'Tested: 4 ', r.stderr), 'the filter does not keep 4 tests')
     ctx.check(re.search(r'info: 4 workers on ', r.stderr), 'a filter keeping 4 tests: not 4 workers')
-    started = re.findall(r'info: worker \d+: \d+ tests', r.stderr)
+    started = re.findall(r'info: worker \d+: \d+ tests?, busy', r.stderr)
     ctx.check(len(started) == 4, '4 tests to run started %d workers' % len(started))
 
 

@@ -245,7 +245,7 @@ def auto_taskset(ctx):
         p = subprocess.run([taskset, '-c', cpus, ctx.exes['strlib'], '--mproc=auto',
                             '--mproc-verbose'], env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=120)
-        m = re.search(r'info: (\d+) workers on ', p.stderr)
+        m = re.search(r'info: (\d+) workers? on ', p.stderr)
         ctx.check(p.returncode == 0, 'taskset -c %s: exit status %d' % (cpus, p.returncode))
         ctx.check(m and int(m.group(1)) == want, 'taskset -c %s: --mproc=auto started %s workers, '
                   '%d expected' % (cpus, m.group(1) if m else 'no count of', want))
