@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,65 +19,6 @@ struct crmpi_cst_owned_job {
     size_t *units;
     struct crmpi_cst_owned_job *next;
 };
-
-/* ---- actions ------------------------------------------------------------------- */
-
-static struct crmpi_cst_action *cst_push(struct crmpi_cst *st, enum crmpi_cst_act_kind kind,
-        uint32_t w)
-{
-    if (st->n_acts == st->cap_acts) {
-        size_t cap = st->cap_acts ? 2 * st->cap_acts : 16;
-        struct crmpi_cst_action *grown = realloc(st->acts, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        st->acts = grown;
-        st->cap_acts = cap;
-    }
-    struct crmpi_cst_action *a = &st->acts[st->n_acts++];
-    *a = (struct crmpi_cst_action) { .kind = kind, .worker = w, .unit = CRMPI_CST_NONE };
-    return a;
-}
-
-/* Appends an action; -ENOMEM on failure (the event then fails as a whole). */
-#define CST_PUSH(st, a, kind, w)                    \
-    do {                                            \
-        if (!((a) = cst_push((st), (kind), (w))))   \
-            return -ENOMEM;                         \
-    } while (0)
-
-static int cst_act(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w, uint32_t unit)
-{
-    struct crmpi_cst_action *a;
-    CST_PUSH(st, a, kind, w);
-    a->unit = unit;
-    return 0;
-}
-
-static int cst_act_why(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w,
-        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int cst_act_why(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w,
-        const char *fmt, ...)
-{
-    struct crmpi_cst_action *a;
-    CST_PUSH(st, a, kind, w);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->why, sizeof(a->why), fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
-static int cst_note(struct crmpi_cst *st, enum crmpi_cst_note note, uint32_t w, uint32_t unit,
-        int value)
-{
-    struct crmpi_cst_action *a;
-    CST_PUSH(st, a, CRMPI_CST_ACT_NOTE, w);
-    a->note = note;
-    a->unit = unit;
-    a->value = value;
-    return 0;
-}
 
 /* ---- set-up -------------------------------------------------------------------- */
 
@@ -161,7 +101,7 @@ static int cst_ask_for_workers(struct crmpi_cst *st)
 {
     int rc = 0;
     for (unsigned n = crmpi_slots_ask(st); !rc && n; --n)
-        rc = cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
     return rc;
 }
 
@@ -176,9 +116,9 @@ static int cst_spawn_on_spare(struct crmpi_cst *st)
             break;
         --st->spare;
         st->workers[nw].token = 1;
-        rc = cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
         if (!rc && replacement)
-            rc = cst_note(st, CRMPI_CST_NOTE_REPLACEMENT, nw, CRMPI_CST_NONE, (int) ++st->restarts);
+            rc = crmpi_cst_note(st, CRMPI_CST_NOTE_REPLACEMENT, nw, CRMPI_CST_NONE, (int) ++st->restarts);
     }
     return rc;
 }
@@ -194,9 +134,9 @@ static int cst_pass_on_slots(struct crmpi_cst *st, int64_t now)
     if (!rc)
         rc = cst_spawn_on_spare(st);
     if (!rc && !cst_work_queued(st) && crmpi_slots_give_free(st))
-        rc = cst_act(st, CRMPI_CST_ACT_GIVE_SLOT, CRMPI_CST_NONE, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_GIVE_SLOT, CRMPI_CST_NONE, CRMPI_CST_NONE);
     while (!rc && crmpi_slots_give_spare(st))
-        rc = cst_act(st, CRMPI_CST_ACT_GIVE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_GIVE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
     return rc ? rc : cst_ask_for_workers(st);
 }
 
@@ -217,21 +157,21 @@ static int cst_dispatch(struct crmpi_cst *st, uint32_t id, int64_t now)
     struct crmpi_cst_worker *w = &st->workers[id];
     if (st->stopping || cst_all_done(st) || st->phase != CRMPI_CST_RUNNING_PHASE) {
         w->held = 0;
-        int rc = cst_act_why(st, CRMPI_CST_ACT_STOP, id, "%s",
+        int rc = crmpi_cst_act_why(st, CRMPI_CST_ACT_STOP, id, "%s",
                 st->stop_reason ? st->stop_reason : "");
         return rc ? rc : cst_release_slot(st, id, now);
     }
     if (cst_work_for(st, w) && !crmpi_slots_take(st, id)) {
-        int rc = w->held ? 0 : cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+        int rc = w->held ? 0 : crmpi_cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
         w->held = 1;
         if (!rc && crmpi_slots_wait(st, id))
-            rc = cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
+            rc = crmpi_cst_act(st, CRMPI_CST_ACT_TAKE_TOKEN, CRMPI_CST_NONE, CRMPI_CST_NONE);
         return rc;
     }
     uint32_t u = cst_next_unit(st, w);
     if (u == CRMPI_CST_NONE) {
         /* Others still run: a unit may come back.  A request held already stays so. */
-        int rc = w->held ? 0 : cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
+        int rc = w->held ? 0 : crmpi_cst_act(st, CRMPI_CST_ACT_HOLD, id, CRMPI_CST_NONE);
         w->held = 1;
         return rc ? rc : cst_release_slot(st, id, now);
     }
@@ -243,7 +183,7 @@ static int cst_dispatch(struct crmpi_cst *st, uint32_t id, int64_t now)
         .started_ms = now, .info = st->units[u].info,
     };
     ++st->running;
-    return cst_act(st, CRMPI_CST_ACT_ASSIGN, id, u);
+    return crmpi_cst_act(st, CRMPI_CST_ACT_ASSIGN, id, u);
 }
 
 /* Answers held requests while there is an answer other than "wait". */
@@ -357,7 +297,7 @@ static int cst_kill(struct crmpi_cst *st, uint32_t id, const char *why)
     if (w->dropped || !cst_alive(w))
         return 0;
     w->dropped = 1;
-    return cst_act_why(st, CRMPI_CST_ACT_KILL, id, "%s", why);
+    return crmpi_cst_act_why(st, CRMPI_CST_ACT_KILL, id, "%s", why);
 }
 
 static int cst_maybe_ended(struct crmpi_cst *st)
@@ -365,7 +305,7 @@ static int cst_maybe_ended(struct crmpi_cst *st)
     if (st->phase != CRMPI_CST_ENDING || crmpi_cst_alive(st))
         return 0;
     st->phase = CRMPI_CST_ENDED;
-    return cst_act(st, CRMPI_CST_ACT_END, CRMPI_CST_NONE, CRMPI_CST_NONE);
+    return crmpi_cst_act(st, CRMPI_CST_ACT_END, CRMPI_CST_NONE, CRMPI_CST_NONE);
 }
 
 /*
@@ -431,14 +371,14 @@ static int cst_refuse(struct crmpi_cst *st, uint32_t id, const char *why)
 
 static int cst_reject(struct crmpi_cst *st, uint32_t id, const char *why)
 {
-    int rc = cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "%s", why);
+    int rc = crmpi_cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "%s", why);
     return rc ? rc : cst_refuse(st, id, why);
 }
 
 /* Answers id's request unanswered and drops the worker. */
 static int cst_drop(struct crmpi_cst *st, uint32_t id, const char *why)
 {
-    int rc = cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
+    int rc = crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
     return rc ? rc : cst_kill(st, id, why);
 }
 
@@ -467,7 +407,7 @@ static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
         if (!w->exe_ok)
             return cst_reject_exe(st, id);
         w->state = CRMPI_CST_W_ADOPTING;
-        return cst_act(st, CRMPI_CST_ACT_ADOPT, id, CRMPI_CST_NONE);
+        return crmpi_cst_act(st, CRMPI_CST_ACT_ADOPT, id, CRMPI_CST_NONE);
     }
     if (w->list_n != st->n_units || memcmp(w->fingerprint, st->fingerprint, 32)) {
         snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests, "
@@ -498,7 +438,7 @@ static int cst_on_hello(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
                 "(CRITERION_MPROC_TOKEN or --mproc-token-file)");
     case CRMPI_CST_AUTH_CHALLENGE:
         w->state = CRMPI_CST_W_AUTH;
-        return cst_act(st, CRMPI_CST_ACT_CHALLENGE, id, CRMPI_CST_NONE);
+        return crmpi_cst_act(st, CRMPI_CST_ACT_CHALLENGE, id, CRMPI_CST_NONE);
     case CRMPI_CST_AUTH_NONE:
         break;
     }
@@ -510,7 +450,7 @@ static int cst_on_auth(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     uint32_t id = ev->worker;
     struct crmpi_cst_worker *w = &st->workers[id];
     if (w->state != CRMPI_CST_W_AUTH) {
-        int rc = cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "unexpected authentication");
+        int rc = crmpi_cst_act_why(st, CRMPI_CST_ACT_REJECT, id, "unexpected authentication");
         return rc ? rc : cst_kill(st, id, "authenticated twice");
     }
     if (ev->kind == CRMPI_CST_EV_AUTH_FAILED)
@@ -571,16 +511,16 @@ static int cst_on_units(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         uint32_t nw;
         rc = cst_new_worker(st, 0, &nw);
         if (!rc)
-            rc = cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
+            rc = crmpi_cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
     }
     if (!rc)
         rc = cst_ask_for_workers(st);
     if (!rc)
-        rc = cst_note(st, CRMPI_CST_NOTE_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
+        rc = crmpi_cst_note(st, CRMPI_CST_NOTE_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
                 (int) st->want);
     /* After the first dispatch and the spawns: nobody waits on this report. */
     if (!rc && resolved)
-        rc = cst_act(st, CRMPI_CST_ACT_PRINT_RESOLVED, CRMPI_CST_NONE, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_PRINT_RESOLVED, CRMPI_CST_NONE, CRMPI_CST_NONE);
     if (!rc && cst_all_done(st))
         rc = cst_begin_end(st, ev->now_ms);
     return rc;
@@ -608,7 +548,7 @@ static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
     uint32_t id = ev->worker, u = ev->u.result.unit;
     struct crmpi_cst_worker *w = &st->workers[id];
     if (!cst_alive(w))
-        return cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);  /* late: ignored */
+        return crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);  /* late: ignored */
     if (w->state != CRMPI_CST_W_READY)
         return cst_reject(st, id, "a result before hello");
     if (w->unit == CRMPI_CST_NONE || w->unit != u) {
@@ -627,7 +567,7 @@ static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         cst_unit_done(st, u, ev->u.result.failed);
     /* Dispatch first: a slow reader of the report must not stall this worker. */
     if (!rc)
-        rc = w->dropped ? cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
+        rc = w->dropped ? crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
                         : cst_dispatch(st, id, ev->now_ms);
     if (!rc) {
         struct crmpi_cst_action *a;
@@ -660,7 +600,7 @@ static int cst_after_death(struct crmpi_cst *st, int64_t now)
         if (alive || st->cfg.remote)
             return 0;
         st->startup_failed = 1;
-        int rc = cst_note(st, CRMPI_CST_NOTE_STARTUP_FAILED, CRMPI_CST_NONE, CRMPI_CST_NONE,
+        int rc = crmpi_cst_note(st, CRMPI_CST_NOTE_STARTUP_FAILED, CRMPI_CST_NONE, CRMPI_CST_NONE,
                 st->startup_status > 0 ? st->startup_status : 1);
         return rc ? rc : cst_fatal(st, "the workers could not start", now);
     }
@@ -672,13 +612,13 @@ static int cst_after_death(struct crmpi_cst *st, int64_t now)
         ++st->restarts;
         rc = cst_new_worker(st, 0, &nw);
         if (!rc)
-            rc = cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
+            rc = crmpi_cst_act(st, CRMPI_CST_ACT_SPAWN, nw, CRMPI_CST_NONE);
         if (!rc)
-            rc = cst_note(st, CRMPI_CST_NOTE_REPLACEMENT, nw, CRMPI_CST_NONE, (int) st->restarts);
+            rc = crmpi_cst_note(st, CRMPI_CST_NOTE_REPLACEMENT, nw, CRMPI_CST_NONE, (int) st->restarts);
         ++alive;
     }
     if (!rc && !alive && !st->cfg.remote && !cst_all_done(st)) {
-        rc = cst_note(st, CRMPI_CST_NOTE_ALL_DIED, CRMPI_CST_NONE, CRMPI_CST_NONE,
+        rc = crmpi_cst_note(st, CRMPI_CST_NOTE_ALL_DIED, CRMPI_CST_NONE, CRMPI_CST_NONE,
                 (int) cst_not_run(st));
         if (!rc)
             rc = cst_fatal(st, "every worker died", now);
@@ -699,7 +639,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
     w->state = CRMPI_CST_W_GONE;
     if (w->held) {
         w->held = 0;
-        rc = cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
+        rc = crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE);
     }
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -718,7 +658,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
     if (u == CRMPI_CST_NONE) {
         if (!rc && !clean && !in_fixture && !was_starting && !w->dropped && !w->refused
                 && !st->stopping && !cst_all_done(st))
-            rc = cst_note(st, CRMPI_CST_NOTE_DIED_IDLE, id, CRMPI_CST_NONE, status);
+            rc = crmpi_cst_note(st, CRMPI_CST_NOTE_DIED_IDLE, id, CRMPI_CST_NONE, status);
         if (!rc && !st->stopping)
             rc = cst_requeue(st, w, CRMPI_CST_NONE);
     } else if (st->stopping) {
@@ -733,7 +673,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
         st->units[u].state = CRMPI_CST_QUEUED;
         --st->running;
         if (!rc && w->remote)
-            rc = cst_note(st, CRMPI_CST_NOTE_REMOTE_FIXTURE, id, u, 0);
+            rc = crmpi_cst_note(st, CRMPI_CST_NOTE_REMOTE_FIXTURE, id, u, 0);
         if (!rc)
             rc = cst_requeue(st, w, u);
     } else {
@@ -745,7 +685,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
             /* A crash is a failed try like any other: with tries left, it runs again. */
             int again = cst_may_retry(st, cu);
             if (!rc)
-                rc = cst_note(st, again ? CRMPI_CST_NOTE_RETRY : CRMPI_CST_NOTE_CRASHED, id, u,
+                rc = crmpi_cst_note(st, again ? CRMPI_CST_NOTE_RETRY : CRMPI_CST_NOTE_CRASHED, id, u,
                         again ? status : (int) cu->attempts);
             if (!rc) {
                 struct crmpi_cst_action *a;
@@ -765,7 +705,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
                 rc = cst_requeue(st, w, again ? u : CRMPI_CST_NONE);
         } else {
             if (!rc)
-                rc = cst_note(st, w->remote ? CRMPI_CST_NOTE_REMOTE_LOST : CRMPI_CST_NOTE_RETRY,
+                rc = crmpi_cst_note(st, w->remote ? CRMPI_CST_NOTE_REMOTE_LOST : CRMPI_CST_NOTE_RETRY,
                         id, u, status);
             if (!rc)
                 rc = cst_requeue(st, w, u);
@@ -784,7 +724,7 @@ static int cst_gone(struct crmpi_cst *st, uint32_t id, int status, int in_fixtur
 
 static int cst_on_spawn_failed(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
 {
-    int rc = cst_note(st, CRMPI_CST_NOTE_SPAWN_FAILED, ev->worker, CRMPI_CST_NONE, ev->u.err);
+    int rc = crmpi_cst_note(st, CRMPI_CST_NOTE_SPAWN_FAILED, ev->worker, CRMPI_CST_NONE, ev->u.err);
     if (rc)
         return rc;
     return cst_gone(st, ev->worker, 1 << 8, 0, ev->now_ms);
@@ -812,7 +752,7 @@ static int cst_on_tick_waiting(struct crmpi_cst *st, int64_t now)
 {
     int waited_s = (int) ((now - st->waiting_since_ms) / 1000);
     if (st->cfg.wait_workers_ms && now - st->waiting_since_ms >= st->cfg.wait_workers_ms) {
-        int rc = cst_note(st, CRMPI_CST_NOTE_NO_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
+        int rc = crmpi_cst_note(st, CRMPI_CST_NOTE_NO_WORKERS, CRMPI_CST_NONE, CRMPI_CST_NONE,
                 (int) (st->cfg.wait_workers_ms / 1000));
         st->startup_failed = 1;
         return rc ? rc : cst_fatal(st, "no worker reached the listener", now);
@@ -821,7 +761,7 @@ static int cst_on_tick_waiting(struct crmpi_cst *st, int64_t now)
         return 0;
     while (st->next_wait_note_ms <= now)
         st->next_wait_note_ms += st->cfg.wait_note_ms;
-    return cst_note(st, CRMPI_CST_NOTE_WAITING, CRMPI_CST_NONE, CRMPI_CST_NONE, waited_s);
+    return crmpi_cst_note(st, CRMPI_CST_NOTE_WAITING, CRMPI_CST_NONE, CRMPI_CST_NONE, waited_s);
 }
 
 /* A unit running past a multiple of --mproc-slow is said once per multiple, so a CI log shows what hangs. */
@@ -877,7 +817,7 @@ static int cst_on_tick(struct crmpi_cst *st, int64_t now)
         if (w->remote) {
             w->state = CRMPI_CST_W_GONE;
             if (w->held)
-                rc = cst_act(st, CRMPI_CST_ACT_DISCARD, (uint32_t) i, CRMPI_CST_NONE);
+                rc = crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, (uint32_t) i, CRMPI_CST_NONE);
             w->held = 0;
         } else {
             w->dropped = 0;     /* kill again */
@@ -934,7 +874,7 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         /* One worker first, the others once it said hello: a binary that cannot start says why once. */
         uint32_t id;
         int rc = cst_new_worker(st, 0, &id);
-        return rc ? rc : cst_act(st, CRMPI_CST_ACT_SPAWN, id, CRMPI_CST_NONE);
+        return rc ? rc : crmpi_cst_act(st, CRMPI_CST_ACT_SPAWN, id, CRMPI_CST_NONE);
     }
     case CRMPI_CST_EV_SPAWNED:
         return 0;
@@ -966,10 +906,10 @@ static int cst_step(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
             if (ev->kind == CRMPI_CST_EV_FIXTURE)
                 w->in_fixture = ev->in_fixture != 0;
         }
-        return cst_act(st, CRMPI_CST_ACT_HEARTBEAT, ev->worker, CRMPI_CST_NONE);
+        return crmpi_cst_act(st, CRMPI_CST_ACT_HEARTBEAT, ev->worker, CRMPI_CST_NONE);
     case CRMPI_CST_EV_BAD_MESSAGE:
         if (!cst_alive(w))
-            return cst_act(st, CRMPI_CST_ACT_DISCARD, ev->worker, CRMPI_CST_NONE);
+            return crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, ev->worker, CRMPI_CST_NONE);
         return cst_drop(st, ev->worker, "sent a malformed or unexpected message");
     case CRMPI_CST_EV_EXITED:
         if (!cst_alive(w) || w->remote)

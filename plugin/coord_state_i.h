@@ -1,11 +1,31 @@
 /*
- * What coord_state.c, coord_state_view.c and coord_slots.c share of the state machine's
- * insides: small predicates over its state.
+ * What coord_state.c, coord_state_acts.c, coord_state_view.c and coord_slots.c share of the
+ * state machine's insides: small predicates over its state, and the actions it answers with.
  */
 #ifndef CRMPI_COORD_STATE_I_H_
 #define CRMPI_COORD_STATE_I_H_
 
 #include "coord_state.h"
+
+/*
+ * The actions an event answers with (coord_state_acts.c).  crmpi_cst_push appends one and
+ * returns it (NULL: out of memory); the others append one and return 0, or -ENOMEM, after
+ * which the event fails as a whole.
+ */
+struct crmpi_cst_action *crmpi_cst_push(struct crmpi_cst *st, enum crmpi_cst_act_kind kind,
+        uint32_t w);
+int crmpi_cst_act(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w, uint32_t unit);
+int crmpi_cst_act_why(struct crmpi_cst *st, enum crmpi_cst_act_kind kind, uint32_t w,
+        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int crmpi_cst_note(struct crmpi_cst *st, enum crmpi_cst_note note, uint32_t w, uint32_t unit,
+        int value);
+
+/* Appends an action to a; returns -ENOMEM from the calling function on failure. */
+#define CST_PUSH(st, a, kind, w)                        \
+    do {                                                \
+        if (!((a) = crmpi_cst_push((st), (kind), (w)))) \
+            return -ENOMEM;                             \
+    } while (0)
 
 static inline int cst_alive(const struct crmpi_cst_worker *w)
 {
