@@ -60,7 +60,15 @@ static void abandon_park_runner(void)
  */
 static _Noreturn void abandon_run(int status)
 {
-    /* A second loss (the signal and the closed connection) waits for the first's exit. */
+    /*
+     * No signal on this thread from here: a SIGTERM (the parent-death signal)
+     * taken while abandoning would come back in here and wait for itself.  A
+     * second loss (the signal and the closed connection) waits for the
+     * first's exit.
+     */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     if (atomic_exchange(&abandon_started, 1))
         for (;;)
             pause();
