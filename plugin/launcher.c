@@ -21,6 +21,7 @@
 #include "fixtures.h"
 #include "options.h"
 #include "proc.h"
+#include "reaper.h"
 #include "rundir.h"
 #include "testenv.h"
 #include "wakepipe.h"
@@ -116,7 +117,9 @@ static int launcher_reap(struct launcher *l, char **argv, unsigned slot, size_t 
     struct launcher_worker *w = &l->workers[slot];
     int st = 0;
     pid_t pid = w->pid;
-    waitpid(pid, &st, 0);
+    /* Criterion's socket of a worker that did not end its run (died in its fixture, say). */
+    if (waitpid(pid, &st, 0) == pid)
+        crmpi_leftovers_remove_worker(pid);
     crmpi_testenv_forget_worker(pid);
     if (w->pidfd >= 0)
         close(w->pidfd);

@@ -106,13 +106,21 @@ int crmpi_subreaper_kill_all(int timeout_ms)
         if (n < 0)
             return n;
         /*
-         * Reap what died.  An orphan is reparented before its parent's exit
-         * is reported, so no child left means no descendant left.
+         * Reap what died, a killed sandbox's BoxFort arena file first, while
+         * its pid is still its own.  An orphan is reparented before its
+         * parent's exit is reported, so no child left means no descendant left.
          */
-        pid_t pid;
-        while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-            ;
-        if (pid < 0 && errno == ECHILD)
+        siginfo_t info;
+        int rc;
+        for (;;) {
+            info.si_pid = 0;
+            rc = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+            if (rc || !info.si_pid)
+                break;
+            crmpi_leftovers_remove_sandbox(info.si_pid);
+            waitpid(info.si_pid, NULL, 0);
+        }
+        if (rc && errno == ECHILD)
             return 0;
         if (reaper_now_ms() >= deadline)
             return -ETIMEDOUT;
@@ -138,9 +146,28 @@ static int reaper_unlink_own(const char *path, mode_t type)
     return 1;
 }
 
+/* prefix, pid in decimal, suffix into path (cap bytes, truncated).  Async-signal-safe. */
+static void reaper_path(char *path, size_t cap, const char *prefix, pid_t pid, const char *suffix)
+{
+    char digits[24];
+    size_t n = 0, used = 0;
+    unsigned long long v = (unsigned long long) pid;
+    do
+        digits[n++] = (char) ('0' + v % 10);
+    while ((v /= 10) && n < sizeof(digits));
+    for (const char *c = prefix; *c && used + 1 < cap; ++c)
+        path[used++] = *c;
+    while (n && used + 1 < cap)
+        path[used++] = digits[--n];
+    for (const char *c = suffix; *c && used + 1 < cap; ++c)
+        path[used++] = *c;
+    if (cap)
+        path[used] = '\0';
+}
+
 void crmpi_leftovers_worker_path(pid_t worker, char *path, size_t cap)
 {
-    snprintf(path, cap, "/tmp/criterion_%llu.sock", (unsigned long long) worker);
+    reaper_path(path, cap, "/tmp/criterion_", worker, ".sock");
 }
 
 int crmpi_leftovers_remove_worker(pid_t worker)
@@ -153,6 +180,6 @@ int crmpi_leftovers_remove_worker(pid_t worker)
 int crmpi_leftovers_remove_sandbox(pid_t sandbox)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/dev/shm/bxfi_%d", (int) sandbox);
+    reaper_path(path, sizeof(path), "/dev/shm/bxfi_", sandbox, "");
     return reaper_unlink_own(path, S_IFREG);
 }

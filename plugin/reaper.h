@@ -19,7 +19,8 @@ int crmpi_subreaper_enable(void);
 
 /*
  * SIGKILLs every child of this process, and every orphan reparented to it
- * meanwhile, and reaps them, until none is left or timeout_ms passed.
+ * meanwhile, and reaps them (each one's BoxFort arena file removed first),
+ * until none is left or timeout_ms passed.
  * Meant for a process that is about to exit (a worker whose coordinator
  * died): it also reaps children it did not know of.  Returns 0 when none
  * is left, -ETIMEDOUT, or another negative errno code.
@@ -40,8 +41,9 @@ void crmpi_leftovers_worker_path(pid_t worker, char *path, size_t cap);
 int crmpi_leftovers_remove_worker(pid_t worker);
 
 /*
- * Removes BoxFort's /dev/shm/bxfi_<pid> of a sandbox that is dead and
- * reaped (a regular file owned by this user).  Returns 1, 0 or -errno.
+ * Removes BoxFort's /dev/shm/bxfi_<pid> of a sandbox that is dead (a
+ * regular file owned by this user).  Returns 1, 0 or -errno.  Both removers
+ * are async-signal-safe.
  */
 int crmpi_leftovers_remove_sandbox(pid_t sandbox);
 

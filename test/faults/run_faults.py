@@ -350,6 +350,9 @@ def coordinator_sigkill(ctx):
     # Workers are Criterion runners too: theirs go with them (each left one before).
     socks = [pid for pid in before if compare.criterion_socket_left(pid, True, p.crmp_started)]
     ctx.check(not socks, 'Criterion sockets of workers left in /tmp: pids %s' % socks)
+    # BoxFort's arena file of the sandbox a worker killed as it went (one was left before).
+    arenas = [pid for pid in before if os.path.exists('/dev/shm/bxfi_%d' % pid)]
+    ctx.check(not arenas, 'BoxFort arena files left in /dev/shm: pids %s' % arenas)
     tmp_left = os.listdir(p.crmp_env['TMPDIR'])
     ctx.check(not tmp_left, 'socket directory left behind: %s' % tmp_left)
     return [p]
