@@ -23,8 +23,7 @@
 
 extern char **environ;
 
-/* Writes the decimal of v into buf (no terminator); returns its length. */
-static size_t proc_utoa(char *buf, unsigned long v)
+size_t crmpi_proc_utoa(char *buf, unsigned long v)
 {
     char tmp[24];
     size_t n = 0;
@@ -42,10 +41,10 @@ int crmpi_proc_children(pid_t pid, crmpi_proc_child_fn *fn, void *arg)
     /* "/proc/<pid>/task/<pid>/children", without snprintf: async-signal-safe. */
     char path[64] = "/proc/";
     size_t len = 6;
-    len += proc_utoa(path + len, (unsigned long) pid);
+    len += crmpi_proc_utoa(path + len, (unsigned long) pid);
     for (const char *s = "/task/"; *s; ++s)
         path[len++] = *s;
-    len += proc_utoa(path + len, (unsigned long) pid);
+    len += crmpi_proc_utoa(path + len, (unsigned long) pid);
     for (const char *s = "/children"; *s; ++s)
         path[len++] = *s;
     path[len] = '\0';

@@ -15,6 +15,9 @@
 struct crmpi_options;
 struct crmpi_token;
 
+/* Writes the decimal of v into buf (24 bytes; no terminator); returns its length.  Async-signal-safe. */
+size_t crmpi_proc_utoa(char *buf, unsigned long v);
+
 /*
  * Calls fn(child, arg) for each child of pid's main thread (BoxFort forks
  * from it), as /proc/PID/task/PID/children lists them, until fn returns

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "reaper.h"
 
 int crmpi_subreaper_enable(void)
@@ -150,15 +151,11 @@ static int reaper_unlink_own(const char *path, mode_t type)
 static void reaper_path(char *path, size_t cap, const char *prefix, pid_t pid, const char *suffix)
 {
     char digits[24];
-    size_t n = 0, used = 0;
-    unsigned long long v = (unsigned long long) pid;
-    do
-        digits[n++] = (char) ('0' + v % 10);
-    while ((v /= 10) && n < sizeof(digits));
+    size_t n = crmpi_proc_utoa(digits, (unsigned long) pid), used = 0;
     for (const char *c = prefix; *c && used + 1 < cap; ++c)
         path[used++] = *c;
-    while (n && used + 1 < cap)
-        path[used++] = digits[--n];
+    for (size_t i = 0; i < n && used + 1 < cap; ++i)
+        path[used++] = digits[i];
     for (const char *c = suffix; *c && used + 1 < cap; ++c)
         path[used++] = *c;
     if (cap)
