@@ -108,16 +108,25 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     }
     c.exe[len] = '\0';
 
+    /*
+     * The private directory holds what local workers need: the queue's ipc
+     * socket and their fixture notes.  A run without any (--mproc=0, remote
+     * workers only) makes none: if we are SIGKILLed, it is a local worker
+     * that removes it (abandon.c), and no remote one could.
+     */
     char warn[256];
-    int rc = crmpi_runtime_dir(getenv("TMPDIR"), "/tmp", c.dir, sizeof(c.dir), warn, sizeof(warn));
-    if (rc) {
-        crmpi_error("cannot create a private directory: %s", warn);
-        *c.dir = '\0';
-        return 0;
+    int rc = 0;
+    if (opts->workers) {
+        rc = crmpi_runtime_dir(getenv("TMPDIR"), "/tmp", c.dir, sizeof(c.dir), warn, sizeof(warn));
+        if (rc) {
+            crmpi_error("cannot create a private directory: %s", warn);
+            *c.dir = '\0';
+            return 0;
+        }
+        if (*warn)
+            crmpi_warn("%s", warn);
+        snprintf(c.url, sizeof(c.url), "ipc://%s/queue", c.dir);
     }
-    if (*warn)
-        crmpi_warn("%s", warn);
-    snprintf(c.url, sizeof(c.url), "ipc://%s/queue", c.dir);
 
     /*
      * Before any test, while this process is one thread with no nng: the
@@ -147,9 +156,10 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     sigemptyset(&ignore_pipe.sa_mask);
     sigaction(SIGPIPE, &ignore_pipe, &old_pipe);
 
-    if (crmpi_transport_listen(&c.net, &c.sock_open, c.url, coord_run_on_pipe_event, &c, &c.recv_fd)
+    if (crmpi_transport_listen(&c.net, &c.sock_open, *c.url ? c.url : NULL,
+                coord_run_on_pipe_event, &c, &c.recv_fd)
             || (opts->listen && crmpi_transport_listen_remote(c.net.sock, opts, &c.token, &c.tls))
-            || crmpi_proc_worker_env(&c.env, c.url, &c.token, opts))
+            || (*c.url && crmpi_proc_worker_env(&c.env, c.url, &c.token, opts)))
         goto out_signals;
 
     if (crmpi_report_begin(&c.report, set)) {

@@ -304,7 +304,9 @@ static void coord_spawn(struct coord *c, uint32_t id)
         extra[n_extra++] = c->fixture_crash_env;
     if (w)
         w->test_slot = crmpi_coord_test_slot(c, w);
-    int rc = w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, w->test_slot, extra,
+    /* No queue of our own (--mproc=0): no local worker to start. */
+    int rc = !*c->url ? -ENOTSUP
+           : w ? crmpi_proc_spawn_worker(c->exe, c->argv, &c->env, id, w->test_slot, extra,
                                          &w->pid, &w->pidfd)
                : -ENOMEM;
     if (rc) {
@@ -437,7 +439,10 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
     const char *word;
     switch (a->note) {
     case CRMPI_CST_NOTE_WORKERS:
-        crmpi_info("%d worker%s on %s", a->value, a->value == 1 ? "" : "s", c->url);
+        if (*c->url)
+            crmpi_info("%d worker%s on %s", a->value, a->value == 1 ? "" : "s", c->url);
+        else
+            crmpi_info("no local worker: remote ones on %s", c->opts->listen);
         break;
     case CRMPI_CST_NOTE_RETRY:
         word = coord_status_word(a->value, &v);

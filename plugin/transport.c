@@ -258,15 +258,16 @@ int crmpi_transport_listen(struct crmpi_transport *t, int *sock_open, const char
     int rc = crmpi_nng_load();
     if (rc)
         return rc;
+    const char *what = url ? url : "the coordinator's socket";
     if ((rc = pthread_mutex_init(&t->lk, NULL)) != 0) {
-        crmpi_error("cannot listen on %s: %s", url, strerror(rc));
+        crmpi_error("cannot listen on %s: %s", what, strerror(rc));
         return -rc;
     }
     t->have_lk = 1;
     t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (t->efd < 0) {
         rc = -errno;
-        crmpi_error("cannot listen on %s: eventfd: %s", url, strerror(-rc));
+        crmpi_error("cannot listen on %s: eventfd: %s", what, strerror(-rc));
         return rc;
     }
     t->have_efd = 1;
@@ -280,7 +281,7 @@ int crmpi_transport_listen(struct crmpi_transport *t, int *sock_open, const char
         rc = crmpi_nng.nng_pipe_notify(*sock, NNG_PIPE_EV_REM_POST, cb, arg);
     for (int i = 0; !rc && i < TRANSPORT_SPARE_CTXS; ++i)
         rc = transport_ctx_add(t) ? 0 : NNG_ENOMEM;
-    if (!rc)
+    if (!rc && url)
         rc = crmpi_nng.nng_listen(*sock, url, NULL, 0);
     if (rc)
         goto err;
@@ -288,7 +289,7 @@ int crmpi_transport_listen(struct crmpi_transport *t, int *sock_open, const char
     return 0;
 
 err:
-    crmpi_error("cannot listen on %s: %s", url, crmpi_nng_strerror(rc));
+    crmpi_error("cannot listen on %s: %s", what, crmpi_nng_strerror(rc));
     return -EIO;
 }
 

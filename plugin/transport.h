@@ -76,7 +76,8 @@ int crmpi_transport_recv(struct crmpi_transport *t, nng_msg **out);
 void crmpi_transport_fini(struct crmpi_transport *t);
 
 /*
- * Opens t's socket (cooked REP) and its first contexts, listening on url,
+ * Opens t's socket (cooked REP) and its first contexts, listening on url
+ * (NULL: on nothing yet, for crmpi_transport_listen_remote's listener alone),
  * with cb told of every removed pipe, and sets *recv_fd to the descriptor
  * that polls readable when a request waits.  Returns 0 or a negative code
  * after saying why; *sock_open says whether t->sock is to be closed (and

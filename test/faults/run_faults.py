@@ -14,6 +14,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -356,6 +357,58 @@ def coordinator_sigkill(ctx):
     tmp_left = os.listdir(p.crmp_env['TMPDIR'])
     ctx.check(not tmp_left, 'socket directory left behind: %s' % tmp_left)
     return [p]
+
+
+def loopback_url():
+    """A tcp://127.0.0.1 URL on a port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return 'tcp://127.0.0.1:%d' % s.getsockname()[1]
+
+
+@case('remote-coordinator-sigkill')
+def remote_coordinator_sigkill(ctx):
+    """A coordinator with only remote workers (--mproc=0), SIGKILLed mid-test, leaves nothing:
+    no process of its own or of its worker host's, no Criterion socket, and nothing in TMPDIR
+    (its run directory, criterion-mproc.XXXXXX, was left: no local worker is there to remove
+    it).  The worker host runs on this machine, on 127.0.0.1, in the same TMPDIR."""
+    url = loopback_url()
+    p = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose'],
+                  ['FAULT_HANG=1'])
+    seen = []
+    for raw in p.stderr:
+        seen.append(raw.decode('utf-8', 'replace'))
+        if 'accepting remote workers' in seen[-1]:
+            break
+    host = subprocess.Popen([ctx.exes['faults'], '--mproc=1', '--mproc-connect=' + url],
+                            env=p.crmp_env, cwd=p.crmp_wd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    host.err = ''
+    ctx.check(wait_for_hang(p), 'the hanging test never started')
+    token = p.crmp_env['CRMP_E2E_TOKEN']
+    before = compare.find_token_processes(token)
+    ctx.check(len(before) >= 4, 'expected a coordinator, a worker host, its worker and a test, '
+              'saw %d' % len(before))
+    p.kill()
+    p.communicate()
+    p.err = ''.join(seen)
+    try:
+        host.err = host.communicate(timeout=30)[1].decode('utf-8', 'replace')
+    except subprocess.TimeoutExpired:
+        ctx.problems.append('the worker host did not end within 30 s of its coordinator\'s death')
+    compare.criterion_socket_left(p.pid, True, p.crmp_started)
+    left = compare.wait_gone(compare.find_token_processes(token), 5.0)
+    ctx.check(not left, '%d process(es) outlived their SIGKILLed coordinator' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    host.wait()
+    socks = [pid for pid in before if pid != p.pid
+             and compare.criterion_socket_left(pid, True, p.crmp_started)]
+    ctx.check(not socks, 'Criterion sockets of the host and its worker left in /tmp: pids %s'
+              % socks)
+    tmp_left = os.listdir(p.crmp_env['TMPDIR'])
+    ctx.check(not tmp_left, 'left in TMPDIR: %s' % tmp_left)
+    return [p, host]
 
 
 def wait_for_file(path, timeout):
