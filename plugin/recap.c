@@ -3,15 +3,109 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recap.h"
+
+/* Criterion cuts paths at either slash, on every platform. */
+static int recap_sep(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+/* The base name as Criterion's --short-filename prints it: a trailing slash is kept. */
+static const char *recap_base(const char *file)
+{
+    const char *start = file;
+    for (const char *c = file; *c; ++c)
+        if (recap_sep(*c) && c[1])
+            start = c + 1;
+    return start;
+}
 
 static const char *recap_path(const char *file, int short_filename)
 {
     if (!file || !*file)
         return NULL;
-    const char *slash = short_filename ? strrchr(file, '/') : NULL;
-    return slash ? slash + 1 : file;
+    return short_filename ? recap_base(file) : file;
+}
+
+/*
+ * Criterion 2.4.1 prints a failed assertion's absolute path relative to its
+ * working directory, with a walk that is not a true relative path: past the
+ * first component that differs, it climbs one "../" per later mismatch of
+ * the two paths compared character by character, so that /p/b/sub against
+ * /p/src/sub/t.c gives ../src/sub/t.c.  The recap must name the file the
+ * console named, so it takes the same walk (checked against libcriterion's
+ * output, see test/recap_test.c).  Writes at most len bytes to out.
+ */
+void crmpi_recap_relative(const char *cwd, const char *path, char *out, size_t len)
+{
+    if (!strcmp(cwd, "/")) {
+        snprintf(out, len, "%s", path);
+        return;
+    }
+    const char *c = cwd, *p = path, *comp = path, *tail = NULL;
+    unsigned ups = 0;
+    while (*c && *p) {
+        if (*c != *p) {
+            ++ups;
+            while (*c && !recap_sep(*c))
+                ++c;
+            while (*p && !recap_sep(*p))
+                ++p;
+            if (!tail)
+                tail = comp;    /* the path from its first differing component */
+            if (!*c || !*p)
+                break;
+        }
+        if (recap_sep(*p))
+            comp = p + 1;
+        ++c;
+        ++p;
+    }
+    const char *up = "../";
+    if (!tail) {                /* one path is a prefix of the other */
+        if (recap_sep(*p))
+            up = "./";
+        else
+            while (!recap_sep(*p))
+                --p;            /* path starts with a slash: this stops */
+        ups = 1;
+        tail = p;
+    }
+    size_t used = 0;
+    if (len)
+        *out = '\0';
+    for (unsigned i = 0; i < ups && used < len; ++i)
+        used += (size_t) snprintf(out + used, len - used, "%s", up);
+    /* Then tail's components, one slash between them. */
+    const char *slash = "";
+    for (const char *t = tail; *t && used < len;) {
+        size_t n = 0;
+        while (t[n] && !recap_sep(t[n]))
+            ++n;
+        if (n) {
+            used += (size_t) snprintf(out + used, len - used, "%s%.*s", slash, (int) n, t);
+            slash = "/";
+        }
+        t += n + (t[n] != '\0');
+    }
+}
+
+/*
+ * A failed assertion's path as Criterion's console printed it: the base
+ * name, or an absolute path made relative to the working directory (as is
+ * when that is unknown).  buf (size len) holds the latter.
+ */
+static const char *recap_assert_path(const char *file, int short_filename, char *buf,
+        size_t len)
+{
+    char cwd[PATH_MAX];
+    if (!file || !*file || short_filename || *file != '/' || !getcwd(cwd, sizeof(cwd)))
+        return recap_path(file, short_filename);
+    crmpi_recap_relative(cwd, file, buf, len);
+    return buf;
 }
 
 /* The first failed assertion: the list is Criterion's, newest first. */
@@ -62,7 +156,9 @@ int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
         snprintf(detail, len, "timed out");
     } else if (post && post->stats && post->stats->status == CR_STATUS_FAILED) {
         const Crmp__AssertStats *a = recap_first_failed(r);
-        const char *afile = a ? recap_path(a->file, short_filename) : NULL;
+        char rel[PATH_MAX];
+        const char *afile = a ? recap_assert_path(a->file, short_filename, rel, sizeof(rel))
+                              : NULL;
         *status = "FAIL";
         if (afile)
             snprintf(detail, len, "%s:%u", afile, a->line);

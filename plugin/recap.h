@@ -29,11 +29,19 @@ struct crmpi_recap_efficiency {
  * with *status a static word ("FAIL", "CRASH", "TIMEOUT") and, in detail
  * (size len), where or why: the first failed assertion's file:line, the
  * signal, the exit status.  0 for the others (passed, skipped, never ran).
- * Paths are cut to their base name when short_filename is set, as Criterion
- * prints them.
+ * Paths are cut to their base name when short_filename is set, and an
+ * absolute assertion path is made relative to the working directory, as
+ * Criterion's console prints them.
  */
 int crmpi_recap_describe(const struct crmpi_report_unit *u, int short_filename,
         const char **status, char *detail, size_t len);
+
+/*
+ * Writes to out (size len) the absolute path made relative to the absolute
+ * cwd the way Criterion 2.4.1's console does it, quirks included (see
+ * recap.c).
+ */
+void crmpi_recap_relative(const char *cwd, const char *path, char *out, size_t len);
 
 /*
  * Prints the recap of units (Criterion's order) to f: a header and one line

@@ -80,6 +80,11 @@ def recap_cases(check):
     check('a recap naming the second assertion is a difference',
           problems(FAILING, FAILING + [r.replace('t.c:12', 't.c:13') for r in RECAP], True)
           != [])
+    check('a recap naming the file by another path than the console is a difference',
+          problems(FAILING, FAILING + [r.replace('/src/t.c:12', '../src/t.c:12') for r in RECAP],
+                   True) != []
+          and problems(FAILING, FAILING + [r.replace('/src/t.c:30', 't.c:30') for r in RECAP],
+                       True) != [])
     check('a timeout reported as a crash is a difference',
           problems(FAILING, FAILING + [r.replace('TIMEOUT', 'CRASH  ') for r in RECAP], True)
           != [])

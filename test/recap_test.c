@@ -3,10 +3,12 @@
  * Synthesis, with which status and detail, and the efficiency line.
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -99,6 +101,54 @@ Test(recap, fail_names_the_first_failed_assertion)
     cr_assert_str_eq(d, "src/t.c:12");
     cr_assert_str_eq(r_describe(&r, 1, d, sizeof(d)), "FAIL");
     cr_assert_str_eq(d, "t.c:12", "--short-filename cuts the path");
+}
+
+/*
+ * What libcriterion 2.4.1 printed for /tmp/p/src/sub/t.c:3 from these working
+ * directories (a CMake build, absolute __FILE__), quirks included: from
+ * b/sub it says ../src/sub/t.c, from b/x/y/z/w ../../../src/sub/t.c.
+ */
+Test(recap, relative_path_is_criterions)
+{
+    static const struct { const char *cwd, *want; } cases[] = {
+        { "/tmp/p/b", "../src/sub/t.c" },
+        { "/tmp/p", "./src/sub/t.c" },
+        { "/tmp/p/src", "./sub/t.c" },
+        { "/tmp/p/src/sub", "./t.c" },
+        { "/tmp/p/b/sub", "../src/sub/t.c" },
+        { "/tmp/p/sr", "../src/sub/t.c" },
+        { "/tmp/p/srcx", "../src/sub/t.c" },
+        { "/tmp/p/b/x/y", "../../../src/sub/t.c" },
+        { "/tmp/p/b/x/y/z/w", "../../../src/sub/t.c" },
+        { "/tmp", "./p/src/sub/t.c" },
+        { "/", "/tmp/p/src/sub/t.c" },
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        crmpi_recap_relative(cases[i].cwd, "/tmp/p/src/sub/t.c", out, sizeof(out));
+        cr_expect_str_eq(out, cases[i].want, "from %s", cases[i].cwd);
+    }
+    crmpi_recap_relative("/tmp/p/b", "/tmp/p/src/sub/t.c", out, 6);
+    cr_assert_str_eq(out, "../sr", "bounded");
+}
+
+/* An absolute path (CMake's __FILE__) is named as the console named it. */
+Test(recap, fail_names_an_absolute_path_as_criterion_does)
+{
+    struct r_unit r;
+    char d[PATH_MAX + 64], cwd[PATH_MAX], file[PATH_MAX + 16];
+    cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(file, sizeof(file), "%s/src/t.c", strcmp(cwd, "/") ? cwd : "");
+    r_unit_init(&r, CR_STATUS_FAILED);
+    r_assert(&r, 0, file, 7);
+    cr_assert_str_eq(r_describe(&r, 0, d, sizeof(d)), "FAIL");
+    cr_assert_str_eq(d, strcmp(cwd, "/") ? "./src/t.c:7" : "/src/t.c:7");
+    cr_assert_str_eq(r_describe(&r, 1, d, sizeof(d)), "FAIL");
+    cr_assert_str_eq(d, "t.c:7", "--short-filename: the base name");
+    r_unit_init(&r, CR_STATUS_FAILED);
+    r_assert(&r, 0, "src\\win\\t.c", 7);
+    cr_assert_str_eq(r_describe(&r, 1, d, sizeof(d)), "FAIL");
+    cr_assert_str_eq(d, "t.c:7", "Criterion cuts at a backslash too");
 }
 
 Test(recap, crash_timeout_and_exit)
