@@ -22,6 +22,13 @@
 /* The private directory of a local coordinator, to remove if it is killed. */
 static char abandon_ipc_path[256];
 static char abandon_ipc_dir[256];
+/*
+ * Where our parent (coordinator or worker host) has us note the worker setup
+ * we run, and its private directory: nobody else removes them once it is dead.
+ */
+static char abandon_note[256];
+static char abandon_note_dir[256];
+static pid_t abandon_parent;
 /* Criterion's runner socket of this process, which its run will not remove if we abandon it. */
 static char abandon_criterion_sock[64];
 static int abandon_subreaper;       /* the child subreaper of its descendants */
@@ -77,6 +84,15 @@ static _Noreturn void abandon_run(int status)
         unlink(abandon_ipc_path);
         rmdir(abandon_ipc_dir);
     }
+    /*
+     * A worker host's directory holds its workers' notes only: the last of
+     * them to go removes it (rmdir fails while another's note is there).  A
+     * living parent still reads our note and removes its own directory.
+     */
+    if (*abandon_note && getppid() != abandon_parent) {
+        unlink(abandon_note);
+        rmdir(abandon_note_dir);
+    }
     if (*abandon_criterion_sock)
         unlink(abandon_criterion_sock);
     /*
@@ -118,7 +134,19 @@ static void abandon_on_orphaned(int sig)
     abandon_run(CRMPI_WORKER_EXIT_LOST);
 }
 
-void crmpi_abandon_watch(const char *url)
+/* path into file and, cut at its last '/', into dir (both 256 bytes); "" if it does not fit. */
+static void abandon_keep_path(const char *path, char *file, char *dir)
+{
+    if (strlen(path) >= 256)
+        return;
+    strcpy(file, path);
+    strcpy(dir, path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+}
+
+void crmpi_abandon_watch(const char *url, const char *note)
 {
     abandon_runner = pthread_self();
     struct sigaction park = { .sa_handler = abandon_on_park };
@@ -129,13 +157,11 @@ void crmpi_abandon_watch(const char *url)
     const char *parent = getenv(CRMPI_ENV_PARENT);
     if (!parent)
         return;
-    if (!strncmp(url, "ipc://", 6) && strlen(url + 6) < sizeof(abandon_ipc_path)) {
-        strcpy(abandon_ipc_path, url + 6);
-        strcpy(abandon_ipc_dir, abandon_ipc_path);
-        char *slash = strrchr(abandon_ipc_dir, '/');
-        if (slash)
-            *slash = '\0';
-    }
+    if (!strncmp(url, "ipc://", 6))
+        abandon_keep_path(url + 6, abandon_ipc_path, abandon_ipc_dir);
+    if (note)
+        abandon_keep_path(note, abandon_note, abandon_note_dir);
+    abandon_parent = (pid_t) strtol(parent, NULL, 10);
     struct sigaction sa = { .sa_handler = abandon_on_orphaned };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -145,6 +171,6 @@ void crmpi_abandon_watch(const char *url)
         crmpi_debug("worker: cannot become a child subreaper: a test's daemons may outlive a killed run");
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     /* It may have died before the line above took effect. */
-    if (getppid() != (pid_t) strtol(parent, NULL, 10))
+    if (getppid() != abandon_parent)
         abandon_on_orphaned(SIGTERM);
 }

@@ -9,11 +9,14 @@
 
 /*
  * Prepares this process, from the thread that runs Criterion's runner, to
- * be abandoned; url is its coordinator's.  A local worker (its parent named
+ * be abandoned; url is its coordinator's, note the file its parent has it
+ * note its worker setup in (NULL: none).  A local worker (its parent named
  * in CRITERION_MPROC_PARENT) also becomes the subreaper of its descendants
- * and abandons its run on SIGTERM and on its parent's death.
+ * and abandons its run on SIGTERM and on its parent's death; if its parent
+ * is dead by then, it removes its note and the note's directory when empty
+ * (a worker host's private directory).
  */
-void crmpi_abandon_watch(const char *url);
+void crmpi_abandon_watch(const char *url, const char *note);
 
 /*
  * The connection closed without a Stop (crmpi_session's on_lost): says so

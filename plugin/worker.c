@@ -815,7 +815,7 @@ int crmpi_worker_run(struct criterion_test_set *set,
         return 0;
     }
 
-    crmpi_abandon_watch(url);
+    crmpi_abandon_watch(url, w->fixture_note);
     const char *verbose = getenv(CRMPI_ENV_VERBOSE);
     if (verbose)
         crmpi_diag_set_level(CRMPI_DIAG_WARN + (int) strtol(verbose, NULL, 10));
