@@ -124,11 +124,13 @@ int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
         rc = session_dial(s, url);
     if (rc)
         goto err;
-    /* The coordinator may not be up yet: nng redials until it is. */
+    /* The coordinator may not be up yet: nng redials until it is.  The
+     * deadline is on the monotonic clock: a wall-clock step (NTP, a person)
+     * must neither end the wait at once nor make it last for hours. */
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout;
-    while (sem_timedwait(&s->connected, &deadline)) {
+    while (sem_clockwait(&s->connected, CLOCK_MONOTONIC, &deadline)) {
         if (errno == EINTR)
             continue;
         crmpi_error("worker %u: cannot reach the coordinator at %s within %u s", slot, url,
@@ -382,7 +384,7 @@ static void *session_beat_main(void *arg)
     s->beat.aio = aio;
     while (!s->beat.stop) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);   /* the condition's clock */
         until.tv_nsec += (long) SESSION_BEAT_MS * 1000000L;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
@@ -409,7 +411,16 @@ void crmpi_session_beat_start(struct crmpi_session *s)
     if (!s->beat.cond_ok) {
         if (pthread_mutex_init(&s->beat.lock, NULL))
             goto err;
-        if (pthread_cond_init(&s->beat.wake, NULL)) {
+        /* Monotonic: a wall clock stepped back would silence the heartbeat
+         * for as long, and the coordinator would kill a healthy worker. */
+        pthread_condattr_t attr;
+        int failed = pthread_condattr_init(&attr);
+        if (!failed) {
+            failed = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+                || pthread_cond_init(&s->beat.wake, &attr);
+            pthread_condattr_destroy(&attr);
+        }
+        if (failed) {
             pthread_mutex_destroy(&s->beat.lock);
             goto err;
         }

@@ -83,6 +83,10 @@ Test(faults, kills_its_worker_always)
 
 Test(faults, hangs_without_a_declared_timeout)
 {
+    /* FAULT_SLEEP_MS: a long test, not a hang (longer than --mproc-heartbeat). */
+    const char *sleep_ms = getenv("FAULT_SLEEP_MS");
+    if (sleep_ms)
+        usleep((useconds_t) strtoul(sleep_ms, NULL, 10) * 1000u);
     if (getenv("FAULT_HANG")) {
         first_time("hang.ready");   /* what the driver waits for before it strikes */
         for (;;)

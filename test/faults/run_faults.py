@@ -32,6 +32,7 @@ class Ctx:
     def __init__(self, opts):
         self.plugin = opts['plugin']
         self.exes = {'faults': opts['faults'], 'slow': opts['slow']}
+        self.clockstep = opts.get('clockstep')
         self.root = tempfile.mkdtemp(prefix='crmp-faults-', dir='/tmp')
         self.n = 0
         self.problems = []
@@ -526,6 +527,33 @@ def true_pull(ctx):
     return [p]
 
 
+def clock_step(ctx, seconds):
+    """The wall clock an hour off the kernel's in the coordinator and its workers, as after a
+    step of the system clock: a worker's waits (for its coordinator, between its heartbeats) are
+    on the monotonic clock, so a test longer than --mproc-heartbeat still passes on the worker
+    that runs it, and a worker still waits for its coordinator.  Before: ahead, the heartbeat
+    waited an hour and the coordinator killed the healthy worker as hung; behind, a worker gave
+    up its coordinator before it was connected."""
+    p = ctx.run('faults', ['--mproc=2', '--mproc-heartbeat=3', '--verbose'],
+                ['LD_PRELOAD=%s:%s' % (ctx.plugin, ctx.clockstep),
+                 'FAULT_CLOCK_STEP=%d' % seconds, 'FAULT_SLEEP_MS=5000'])
+    all_pass(ctx, p)
+    each_once(ctx, p)
+    for said in ('cannot reach the coordinator', 'no heartbeat', 'ended with'):
+        ctx.check(said not in p.err, 'the run says "%s"' % said)
+    return [p]
+
+
+@case('clock-step-ahead')
+def clock_step_ahead(ctx):
+    return clock_step(ctx, 3600)
+
+
+@case('clock-step-behind')
+def clock_step_behind(ctx):
+    return clock_step(ctx, -3600)
+
+
 @case('durations-not-ours')
 def durations_not_ours(ctx):
     """--mproc-durations naming a file that is not a durations file: run, warn, leave it."""
@@ -769,7 +797,7 @@ def fork_mode(case_fn, extra_args):
 for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
               'token-not-inherited',
               'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
-              'coordinator-sigkill-daemon'):
+              'coordinator-sigkill-daemon', 'clock-step-ahead', 'clock-step-behind'):
     CASES['fork-' + _name] = fork_mode(CASES[_name], ['--mproc-isolation=fork'])
 
 
