@@ -21,6 +21,7 @@
 #include "reaper.h"
 #include "rundir.h"
 #include "runnerlink.h"
+#include "testfault.h"
 #include "transport.h"
 #include "units.h"
 
@@ -195,6 +196,7 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     c.started_ms = coord_now_ms();
     crmpi_coord_loop(&c);
+    crmpi_testfault_after_loop(&c.net, c.recv_fd);
     crmpi_coord_live_end(&c);
 
     struct crmpi_cst_outcome oc;

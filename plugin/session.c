@@ -9,6 +9,7 @@
 #include "crit.h"
 #include "diag.h"
 #include "session.h"
+#include "testfault.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -19,7 +20,7 @@ static void session_on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
     (void) p;
     (void) ev;
     struct crmpi_session *s = arg;
-    if (atomic_load(&s->closing) || !s->on_lost)
+    if (atomic_load(&s->closing) || !s->on_lost || s->quiet_close)
         return;
     /* Closing the socket from here would deadlock against nng's own teardown. */
     s->on_lost(atomic_load(&s->answered));
@@ -91,6 +92,7 @@ int crmpi_session_open(struct crmpi_session *s, unsigned slot, const char *url,
 {
     s->slot = slot;
     s->on_lost = on_lost;
+    s->quiet_close = crmpi_testfault_quiet_close(slot);
     /* Read (and scrubbed from the environment) when the worker started; said then. */
     if (crmpi_token_take_inherited(&s->token))
         return -EINVAL;
@@ -166,6 +168,15 @@ int crmpi_session_receive(struct crmpi_session *s, Crmp__Envelope **reply)
 {
     nng_msg *msg;
     int rc = crmpi_nng.nng_recvmsg(s->sock, &msg, 0);
+    /*
+     * The connection closed under our request (no resend: NNG_ECONNRESET).
+     * nng tells on_lost too, from its own thread, but this one may see it
+     * first and must decide alike: a worker the coordinator never took in
+     * (its run ended before it read our hello) lost nothing, and failing
+     * here made its worker host fail a finished run.
+     */
+    if (rc == NNG_ECONNRESET && s->on_lost && !atomic_load(&s->closing))
+        s->on_lost(atomic_load(&s->answered));
     if (rc) {
         crmpi_error("worker %u: lost the coordinator: %s", s->slot, crmpi_nng_strerror(rc));
         return -ECONNRESET;

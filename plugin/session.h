@@ -31,13 +31,15 @@ struct crmpi_session {
     int have_exe_hash;
     nng_tls_config *tls;
     /*
-     * Called from an nng thread when the connection is lost without
-     * crmpi_session_close: the coordinator is gone.  answered: whether it
-     * had ever replied (took this worker in).  Must not return into nng's
+     * Called when the connection is lost without crmpi_session_close, from
+     * an nng thread or from the thread whose request it cut off, whichever
+     * sees it first: the coordinator is gone.  answered: whether it had
+     * ever replied (took this worker in).  Must not return into nng's
      * teardown with the socket in use (it ends the process).
      */
     void (*on_lost)(int answered);
     atomic_int answered;            /* a reply came from the coordinator */
+    int quiet_close;                /* tests only: nng's word of the close is ignored (testfault.h) */
 
     struct {
         pthread_t thread;

@@ -33,6 +33,7 @@
 #include "reaper.h"
 #include "session.h"
 #include "testenv.h"
+#include "testfault.h"
 #include "units.h"
 #include "wire.h"
 #include "worker.h"
@@ -711,6 +712,7 @@ static void worker_start(void)
      * worker sends a fixed-size hello, whatever the number of tests.
      */
     Crmp__Envelope *reply;
+    crmpi_testfault_before_hello(w->slot);
     if (crmpi_session_hello(&w->session, &w->units, w->slot == 0, &reply)) {
         w->failed = 1;
         return;

@@ -412,6 +412,56 @@ def remote_coordinator_sigkill(ctx):
     return [p, host]
 
 
+def late_hello(ctx, mode):
+    """A worker host's worker whose hello the coordinator had not read when its run ended (on a
+    loaded machine, worker 0 ran every test while worker 1 still started) saw the connection
+    reset under its hello and exited 1, "lost the coordinator: Connection reset", so the host
+    failed a run that lost nothing (fixtures-fork-remote, once).  CRMP_TEST_FAULT=late-hello
+    (plugin/testfault.h) holds worker 1 until the run has ended, and the coordinator until it
+    holds that hello, which it leaves unanswered as it closes: the worker, never taken in, says
+    so and exits 0, and so does the host, as a worker that connects as the run ends does."""
+    url = loopback_url()
+    hold = os.path.join(ctx.root, 'late')
+    os.makedirs(hold)
+    extra = ['CRMP_TEST_FAULT=late-hello:' + hold, 'CRITERION_MPROC_TOKEN=late-hello-token']
+    p = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose'] + mode,
+                  extra)
+    seen = []
+    for raw in p.stderr:
+        seen.append(raw.decode('utf-8', 'replace'))
+        if 'accepting remote workers' in seen[-1]:
+            break
+    host = subprocess.Popen([ctx.exes['faults'], '--mproc=2', '--mproc-connect=' + url] + mode,
+                            env=p.crmp_env, cwd=p.crmp_wd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        host.err = host.communicate(timeout=60)[1].decode('utf-8', 'replace')
+    except subprocess.TimeoutExpired:
+        host.kill()
+        host.err = host.communicate()[1].decode('utf-8', 'replace')
+        ctx.problems.append('the worker host did not end within 60 s')
+    ctx.finish(p)
+    p.err = ''.join(seen) + p.err
+    all_pass(ctx, p, 'coordinator')
+    ctx.check(os.path.exists(os.path.join(hold, 'held')),
+              'the coordinator never held worker 1\'s hello: the fault did not happen')
+    ctx.check(host.returncode == 0, 'worker host: exit %s, expected 0' % host.returncode)
+    ctx.check('lost' not in host.err, 'the worker host said it lost something: %s' % host.err)
+    ctx.check('before taking this worker in' in host.err,
+              'worker 1 did not say it was never taken in: %s' % host.err)
+    left = compare.wait_gone(compare.find_token_processes(p.crmp_env['CRMP_E2E_TOKEN']), 5.0)
+    ctx.check(not left, '%d process(es) of the run left' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    ctx.check(not os.listdir(p.crmp_env['TMPDIR']), 'left in TMPDIR: %s'
+              % os.listdir(p.crmp_env['TMPDIR']))
+    return [p, host]
+
+
+case('late-hello')(lambda ctx: late_hello(ctx, []))
+case('fork-late-hello')(lambda ctx: late_hello(ctx, ['--mproc-isolation=fork']))
+
+
 def wait_for_file(path, timeout):
     deadline = time.monotonic() + timeout
     while not os.path.exists(path) and time.monotonic() < deadline:
