@@ -29,6 +29,7 @@ static char abandon_ipc_dir[256];
 static char abandon_note[256];
 static char abandon_note_dir[256];
 static pid_t abandon_parent;
+static volatile sig_atomic_t abandon_parent_dying;  /* its parent-death signal came */
 /* Criterion's runner socket of this process, which its run will not remove if we abandon it. */
 static char abandon_criterion_sock[64];
 static int abandon_subreaper;       /* the child subreaper of its descendants */
@@ -63,9 +64,11 @@ static void abandon_park_runner(void)
 /*
  * Our coordinator died without cleaning up (SIGKILL): leave no socket file,
  * take our test sandboxes with us, and go.  Async-signal-safe calls only:
- * this runs from a signal handler or an nng callback.
+ * this runs from a signal handler or an nng callback.  With sig (not 0) the
+ * coordinator lives and this worker only was told to end: its socket stays,
+ * for our replacement, and we die of sig, as the coordinator expects.
  */
-static _Noreturn void abandon_run(int status)
+static _Noreturn void abandon_run(int status, int sig)
 {
     /*
      * No signal on this thread from here: a SIGTERM (the parent-death signal)
@@ -80,7 +83,7 @@ static _Noreturn void abandon_run(int status)
         for (;;)
             pause();
     abandon_park_runner();
-    if (*abandon_ipc_path) {
+    if (*abandon_ipc_path && !sig) {
         unlink(abandon_ipc_path);
         rmdir(abandon_ipc_dir);
     }
@@ -89,7 +92,7 @@ static _Noreturn void abandon_run(int status)
      * them to go removes it (rmdir fails while another's note is there).  A
      * living parent still reads our note and removes its own directory.
      */
-    if (*abandon_note && getppid() != abandon_parent) {
+    if (*abandon_note && (abandon_parent_dying || getppid() != abandon_parent)) {
         unlink(abandon_note);
         rmdir(abandon_note_dir);
     }
@@ -107,9 +110,20 @@ static _Noreturn void abandon_run(int status)
      * ending the group ends this process too, and the loss is then seen as
      * SIGKILL instead of its status.
      */
-    if (status && !abandon_subreaper)
+    if ((status || sig) && !abandon_subreaper)
         crmpi_kill_tree(getpid());
-    _exit(status);
+    if (sig) {
+        /* Pending while every thread here blocks it, then taken, with its default action. */
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigemptyset(&dfl.sa_mask);
+        sigaction(sig, &dfl, NULL);
+        kill(getpid(), sig);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    }
+    _exit(sig ? 128 + sig : status);
 }
 
 /*
@@ -125,13 +139,25 @@ void crmpi_abandon_on_lost(int answered)
     int fd = crmpi_diag_fd();
     ssize_t n = answered ? write(fd, lost, sizeof(lost) - 1) : write(fd, late, sizeof(late) - 1);
     (void) n;
-    abandon_run(answered ? CRMPI_WORKER_EXIT_LOST : 0);
+    abandon_run(answered ? CRMPI_WORKER_EXIT_LOST : 0, 0);
 }
 
-static void abandon_on_orphaned(int sig)
+/*
+ * SIGTERM.  Only our parent's death is a loss: one from a test, a person or
+ * a supervisor ends this worker as it would any process, and removes
+ * nothing of our coordinator's (its socket was unlinked, no replacement
+ * could connect and the tests not run yet never ran: issue 10, defect 4).
+ * The parent-death signal comes from the parent (which never sends us
+ * SIGTERM otherwise), and may come while its other threads still live, so
+ * that getppid() has not changed yet: the sender tells.
+ */
+static void abandon_on_orphaned(int sig, siginfo_t *info, void *uctx)
 {
-    (void) sig;
-    abandon_run(CRMPI_WORKER_EXIT_LOST);
+    (void) uctx;
+    if (getppid() == abandon_parent && !(info && info->si_pid == abandon_parent))
+        abandon_run(0, sig);
+    abandon_parent_dying = 1;
+    abandon_run(CRMPI_WORKER_EXIT_LOST, 0);
 }
 
 /* path into file and, cut at its last '/', into dir (both 256 bytes); "" if it does not fit. */
@@ -162,7 +188,7 @@ void crmpi_abandon_watch(const char *url, const char *note)
     if (note)
         abandon_keep_path(note, abandon_note, abandon_note_dir);
     abandon_parent = (pid_t) strtol(parent, NULL, 10);
-    struct sigaction sa = { .sa_handler = abandon_on_orphaned };
+    struct sigaction sa = { .sa_sigaction = abandon_on_orphaned, .sa_flags = SA_SIGINFO };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     /* A test's setsid() daemon must not outlive the run when our coordinator is SIGKILLed. */
@@ -172,5 +198,5 @@ void crmpi_abandon_watch(const char *url, const char *note)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     /* It may have died before the line above took effect. */
     if (getppid() != abandon_parent)
-        abandon_on_orphaned(SIGTERM);
+        abandon_run(CRMPI_WORKER_EXIT_LOST, 0);
 }

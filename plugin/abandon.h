@@ -12,9 +12,11 @@
  * be abandoned; url is its coordinator's, note the file its parent has it
  * note its worker setup in (NULL: none).  A local worker (its parent named
  * in CRITERION_MPROC_PARENT) also becomes the subreaper of its descendants
- * and abandons its run on SIGTERM and on its parent's death; if its parent
- * is dead by then, it removes its note and the note's directory when empty
- * (a worker host's private directory).
+ * and abandons its run on its parent's death (its parent-death signal,
+ * SIGTERM); if its parent is dead by then, it removes its note and the
+ * note's directory when empty (a worker host's private directory).  A
+ * SIGTERM while its parent lives ends its tests and it dies of the signal,
+ * leaving the coordinator's socket and its note to their owner.
  */
 void crmpi_abandon_watch(const char *url, const char *note);
 

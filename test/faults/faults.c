@@ -71,6 +71,11 @@ Test(faults, kills_its_worker_once)
 {
     if (getenv("FAULT_KILL_ONCE") && first_time("kill_once"))
         kill_worker();
+    /* FAULT_TERM_ONCE: a SIGTERM, as a person or a supervisor would send, not a loss. */
+    if (getenv("FAULT_TERM_ONCE") && first_time("term_once")) {
+        kill(t_worker_pid(), SIGTERM);
+        pause();
+    }
     cr_assert(1);
 }
 

@@ -153,6 +153,27 @@ def worker_killed_once(ctx):
     return [p]
 
 
+@case('worker-sigterm')
+def worker_sigterm(ctx):
+    """A SIGTERM to the only worker (from its test; a person or a supervisor alike) ends that
+    worker, not the run: it unlinked the coordinator's socket as if the coordinator were gone,
+    so its replacement could not connect and the other tests never ran (issue 10, defect 4).
+    Now the worker dies of the signal, its test runs again on the replacement, all pass."""
+    t0 = time.monotonic()
+    p = ctx.run('faults', ['--mproc=1', '--verbose'], ['FAULT_TERM_ONCE=1'])
+    ctx.check(p.returncode == 0, 'exit %s, expected 0: the test passes on its second try'
+              % p.returncode)
+    ctx.check(time.monotonic() - t0 < 20, 'the replacement took %.0f s to connect'
+              % (time.monotonic() - t0))
+    seen = each_once(ctx, p)
+    ctx.check(seen.get('faults::kills_its_worker_once') == ['PASS'], 'the requeued test did not pass')
+    ctx.check('died (signal 15) while running faults::kills_its_worker_once' in p.err,
+              'the worker is not said to have died of SIGTERM')
+    ctx.check('lost its coordinator' not in p.err, 'a SIGTERM was taken for a lost coordinator')
+    ctx.check(synthesis(ctx, p) == (18, 18, 0, 0), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
 @case('fork-zygote-killed')
 def fork_zygote_killed(ctx):
     p = ctx.run('faults', ['--mproc=2', '--verbose', '--mproc-isolation=fork'],
@@ -844,7 +865,7 @@ def fork_mode(case_fn, extra_args):
     return run
 
 
-for _name in ('worker-killed-once', 'worker-killed-always', 'hang-timeout', 'output-whole',
+for _name in ('worker-killed-once', 'worker-sigterm', 'worker-killed-always', 'hang-timeout', 'output-whole',
               'token-not-inherited',
               'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
               'coordinator-sigkill-daemon', 'clock-step-ahead', 'clock-step-behind'):
