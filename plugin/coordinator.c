@@ -481,7 +481,7 @@ static void coord_note(struct coord *c, const struct crmpi_cst_action *a)
         break;
     case CRMPI_CST_NOTE_ALL_DIED:
         crmpi_error("every worker died and --mproc-max-restarts=%u is used up: "
-                "%d tests did not run", c->opts->max_restarts, a->value);
+                "%d test%s did not run", c->opts->max_restarts, a->value, a->value == 1 ? "" : "s");
         break;
     case CRMPI_CST_NOTE_WAITING:
         crmpi_warn("waiting for workers on %s (%d s)", c->opts->listen, a->value);
