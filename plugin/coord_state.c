@@ -803,7 +803,9 @@ static int cst_on_tick(struct crmpi_cst *st, int64_t now)
         } else if (w->unit != CRMPI_CST_NONE && st->units[w->unit].info.timeout_ms > 0
                 && now - st->units[w->unit].started_ms
                    > st->units[w->unit].info.timeout_ms + st->cfg.timeout_grace_ms) {
-            snprintf(why, sizeof(why), "test %u ran past its timeout and did not end", w->unit);
+            /* By its name on the next line ("died ... while running"): an index says nothing. */
+            snprintf(why, sizeof(why), "its test ran past its timeout and %lld s more",
+                    (long long) (st->cfg.timeout_grace_ms / 1000));
             rc = cst_kill(st, (uint32_t) i, why);
         }
     }

@@ -64,6 +64,11 @@ Test(faults, kills_its_parent_once)
         kill(getppid(), SIGKILL);
         pause();
     }
+    /* FAULT_STOP_PARENT: the zygote (fork isolation) or the worker (exec) stopped for good. */
+    if (getenv("FAULT_STOP_PARENT")) {
+        kill(getppid(), SIGSTOP);
+        pause();
+    }
     cr_assert(1);
 }
 

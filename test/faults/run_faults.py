@@ -186,6 +186,25 @@ def fork_zygote_killed(ctx):
     return [p]
 
 
+@case('parent-stopped')
+def parent_stopped(ctx):
+    """A test that SIGSTOPs its parent: in fork isolation the zygote, which hung the run for
+    good even with --timeout, since the worker's heartbeat flows on (issue 10, defect 6); in exec
+    isolation the worker.  --timeout and its grace end it: the worker is killed, the test runs
+    again, stops its parent again and is reported as a crash; every other test passes."""
+    t0 = time.monotonic()
+    p = ctx.run('faults', ['--mproc=1', '--timeout=1', '--verbose'], ['FAULT_STOP_PARENT=1'],
+                timeout=75)
+    ctx.check(time.monotonic() - t0 < 60, 'the run took %.0f s' % (time.monotonic() - t0))
+    ctx.check(p.returncode == 1, 'exit %s, expected 1' % p.returncode)
+    seen = each_once(ctx, p)
+    ctx.check(seen.get('faults::kills_its_parent_once') == ['FAIL'], 'not reported failed')
+    ctx.check(re.search(r'dropped: its test ran past its timeout and \d+ s more', p.err),
+              'no word on the timeout (it named the test by its index: "test 2 ran past")')
+    ctx.check(synthesis(ctx, p) == (18, 17, 1, 1), 'synthesis %s' % (synthesis(ctx, p),))
+    return [p]
+
+
 @case('worker-killed-always')
 def worker_killed_always(ctx):
     p = ctx.run('faults', ['--mproc=2', '--verbose'], ['FAULT_KILL_ALWAYS=1'])
@@ -870,7 +889,7 @@ def fork_mode(case_fn, extra_args):
     return run
 
 
-for _name in ('worker-killed-once', 'worker-sigterm', 'worker-killed-always', 'hang-timeout', 'output-whole',
+for _name in ('worker-killed-once', 'worker-sigterm', 'parent-stopped', 'worker-killed-always', 'hang-timeout', 'output-whole',
               'token-not-inherited',
               'timeout-kills-test-group', 'suite-timeout', 'coordinator-sigkill', 'sigint',
               'coordinator-sigkill-daemon', 'clock-step-ahead', 'clock-step-behind'):
