@@ -7,7 +7,8 @@
  *   without Criterion (a shell, make) neither fails nor drags Criterion in;
  * - the report-hook section names;
  * - the layout the runner expects of an ordered set's nodes;
- * - where BoxFort keeps the runner's arena (cr_malloc'd parameters);
+ * - where BoxFort keeps the runner's arena (cr_malloc'd parameters), and the
+ *   files a killed runner or sandbox leaves behind;
  * - the timeout rule, the exit-verdict rule;
  * - the private symbols the zygote looks up or redirects in a test process.
  *
@@ -156,6 +157,9 @@ int crmpi_crit_arena_find(int *fd_cache, void **addr, size_t *len);
 #define CRMPI_CRIT_LIBRARY "libcriterion.so"
 /* Test-side calls to a function of this name get the body of a test. */
 #define CRMPI_CRIT_TEST_MAIN "criterion_internal_test_main"
+/* Around it, in a test process (fixtures.c's failed test calls all three). */
+#define CRMPI_CRIT_TEST_SETUP "criterion_internal_test_setup"
+#define CRMPI_CRIT_TEST_TEARDOWN "criterion_internal_test_teardown"
 #define CRMPI_CRIT_REDIRECT_STDIN "cr_redirect_stdin"
 #define CRMPI_CRIT_CURRENT_TEST "criterion_current_test"
 #define CRMPI_CRIT_CURRENT_SUITE "criterion_current_suite"
@@ -166,5 +170,13 @@ int crmpi_crit_arena_find(int *fd_cache, void **addr, size_t *len);
 #define CRMPI_CRIT_DIFF_INIT "git_libgit2_init"
 #define CRMPI_CRIT_DIFF_TERM "git_libgit2_shutdown"
 #define CRMPI_CRIT_DIFF "git_diff_buffers"
+
+/* ---- what a killed runner or sandbox leaves (reaper.c removes it) --------------- */
+
+/* Criterion's runner socket: PREFIX <runner pid> SUFFIX. */
+#define CRMPI_CRIT_RUNNER_SOCK_PREFIX "/tmp/criterion_"
+#define CRMPI_CRIT_RUNNER_SOCK_SUFFIX ".sock"
+/* BoxFort's arena file of a sandbox: PREFIX <sandbox pid>. */
+#define CRMPI_CRIT_SANDBOX_SHM_PREFIX "/dev/shm/bxfi_"
 
 #endif /* !CRMPI_CRIT_H_ */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crit.h"
 #include "diag.h"
 #include "fixtures.h"
 #include "hooks.h"
@@ -245,10 +246,10 @@ static void fixtures_failed_body(void)
 /* Criterion's test code around the failure: the runner sees an ordinary failed test. */
 static void fixtures_failed_test(void)
 {
-    ((void (*)(void)) fixtures_crit("criterion_internal_test_setup"))();
-    ((void (*)(void (*)(void))) fixtures_crit("criterion_internal_test_main"))(
+    ((void (*)(void)) fixtures_crit(CRMPI_CRIT_TEST_SETUP))();
+    ((void (*)(void (*)(void))) fixtures_crit(CRMPI_CRIT_TEST_MAIN))(
             fixtures_failed_body);
-    ((void (*)(void)) fixtures_crit("criterion_internal_test_teardown"))();
+    ((void (*)(void)) fixtures_crit(CRMPI_CRIT_TEST_TEARDOWN))();
 }
 
 void crmpi_fixtures_fail_test(struct criterion_test *test, struct criterion_test_extra_data *data)

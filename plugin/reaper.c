@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crit.h"
 #include "proc.h"
 #include "reaper.h"
 
@@ -164,7 +165,8 @@ static void reaper_path(char *path, size_t cap, const char *prefix, pid_t pid, c
 
 void crmpi_leftovers_worker_path(pid_t worker, char *path, size_t cap)
 {
-    reaper_path(path, cap, "/tmp/criterion_", worker, ".sock");
+    reaper_path(path, cap, CRMPI_CRIT_RUNNER_SOCK_PREFIX, worker,
+            CRMPI_CRIT_RUNNER_SOCK_SUFFIX);
 }
 
 int crmpi_leftovers_remove_worker(pid_t worker)
@@ -177,6 +179,6 @@ int crmpi_leftovers_remove_worker(pid_t worker)
 int crmpi_leftovers_remove_sandbox(pid_t sandbox)
 {
     char path[64];
-    reaper_path(path, sizeof(path), "/dev/shm/bxfi_", sandbox, "");
+    reaper_path(path, sizeof(path), CRMPI_CRIT_SANDBOX_SHM_PREFIX, sandbox, "");
     return reaper_unlink_own(path, S_IFREG);
 }
