@@ -27,10 +27,11 @@ int crmpi_coordinator_run(struct criterion_test_set *set, const struct crmpi_opt
         char **argv, int *exit_status);
 
 /*
- * A worker host (--mproc-connect=URL): starts opts->workers workers that
- * pull from the coordinator at URL, waits for them, and returns the process
- * exit status (0 when every worker ended cleanly, 128+signal if interrupted).
+ * A worker host (--mproc-connect=URL): starts opts->workers workers, but no
+ * more than the units its executable has (tests; 0: unknown), that pull from
+ * the coordinator at URL, waits for them, and returns the process exit
+ * status (0 when every worker ended cleanly, 128+signal if interrupted).
  */
-int crmpi_launcher_run(const struct crmpi_options *opts, char **argv);
+int crmpi_launcher_run(const struct crmpi_options *opts, char **argv, size_t tests);
 
 #endif /* !CRMPI_COORDINATOR_H_ */

@@ -149,7 +149,7 @@ static int launcher_reap(struct launcher *l, char **argv, unsigned slot, size_t 
     return 1;
 }
 
-int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
+int crmpi_launcher_run(const struct crmpi_options *opts, char **argv, size_t tests)
 {
     struct launcher *l = calloc(1, sizeof(*l));
     if (!l) {
@@ -205,7 +205,12 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     crmpi_wakepipe_signals_install(&l->wake, &saved);
     l->subreaper = !prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-    for (unsigned i = 0; i < opts->workers && i < CRMPI_MAX_WORKERS; ++i) {
+    /* A worker beyond the tests would only be told to stop (issue 10, 9: 512 for 4). */
+    unsigned wanted = opts->workers < CRMPI_MAX_WORKERS ? opts->workers : CRMPI_MAX_WORKERS;
+    if (tests && wanted > tests)
+        wanted = (unsigned) tests;
+    crmpi_info("%u worker%s for %s", wanted, wanted == 1 ? "" : "s", l->url);
+    for (unsigned i = 0; i < wanted; ++i) {
         l->n_workers++;
         if (launcher_spawn(l, argv, i))
             break;
@@ -215,7 +220,7 @@ int crmpi_launcher_run(const struct crmpi_options *opts, char **argv)
     size_t started = 0;
     for (size_t i = 0; i < l->n_workers; ++i)
         started += l->workers[i].pid != 0;
-    int failed = started < opts->workers;
+    int failed = started < wanted;
     size_t unreached = 0;
     size_t alive = started;
     while (alive) {

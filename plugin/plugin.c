@@ -40,6 +40,7 @@
 #include "outputs.h"
 #include "rlimits.h"
 #include "shadow.h"
+#include "units.h"
 #include "worker.h"
 #include "zygote.h"
 
@@ -367,7 +368,8 @@ CRMP_API int criterion_run_all_tests(struct criterion_test_set *set)
     plugin_claim_fixtures();
     if (plugin_opts.connect) {
         /* A worker host: its tests are reported by the remote coordinator. */
-        int status = crmpi_launcher_run(&plugin_opts, plugin_argv);
+        int status = crmpi_launcher_run(&plugin_opts, plugin_argv,
+                set ? crmpi_units_most(set->suites) : 0);
         fflush(NULL);
         exit(status);
     }

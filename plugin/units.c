@@ -66,6 +66,21 @@ err:
     return rc;
 }
 
+size_t crmpi_units_most(struct criterion_ordered_set *suites)
+{
+    size_t most = 0;    /* not n: FOREACH_SET's own node is n */
+    FOREACH_SET(struct criterion_suite_set *ss, suites) {
+        if (!ss->tests)
+            continue;
+        FOREACH_SET(struct criterion_test *t, ss->tests) {
+            if (!units_disabled(ss, t) && t->data->kind_ == CR_TEST_PARAMETERIZED && t->data->param_)
+                return 0;
+            ++most;
+        }
+    }
+    return most;
+}
+
 void crmpi_units_free(struct crmpi_units *units)
 {
     free(units->v);

@@ -34,6 +34,13 @@ int crmpi_units_enumerate(struct criterion_ordered_set *suites, struct crmpi_uni
 
 void crmpi_units_free(struct crmpi_units *units);
 
+/*
+ * The units of suites, counted without calling a parameter generator (a
+ * worker host has no runner for cr_malloc): 0, unknown, when an enabled
+ * test is parameterized.  A bound on the workers worth starting.
+ */
+size_t crmpi_units_most(struct criterion_ordered_set *suites);
+
 /* SHA-256 over the (suite, name, param) list: equal lists, equal binaries. */
 struct crmpi_fingerprint {
     void *ctx;   /* owned EVP_MD_CTX */

@@ -199,21 +199,28 @@ static void t_add_suite(struct criterion_ordered_set *suites, const char *name,
     cr_assert_not_null(insert_ordered_set(suites, &ss, sizeof(ss)));
 }
 
-Test(enumerate, units_in_order_with_parameters_expanded)
+/* Suites a (enabled), b (disabled) and "empty", their tests to be added to *a and *b. */
+static struct criterion_ordered_set *t_suites(struct criterion_ordered_set **a,
+        struct criterion_ordered_set **b)
 {
     struct criterion_ordered_set *suites = new_ordered_set(t_cmp_suite, NULL);
-    struct criterion_ordered_set *a = new_ordered_set(t_cmp_test, NULL);
-    struct criterion_ordered_set *b = new_ordered_set(t_cmp_test, NULL);
-    cr_assert(suites && a && b);
+    *a = new_ordered_set(t_cmp_test, NULL);
+    *b = new_ordered_set(t_cmp_test, NULL);
+    cr_assert(suites && *a && *b);
+    t_add_suite(suites, "b", &t_suite_off, *b);
+    t_add_suite(suites, "a", &t_suite_on, *a);
+    t_add_suite(suites, "empty", NULL, NULL);
+    return suites;
+}
 
+Test(enumerate, units_in_order_with_parameters_expanded)
+{
+    struct criterion_ordered_set *a, *b, *suites = t_suites(&a, &b);
     t_add_test(a, "a", "plain", &t_plain);
     t_add_test(a, "a", "params", &t_param3);
     t_add_test(a, "a", "disabled_params", &t_param_disabled);
     t_add_test(b, "b", "one", &t_param3);
     t_add_test(b, "b", "two", &t_plain);
-    t_add_suite(suites, "b", &t_suite_off, b);
-    t_add_suite(suites, "a", &t_suite_on, a);
-    t_add_suite(suites, "empty", NULL, NULL);
 
     struct crmpi_units u;
     t_cleanups = 0;
@@ -249,6 +256,21 @@ Test(enumerate, no_suites)
     cr_assert_eq(crmpi_units_enumerate(suites, &u), 0);
     cr_assert_eq(u.n, 0);
     crmpi_units_free(&u);
+}
+
+/* A worker host starts no more workers than this (issue 10, 9: 512 for 4 tests). */
+Test(enumerate, most_counts_tests_unless_a_generator_would_tell)
+{
+    struct criterion_ordered_set *a, *b, *suites = t_suites(&a, &b);
+    cr_assert_eq(crmpi_units_most(suites), 0);
+    t_add_test(a, "a", "plain", &t_plain);
+    t_add_test(a, "a", "disabled_params", &t_param_disabled);
+    t_add_test(b, "b", "one", &t_param3);
+    t_cleanups = 0;
+    cr_assert_eq(crmpi_units_most(suites), 3, "disabled ones are one unit each");
+    t_add_test(a, "a", "params", &t_param3);
+    cr_assert_eq(crmpi_units_most(suites), 0, "an enabled parameterized test: unknown");
+    cr_assert_eq(t_cleanups, 0, "a generator was called");
 }
 
 /* ---- the executable's content --------------------------------------------------- */
