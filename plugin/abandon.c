@@ -183,7 +183,12 @@ void crmpi_abandon_watch(const char *url, const char *note)
     const char *parent = getenv(CRMPI_ENV_PARENT);
     if (!parent)
         return;
-    if (!strncmp(url, "ipc://", 6))
+    /*
+     * Only our coordinator's private socket, never one a worker host's
+     * workers reach (--mproc-listen=ipc://PATH): they unlinked it when their
+     * host died, and the coordinator, alive, could be reached no more.
+     */
+    if (!strncmp(url, "ipc://", 6) && !getenv(CRMPI_ENV_HOSTED))
         abandon_keep_path(url + 6, abandon_ipc_path, abandon_ipc_dir);
     if (note)
         abandon_keep_path(note, abandon_note, abandon_note_dir);

@@ -94,8 +94,8 @@ static void launcher_cleanup(struct launcher *l)
 static int launcher_spawn(struct launcher *l, char **argv, unsigned slot)
 {
     char note[sizeof(l->dir) + 64], note_env[sizeof(note) + 64];
-    const char *extra[3] = { NULL };
-    size_t n = 0;
+    const char *extra[CRMPI_PROC_EXTRA_MAX + 1] = { CRMPI_ENV_HOSTED "=1" };
+    size_t n = 1;
     if (*l->dir) {
         crmpi_fixtures_note_path(note, sizeof(note), l->dir, slot);
         snprintf(note_env, sizeof(note_env), "%s=%s", CRMPI_ENV_FIXTURE_NOTE, note);

@@ -79,7 +79,7 @@ void crmpi_proc_env_free(struct crmpi_proc_env *e);
  * crmpi_proc_exited then).  Returns 0 or -errno, after saying why; nothing
  * is left running on failure.
  */
-#define CRMPI_PROC_EXTRA_MAX 2
+#define CRMPI_PROC_EXTRA_MAX 3
 int crmpi_proc_spawn_worker(const char *exe, char *const argv[], struct crmpi_proc_env *e,
         unsigned id, unsigned slot, const char *const *extra, pid_t *pid, int *pidfd);
 

@@ -21,6 +21,8 @@
 /* The file a local worker names the worker fixture setup it runs in (crmpi_fixtures_setup_noted). */
 #define CRMPI_ENV_FIXTURE_NOTE "CRITERION_MPROC_FIXTURE_NOTE"
 #define CRMPI_ENV_PARENT "CRITERION_MPROC_PARENT"   /* local workers only */
+/* A worker host's workers: their parent is not their coordinator, its socket not theirs to remove. */
+#define CRMPI_ENV_HOSTED "CRITERION_MPROC_HOSTED"
 #define CRMPI_ENV_TLS_CA "CRITERION_MPROC_TLS_CA"
 #define CRMPI_ENV_CONNECT_TIMEOUT "CRITERION_MPROC_CONNECT_TIMEOUT"
 #define CRMPI_ENV_ISOLATION "CRITERION_MPROC_ISOLATION"

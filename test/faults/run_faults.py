@@ -457,6 +457,53 @@ def remote_coordinator_sigkill(ctx):
     return [p, host]
 
 
+@case('host-sigkill-keeps-ipc-listener')
+def host_sigkill_keeps_ipc_listener(ctx):
+    """A worker host on the coordinator's machine, connected over ipc://, SIGKILLed mid-test:
+    its workers, seeing their parent die, unlinked the coordinator's socket as if it were their
+    coordinator's private one, so no other host could reach the coordinator, which lives on.
+    The socket is the coordinator's: it must still be there, and a second host finishes the run."""
+    url = 'ipc://' + os.path.join(ctx.root, 'listen.ipc')
+    p = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose',
+                             '--mproc-wait-workers=60'], ['FAULT_HANG=1'])
+    seen = []
+    for raw in p.stderr:
+        seen.append(raw.decode('utf-8', 'replace'))
+        if 'accepting remote workers' in seen[-1]:
+            break
+    hosts = []
+    try:
+        host = subprocess.Popen([ctx.exes['faults'], '--mproc=1', '--mproc-connect=' + url],
+                                env=p.crmp_env, cwd=p.crmp_wd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        hosts.append(host)
+        ctx.check(wait_for_hang(p), 'the hanging test never started')
+        workers = [pid for pid in compare.find_token_processes(p.crmp_env['CRMP_E2E_TOKEN'])
+                   if pid not in (p.pid, host.pid)]
+        host.kill()
+        host.communicate()
+        compare.wait_gone(workers, 10.0)
+        ctx.check(os.path.exists(url[len('ipc://'):]),
+                  'the coordinator\'s socket was unlinked by the SIGKILLed host\'s workers')
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            rest = p.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rest = p.communicate()[1]
+            ctx.problems.append('the coordinator did not end within 30 s of SIGINT')
+        p.err = ''.join(seen) + rest.decode('utf-8', 'replace')
+        p.out = ''
+        for h in hosts:
+            h.err = ''
+    left = compare.wait_gone(compare.find_token_processes(p.crmp_env['CRMP_E2E_TOKEN']), 5.0)
+    ctx.check(not left, '%d process(es) left' % len(left))
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return [p] + hosts
+
+
 def late_hello(ctx, mode):
     """A worker host's worker whose hello the coordinator had not read when its run ended (on a
     loaded machine, worker 0 ran every test while worker 1 still started) saw the connection
