@@ -399,8 +399,8 @@ static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
     w->last_beat_ms = now;
     if (!st->have_units) {
         if (!w->list_ok) {
-            snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests): "
-                    "not the same binary", id, w->list_n);
+            snprintf(why, sizeof(why), "worker %u has a different test list (%zu test%s): "
+                    "not the same binary", id, w->list_n, w->list_n == 1 ? "" : "s");
             return cst_reject(st, id, why);
         }
         /* Before adopting: a foreign first worker must not set the fingerprint. */
@@ -410,8 +410,9 @@ static int cst_accept(struct crmpi_cst *st, uint32_t id, int64_t now)
         return crmpi_cst_act(st, CRMPI_CST_ACT_ADOPT, id, CRMPI_CST_NONE);
     }
     if (w->list_n != st->n_units || memcmp(w->fingerprint, st->fingerprint, 32)) {
-        snprintf(why, sizeof(why), "worker %u has a different test list (%zu tests, "
-                "expected %zu): not the same binary", id, w->list_n, st->n_units);
+        snprintf(why, sizeof(why), "worker %u has a different test list (%zu test%s, "
+                "expected %zu test%s): not the same binary", id, w->list_n,
+                w->list_n == 1 ? "" : "s", st->n_units, st->n_units == 1 ? "" : "s");
         return cst_reject(st, id, why);
     }
     if (!w->exe_ok)

@@ -40,6 +40,7 @@ struct t_world {
     size_t n_jobs;
     struct crmpi_cst_unit_info info[64];
     char out[2048];         /* the last event's actions, formatted */
+    char why[160];          /* the last event's last reason (STOP, REJECT, KILL, a note) */
     int rc;                 /* the last event's return */
 };
 
@@ -193,6 +194,10 @@ static void t_feed(struct t_world *t, struct crmpi_cst_event ev)
     ev.now_ms = t->now;
     t->rc = crmpi_cst_event(&t->st, &ev, &a, &n);
     t_format(t, a, n);
+    *t->why = '\0';
+    for (size_t i = 0; i < n; ++i)
+        if (*a[i].why)
+            snprintf(t->why, sizeof(t->why), "%s", a[i].why);
 }
 
 /* One event in the text form above. */
@@ -781,6 +786,22 @@ ParameterizedTest(size_t *ip, coord_state, table)
 }
 
 /* The clock waits on the next multiple of --mproc-slow of a running unit. */
+/* The reasons a worker is refused with count its tests as people do: "1 test" (issue 10, 9). */
+Test(coord_state, a_refusal_counts_tests_in_words)
+{
+    static struct t_world t;
+    memset(&t, 0, sizeof(t));
+    t_config(&t, "workers=0 remote=1 units=1 jobs=0");
+    t_script(&t, "start; remote; hello 0; units; remote; hello 1 n=2");
+    cr_expect(strstr(t.why, "(2 tests, expected 1 test)"), "why: %s", t.why);
+    crmpi_cst_destroy(&t.st);
+    memset(&t, 0, sizeof(t));
+    t_config(&t, "");
+    t_script(&t, "start; spawned 0; hello 0 badlist n=1");
+    cr_expect(strstr(t.why, "(1 test)"), "why: %s", t.why);
+    crmpi_cst_destroy(&t.st);
+}
+
 Test(coord_state, slow_deadline)
 {
     static struct t_world t;
