@@ -321,7 +321,10 @@ static void coord_spawn(struct coord *c, uint32_t id)
 
 static void coord_kill(struct coord *c, struct coord_worker *w, const char *why)
 {
-    crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
+    if (w->remote)
+        crmpi_warn("remote worker %u dropped: %s", w->slot, why);   /* no pid of ours */
+    else
+        crmpi_warn("worker %u (pid %ld) dropped: %s", w->slot, (long) w->pid, why);
     if (w->remote) {
         /* Its pipe's removal comes back as an event: the unit is requeued there. */
         nng_pipe p = { .id = w->pipe };

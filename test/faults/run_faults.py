@@ -462,29 +462,41 @@ def host_sigkill_keeps_ipc_listener(ctx):
     """A worker host on the coordinator's machine, connected over ipc://, SIGKILLed mid-test:
     its workers, seeing their parent die, unlinked the coordinator's socket as if it were their
     coordinator's private one, so no other host could reach the coordinator, which lives on.
-    The socket is the coordinator's: it must still be there, and a second host finishes the run."""
+    The socket is the coordinator's: it must still be there, and a second host must reach the
+    coordinator and take the hanging test; interrupted then, the coordinator says its remote
+    worker was dropped (it said "worker 1 (pid 0)", a pid it never had)."""
     url = 'ipc://' + os.path.join(ctx.root, 'listen.ipc')
-    p = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose',
+    p = ctx.start('faults', ['--mproc=0', '--mproc-listen=' + url, '--mproc-verbose=2',
                              '--mproc-wait-workers=60'], ['FAULT_HANG=1'])
     seen = []
-    for raw in p.stderr:
-        seen.append(raw.decode('utf-8', 'replace'))
-        if 'accepting remote workers' in seen[-1]:
-            break
+
+    def wait_said(pattern):
+        for raw in p.stderr:
+            seen.append(raw.decode('utf-8', 'replace'))
+            if re.search(pattern, seen[-1]):
+                return True
+        return False
+
     hosts = []
+
+    def start_host():
+        hosts.append(subprocess.Popen([ctx.exes['faults'], '--mproc=1', '--mproc-connect=' + url],
+                                      env=p.crmp_env, cwd=p.crmp_wd, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        host = subprocess.Popen([ctx.exes['faults'], '--mproc=1', '--mproc-connect=' + url],
-                                env=p.crmp_env, cwd=p.crmp_wd, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        hosts.append(host)
+        wait_said('accepting remote workers')
+        start_host()
         ctx.check(wait_for_hang(p), 'the hanging test never started')
         workers = [pid for pid in compare.find_token_processes(p.crmp_env['CRMP_E2E_TOKEN'])
-                   if pid not in (p.pid, host.pid)]
-        host.kill()
-        host.communicate()
+                   if pid not in (p.pid, hosts[0].pid)]
+        hosts[0].kill()
+        hosts[0].communicate()
         compare.wait_gone(workers, 10.0)
-        ctx.check(os.path.exists(url[len('ipc://'):]),
-                  'the coordinator\'s socket was unlinked by the SIGKILLed host\'s workers')
+        if ctx.check(os.path.exists(url[len('ipc://'):]),
+                     'the coordinator\'s socket was unlinked by the SIGKILLed host\'s workers'):
+            start_host()
+            ctx.check(wait_said(r'worker 1 takes faults::hangs_without_a_declared_timeout'),
+                      'the second host never took the hanging test')
     finally:
         p.send_signal(signal.SIGINT)
         try:
@@ -496,7 +508,10 @@ def host_sigkill_keeps_ipc_listener(ctx):
         p.err = ''.join(seen) + rest.decode('utf-8', 'replace')
         p.out = ''
         for h in hosts:
+            h.communicate()
             h.err = ''
+    ctx.check('remote worker 1 dropped: interrupted' in p.err and '(pid 0)' not in p.err,
+              'the remote worker dropped at the interruption is not said as one')
     left = compare.wait_gone(compare.find_token_processes(p.crmp_env['CRMP_E2E_TOKEN']), 5.0)
     ctx.check(not left, '%d process(es) left' % len(left))
     for pid in left:
