@@ -566,10 +566,15 @@ static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         rc = cst_retry(st, u);
     else
         cst_unit_done(st, u, ev->u.result.failed);
-    /* Dispatch first: a slow reader of the report must not stall this worker. */
+    /*
+     * Dispatch first, to this worker and to a held one that can take the
+     * failed try: a slow reader of the report must stall neither.
+     */
     if (!rc)
         rc = w->dropped ? crmpi_cst_act(st, CRMPI_CST_ACT_DISCARD, id, CRMPI_CST_NONE)
                         : cst_dispatch(st, id, ev->now_ms);
+    if (!rc && again)
+        rc = cst_wake_held(st, ev->now_ms);
     if (!rc) {
         struct crmpi_cst_action *a;
         CST_PUSH(st, a, CRMPI_CST_ACT_PRINT, id);
@@ -577,8 +582,6 @@ static int cst_on_result(struct crmpi_cst *st, const struct crmpi_cst_event *ev)
         a->try_no = try_no;
         a->again = again;
     }
-    if (!rc && again)
-        rc = cst_wake_held(st, ev->now_ms);
     if (!rc && (st->stopping || cst_all_done(st)))
         rc = cst_begin_end(st, ev->now_ms);
     return rc;

@@ -412,9 +412,10 @@ static const struct t_row t_rows[] = {
     { "retry: the rest of a group's job stays with its worker", "retries=1 units=3 jobs=0,1|2",
       "start; spawned 0; hello 0; units; spawned 1; hello 1", "result 0 0 fail",
       "assign w0 u1, print u0 again", "u0=q u0:tries=1 u1=run@w0 u2=run@w1", 0 },
-    { "retry: a held worker takes the failed try", "retries=1 units=3 jobs=0,1|2",
+    { "retry: a held worker takes the failed try, before it is printed (10)",
+      "retries=1 units=3 jobs=0,1|2",
       "start; spawned 0; hello 0; units; spawned 1; hello 1; result 1 2", "result 0 0 fail",
-      "assign w0 u1, print u0 again, assign w1 u0", "u0=run@w1 u1=run@w0 w1=ready", 0 },
+      "assign w0 u1, assign w1 u0, print u0 again", "u0=run@w1 u1=run@w0 w1=ready", 0 },
     /* A local worker that died in its worker fixture (exec isolation runs it there). */
     { "fixture: a worker dead in its worker fixture costs its test no attempt, the run no restart",
       "attempts=1 restarts=0", FLOW, "exit 0 sig 11 fixture", "spawn w2, note:replacement w2",
